@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/transport"
+)
+
+// apply carries out a callback's Result, in the order documented on
+// [behaviours.Result]. It is the one place Results take effect.
+func (c *Conn) apply(cb callback, r *behaviours.Result) {
+	if r.HasPackets() {
+		if err := r.Packets(c.queue); err != nil {
+			c.terminate(err)
+			return
+		}
+	}
+	if v, ok := r.ReplyValue(); ok {
+		if cb != cbCall {
+			c.terminate(invalid(cb, "Reply outside HandleCall (use ReplyTo)"))
+			return
+		}
+		c.sendReply(c.from.PID(), v)
+	}
+	r.DeferredReplies(func(to behaviours.From, v any) {
+		if to.Valid() {
+			c.sendReply(to.PID(), v)
+		}
+	})
+	if r.Declined() {
+		c.terminate(invalid(cb, "Decline outside Init"))
+		return
+	}
+	if d, ok := r.TimeoutValue(); ok {
+		c.setIdle(d)
+	}
+	if active, n, ok := r.ModeChange(); ok {
+		c.setMode(active, n)
+	}
+	if n, timeout, ok := r.RecvRequest(); ok {
+		if err := c.requestRecv(n, timeout); err != nil {
+			c.terminate(invalid(cb, "%v", err))
+			return
+		}
+	}
+	if cfg, ok := r.TLSUpgrade(); ok {
+		if cfg == nil {
+			c.terminate(invalid(cb, "StartTLS with a nil config"))
+			return
+		}
+		if cb != cbPacket && c.readerOn.Load() {
+			c.terminate(invalid(cb, "StartTLS while a read is outstanding (use it from HandlePacket, or in passive mode with no Recv asked)"))
+			return
+		}
+		c.upgrade = cfg
+	}
+	if reason, ok := r.StopReason(); ok {
+		c.terminate(reason)
+		return
+	}
+	if r.Closing() {
+		c.terminate(nil)
+		return
+	}
+	if r.Hibernating() {
+		c.hibernateNext = true
+	}
+}
+
+// setMode switches between active and passive mode.
+func (c *Conn) setMode(active bool, n int) {
+	if !active {
+		c.passive = true
+		return
+	}
+	c.passive, c.activeN = false, max(n, 0)
+	c.clearRecv()
+}
+
+// requestRecv records a passive read; settle starts the reader if the
+// buffered bytes do not already satisfy it.
+func (c *Conn) requestRecv(n int, timeout time.Duration) error {
+	if !c.passive {
+		return fmt.Errorf("Recv in active mode")
+	}
+	if n < 0 || n > c.cfg.Socket.MaxFrame {
+		return fmt.Errorf("Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.cfg.Socket.MaxFrame)
+	}
+	c.recvWant, c.recvN = true, n
+	c.recvTimed = timeout > 0
+	if c.recvTimed {
+		c.sock.SetReadDeadline(time.Now().Add(timeout))
+	}
+	return nil
+}
+
+func (c *Conn) clearRecv() {
+	if c.recvTimed {
+		c.sock.SetReadDeadline(time.Time{})
+	}
+	c.recvWant, c.recvTimed, c.recvN = false, false, 0
+}
+
+// settle runs after every message while the connection is up: it starts
+// a pending StartTLS, delivers buffered frames the handler now wants,
+// flushes writes, steers the reader and re-arms the idle timeout.
+func (c *Conn) settle() {
+	if c.upgrade != nil {
+		c.startTLS()
+		if c.state != stateUp {
+			return
+		}
+	}
+	if len(c.pending) > 0 && c.wants() {
+		c.pending = c.keep(c.consume(c.pending), c.pending)
+		if c.state != stateUp {
+			return
+		}
+	}
+	if err := c.flush(); err != nil {
+		c.terminate(err)
+		return
+	}
+	if c.wants() {
+		if !c.readWanted.Load() || !c.readerOn.Load() {
+			c.startReading()
+		}
+	} else if c.readWanted.Load() {
+		c.readWanted.Store(false)
+	}
+	c.armIdle()
+	if c.hibernateNext {
+		c.hibernateNext = false
+		c.hibernate()
+	}
+}

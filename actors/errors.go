@@ -1,0 +1,50 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; match them with [errors.Is].
+var (
+	// ErrCallbackPanic: a callback panicked; the connection ended.
+	ErrCallbackPanic = errors.New("etcp: callback panicked")
+	// ErrInvalidResult: a callback returned a Result it may not (a Reply
+	// outside HandleCall, a Decline outside Init...).
+	ErrInvalidResult = errors.New("etcp: invalid callback result")
+	// ErrDeclined: Init declined the connection (etcp's ignore).
+	ErrDeclined = errors.New("etcp: connection declined by init")
+	// ErrClosed: the connection is closed.
+	ErrClosed = errors.New("etcp: connection closed")
+	// ErrShutdown is the reason connections end with when their server,
+	// pool or client owner stops without a reason of its own.
+	ErrShutdown = errors.New("etcp: shutdown")
+)
+
+// CallbackError is the reason a connection ends with when a callback
+// panics or returns an invalid Result. It names the callback.
+type CallbackError struct {
+	Callback string // e.g. "HandlePacket"
+	Cause    any    // the panic value, or the invalid-result error
+	Stack    []byte // the goroutine's stack at the panic (nil for invalid results)
+}
+
+func (e *CallbackError) Error() string {
+	if err, ok := e.Cause.(error); ok && errors.Is(err, ErrInvalidResult) {
+		return fmt.Sprintf("etcp: %s: %v", e.Callback, err)
+	}
+	return fmt.Sprintf("etcp: %s panicked: %v", e.Callback, e.Cause)
+}
+
+// Unwrap makes errors.Is(err, ErrCallbackPanic) or ErrInvalidResult work,
+// and reaches an error the callback panicked with.
+func (e *CallbackError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if err, ok := e.Cause.(error); ok {
+		errs = append(errs, err)
+	}
+	if e.Stack != nil {
+		errs = append(errs, ErrCallbackPanic)
+	}
+	return errs
+}

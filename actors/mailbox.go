@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// mailbox is a connection actor's protoactor mailbox. It behaves like
+// protoactor's default one (system messages first, suspend/resume, one
+// goroutine at most) with one addition: postInline, used by the
+// connection's own socket reader, runs the actor in the reader's goroutine
+// when the actor is idle. A packet therefore reaches its callback with no
+// goroutine hop, while messages from anyone else are scheduled as usual
+// and never run handlers on a foreign goroutine.
+//
+// It lives inside the connection struct, so it costs no allocation of its
+// own, and it drops its queue's backing array after a burst.
+type mailbox struct {
+	mu        sync.Mutex
+	user, sys queue
+	running   atomic.Bool
+	suspended bool // guarded by mu
+
+	invoker    actor.MessageInvoker
+	dispatcher actor.Dispatcher
+	runFn      func() // m.run, bound once so scheduling does not allocate
+}
+
+var _ actor.Mailbox = (*mailbox)(nil)
+
+func (m *mailbox) PostUserMessage(msg any) {
+	m.mu.Lock()
+	m.user.push(msg)
+	m.mu.Unlock()
+	if m.running.CompareAndSwap(false, true) {
+		m.dispatcher.Schedule(m.runFn)
+	}
+}
+
+func (m *mailbox) PostSystemMessage(msg any) {
+	m.mu.Lock()
+	m.sys.push(msg)
+	m.mu.Unlock()
+	if m.running.CompareAndSwap(false, true) {
+		m.dispatcher.Schedule(m.runFn)
+	}
+}
+
+// postInline queues msg and, if the actor was idle, runs it (and anything
+// queued behind it) in the calling goroutine before returning.
+func (m *mailbox) postInline(msg any) {
+	m.mu.Lock()
+	m.user.push(msg)
+	m.mu.Unlock()
+	if m.running.CompareAndSwap(false, true) {
+		m.run()
+	}
+}
+
+func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.invoker, m.dispatcher = invoker, dispatcher
+	m.runFn = m.run
+}
+
+func (m *mailbox) Start() {}
+
+func (m *mailbox) UserMessageCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.user.len()
+}
+
+// run drains the mailbox, then goes idle; it loops again if a message
+// slipped in between the last pop and going idle.
+func (m *mailbox) run() {
+	for {
+		m.drain()
+		m.running.Store(false)
+		m.mu.Lock()
+		more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
+		m.mu.Unlock()
+		if !more || !m.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+func (m *mailbox) drain() {
+	var msg any
+	defer func() {
+		if r := recover(); r != nil {
+			m.invoker.EscalateFailure(r, msg)
+		}
+	}()
+	for {
+		var system bool
+		msg, system = m.pop()
+		if msg == nil {
+			return
+		}
+		if !system {
+			m.invoker.InvokeUserMessage(msg)
+			continue
+		}
+		switch msg.(type) {
+		case *actor.SuspendMailbox:
+			m.setSuspended(true)
+		case *actor.ResumeMailbox:
+			m.setSuspended(false)
+		default:
+			m.invoker.InvokeSystemMessage(msg)
+		}
+	}
+}
+
+func (m *mailbox) setSuspended(s bool) {
+	m.mu.Lock()
+	m.suspended = s
+	m.mu.Unlock()
+}
+
+func (m *mailbox) pop() (any, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if msg := m.sys.pop(); msg != nil {
+		return msg, true
+	}
+	if m.suspended {
+		return nil, false
+	}
+	return m.user.pop(), false
+}
+
+// queue is a FIFO of messages. It reuses its array while it is in use and
+// lets a large one go once it is empty.
+type queue struct {
+	items []any
+	head  int
+}
+
+const keepQueueCap = 16
+
+func (q *queue) push(v any) { q.items = append(q.items, v) }
+
+func (q *queue) len() int { return len(q.items) - q.head }
+
+func (q *queue) pop() any {
+	if q.head == len(q.items) {
+		return nil
+	}
+	v := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.head = 0
+		if cap(q.items) > keepQueueCap {
+			q.items = nil
+		} else {
+			q.items = q.items[:0]
+		}
+	}
+	return v
+}

@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"bytes"
+
+	"github.com/etcp-go/etcp/transport"
+)
+
+// startTLS upgrades the live socket (STARTTLS). It runs from settle, after
+// the Result's packets were flushed, with the reader paused. Bytes the peer
+// sent right behind the upgrade request (already read, so in pending) are
+// the start of the handshake: they are fed to TLS first.
+func (c *Conn) startTLS() {
+	cfg := c.upgrade
+	c.upgrade = nil
+	if err := c.flush(); err != nil {
+		c.terminate(err)
+		return
+	}
+	var sock transport.Conn = c.sock
+	if len(c.pending) > 0 {
+		sock = &prefixConn{Conn: c.sock, r: bytes.NewReader(c.pending)}
+		c.pending = nil
+	}
+	up := upgradeTLS(sock, cfg, c.accepted) // TEMP
+	if err := c.handshake(up); err != nil {
+		c.terminate(err)
+		return
+	}
+	c.useSocket(up)
+}
+
+// prefixConn reads some bytes already taken from the socket before
+// reading the socket again.
+type prefixConn struct {
+	transport.Conn
+	r *bytes.Reader
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if p.r.Len() > 0 {
+		return p.r.Read(b)
+	}
+	return p.Conn.Read(b)
+}

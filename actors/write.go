@@ -1,0 +1,73 @@
+package actors
+
+import (
+	"sync"
+	"time"
+)
+
+// Writes are coalesced: packets asked for while handling a message are
+// framed into one pooled buffer and written with one syscall when the
+// message is done (settle), or earlier when an acknowledgement or a
+// close needs them on the wire.
+
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxPooledOut is the largest write buffer given back to the pool.
+const maxPooledOut = 64 << 10
+
+// queue frames p into the write buffer.
+func (c *Conn) queue(p []byte) error {
+	if c.out == nil {
+		c.out = outPool.Get().(*[]byte)
+	}
+	b, err := c.cfg.Socket.Framer.Encode(*c.out, p)
+	if err != nil {
+		return err
+	}
+	*c.out = b
+	if c.tracer != nil {
+		c.traceBytes(TracePacketOut, p)
+	}
+	return nil
+}
+
+// flush writes what is queued.
+func (c *Conn) flush() error {
+	if c.out == nil {
+		return nil
+	}
+	b := *c.out
+	if len(b) == 0 {
+		c.releaseOut()
+		return nil
+	}
+	defer c.releaseOut()
+	if wt := c.cfg.Socket.WriteTimeout; wt > 0 {
+		// Re-arm the write deadline at most every half timeout: a blocked
+		// write still ends within (WriteTimeout/2, WriteTimeout], and the
+		// hot path does not reset a runtime timer on every write.
+		if now := time.Now(); c.wdeadline.Sub(now) < wt/2 {
+			c.wdeadline = now.Add(wt)
+			c.sock.SetWriteDeadline(c.wdeadline)
+		}
+	}
+	_, err := c.sock.Write(b)
+	return err
+}
+
+// releaseOut gives the write buffer back to the pool.
+func (c *Conn) releaseOut() {
+	if cap(*c.out) <= maxPooledOut {
+		*c.out = (*c.out)[:0]
+		outPool.Put(c.out)
+	}
+	c.out = nil
+}
+
+// releaseBuffers lets every buffer go at the end.
+func (c *Conn) releaseBuffers() {
+	if c.out != nil {
+		c.releaseOut()
+	}
+	c.pending = nil
+}

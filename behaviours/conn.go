@@ -1,0 +1,58 @@
+package behaviours
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/transport"
+)
+
+// Conn is the metadata of one connection, handed to every callback. Its
+// methods may be called only from inside a callback (the actor's
+// goroutine), where they never race with the connection's own work.
+type Conn interface {
+	// Self is the PID of the connection's actor: use it to register the
+	// connection or hand it to others.
+	Self() *actor.PID
+	// ID is the connection's number, unique within its server, client or pool.
+	ID() uint64
+	// Context is the actor context the callback runs in: send to other
+	// actors, spawn children, watch. Valid only during the callback.
+	Context() actor.Context
+	// LocalAddr and RemoteAddr are the socket's addresses.
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+	// Transport names the current transport ("tcp", "tls", "unix"...); it
+	// changes after [Result.StartTLS].
+	Transport() string
+	// TLS is the negotiated TLS state, or nil on a plain connection.
+	TLS() *tls.ConnectionState
+	// Passive reports whether the connection is in passive mode.
+	Passive() bool
+	// SocketOptions and SetSocketOptions read and change the socket's
+	// options (nodelay, keep-alive, buffer sizes).
+	SocketOptions() (transport.SocketOptions, error)
+	SetSocketOptions(transport.SocketOptions) error
+	// Logger is the connection's logger, tagged with its id and peer.
+	Logger() *slog.Logger
+}
+
+// From is a caller waiting for a reply to a call. It can be kept and
+// answered later, from any callback, with [Result.ReplyTo]; answering it
+// twice sends the caller only the first reply.
+type From struct {
+	pid *actor.PID
+}
+
+// NewFrom wraps the PID a reply goes to. The connection actor makes these;
+// handlers receive them.
+func NewFrom(pid *actor.PID) From { return From{pid: pid} }
+
+// PID is where the reply goes (a protoactor future PID).
+func (f From) PID() *actor.PID { return f.pid }
+
+// Valid reports whether f holds a caller.
+func (f From) Valid() bool { return f.pid != nil }

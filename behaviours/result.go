@@ -1,0 +1,175 @@
+package behaviours
+
+import (
+	"crypto/tls"
+	"time"
+)
+
+// Result is what a callback asks for next. The zero value, [Continue],
+// asks for nothing. Results combine: every method returns a copy with one
+// more action, so
+//
+//	return behaviours.Send(pong).Timeout(5 * time.Second)
+//
+// sends a packet and then arms the idle timeout. The connection applies a
+// Result in a fixed order: packets are sent (in order, before anything
+// else is read), replies go out, the mode and timeout change, then
+// StartTLS, then Close or Stop, and hibernation last.
+//
+// A Result with one packet costs no allocation.
+type Result struct {
+	out     []byte
+	more    [][]byte
+	flags   flag
+	timeout time.Duration
+	reply   any
+	replies []deferredReply
+	stop    error
+	recvN   int
+	recvTO  time.Duration
+	activeN int
+	tlsConf *tls.Config
+}
+
+type deferredReply struct {
+	to From
+	v  any
+}
+
+type flag uint16
+
+const (
+	flagTimeout flag = 1 << iota
+	flagHibernate
+	flagClose
+	flagStop
+	flagReply
+	flagRecv
+	flagDecline
+	flagStartTLS
+	flagActive
+	flagPassive
+)
+
+// Continue asks for nothing: the connection waits for the next event.
+func Continue() Result { return Result{} }
+
+// Send asks for p to be written to the socket (framed by the connection's
+// framer).
+func Send(p []byte) Result { return Result{}.Send(p) }
+
+// Reply answers the call being handled (only from HandleCall).
+func Reply(v any) Result { return Result{}.Reply(v) }
+
+// ReplyTo answers a call kept from an earlier HandleCall.
+func ReplyTo(from From, v any) Result { return Result{}.ReplyTo(from, v) }
+
+// Timeout arms the idle timeout (see [Result.Timeout]).
+func Timeout(d time.Duration) Result { return Result{}.Timeout(d) }
+
+// Hibernate asks the connection to give back its memory while it waits.
+func Hibernate() Result { return Result{}.Hibernate() }
+
+// Close closes the connection normally, after sending what was asked for.
+func Close() Result { return Result{}.Close() }
+
+// Stop ends the connection with reason; Terminate sees it.
+func Stop(reason error) Result { return Result{}.Stop(reason) }
+
+// Recv asks for the next read in passive mode (see [Result.Recv]).
+func Recv(n int, timeout time.Duration) Result { return Result{}.Recv(n, timeout) }
+
+// Decline, returned from Init, closes the connection quietly (etcp's
+// ignore): Terminate does not run and a client start reports
+// ErrDeclined.
+func Decline() Result { return Result{flags: flagDecline} }
+
+// Send adds a packet to write.
+func (r Result) Send(p []byte) Result {
+	if r.out == nil && r.more == nil {
+		r.out = p
+		return r
+	}
+	r.more = append(r.more, p)
+	return r
+}
+
+// Reply answers the call being handled; only valid from HandleCall. An
+// error value reaches the caller as its error.
+func (r Result) Reply(v any) Result {
+	r.flags |= flagReply
+	r.reply = v
+	return r
+}
+
+// ReplyTo answers a call kept from an earlier HandleCall, from any
+// callback.
+func (r Result) ReplyTo(from From, v any) Result {
+	r.replies = append(r.replies, deferredReply{from, v})
+	return r
+}
+
+// Timeout arms the idle timeout: if no message or packet arrives within d,
+// Timeout runs, and again every d while nothing arrives. Any arrival
+// re-arms it. 0 fires as soon as the mailbox is empty; [Never] clears it.
+func (r Result) Timeout(d time.Duration) Result {
+	r.flags |= flagTimeout
+	r.timeout = d
+	return r
+}
+
+// Hibernate asks the connection to give back all the memory it can until
+// the next packet or message; it applies to the next wait only, and no
+// timeout fires while hibernated.
+func (r Result) Hibernate() Result {
+	r.flags |= flagHibernate
+	return r
+}
+
+// Close closes the connection normally once everything asked for is sent.
+func (r Result) Close() Result {
+	r.flags |= flagClose
+	return r
+}
+
+// Stop ends the connection with reason (nil is a normal stop).
+func (r Result) Stop(reason error) Result {
+	r.flags |= flagStop
+	r.stop = reason
+	return r
+}
+
+// Recv asks for the next read in passive mode: n bytes (0 = whatever is
+// available, or one frame when framing is on), within timeout (0 or
+// [Never] = no timeout). If the timeout passes, SocketReadTimeout runs.
+func (r Result) Recv(n int, timeout time.Duration) Result {
+	r.flags |= flagRecv
+	r.recvN, r.recvTO = n, timeout
+	return r
+}
+
+// Active switches the connection to active mode: every frame is delivered
+// as it arrives. n > 0 delivers n more frames, then turns passive
+// (Erlang's {active, N}); n <= 0 means no limit.
+func (r Result) Active(n int) Result {
+	r.flags = r.flags&^flagPassive | flagActive
+	r.activeN = n
+	return r
+}
+
+// Passive switches the connection to passive mode: nothing is read until
+// the handler asks with [Result.Recv].
+func (r Result) Passive() Result {
+	r.flags = r.flags&^flagActive | flagPassive
+	return r
+}
+
+// StartTLS upgrades the live connection to TLS after the packets of this
+// Result are sent: as a server if the connection was accepted, as a client
+// if it was dialled. The actor, PID and handler state stay; a failed
+// handshake ends the connection.
+func (r Result) StartTLS(cfg *tls.Config) Result {
+	r.flags |= flagStartTLS
+	r.tlsConf = cfg
+	return r
+}

@@ -1,0 +1,355 @@
+// Command load measures an echo server built on this library (side A)
+// against a plain net goroutine-per-connection echo server (side B), in one
+// run, alternating A and B within every round.
+//
+// Usage (from anywhere inside the module):
+//
+//	go run ./test/load [flags]
+//
+// By default side A is ./examples/echo, built into a temporary directory with
+// `go build` from the module root and run as `<tmp>/echo -addr 127.0.0.1:0`;
+// side B is this very binary re-executed as `-serve plain -addr 127.0.0.1:0`.
+// Each server runs as its own process, started once per run: it must print
+// `listening HOST:PORT` as its first stdout line, echo every byte back until
+// the peer closes, and exit with status 0 on SIGTERM. The host must be
+// 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as 127.0.0.1).
+// For the idle figure the command must be the server binary itself (not a
+// wrapper such as `go run`), since its PID is used to read VmRSS.
+//
+// Flags:
+//
+//	-a CMD           side A server command, split on spaces (default: build ./examples/echo)
+//	-a-args ARGS     extra arguments appended to A, split on spaces (e.g. "-framing 4")
+//	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0)
+//	-rounds N        rounds; each round measures every test on A then on B (default 5)
+//	-duration D      measurement time per test, side and round (default 2s)
+//	-warmup D        uncounted warm-up before each measurement (default 200ms)
+//	-conns N         ping-pong connections (default 50)
+//	-size N          message size in bytes (default 64)
+//	-workers N       churn workers (default 20)
+//	-idle-conns N    connections held open by the idle test (default 5000)
+//	-idle-settle D   wait after opening the idle connections before reading VmRSS (default 500ms)
+//	-timeout D       deadline for every dial, read and write (default 5s)
+//	-tests LIST      comma-separated tests: pingpong, churn, idle (default pingpong,churn)
+//	-json            also print a JSON object with every figure and ratio as the last line
+//	-serve plain     run the plain baseline echo server instead (with -addr ADDR)
+//
+// Tests (figures):
+//
+//	pingpong  -conns connections, each writes -size bytes, reads them back and
+//	          checks every byte; figure: round trips per second (total).
+//	churn     -workers workers, each dials, echoes -size bytes once and closes;
+//	          figure: connections per second.
+//	idle      opens -idle-conns connections, one echo each, then reads the
+//	          server's VmRSS; figure: (VmRSS now - VmRSS right after the server
+//	          started) / connections, in bytes per connection.
+//
+// Output: progress on stderr; on stdout a table with, per figure, the median
+// over rounds and min/max for each side, and the ratio A/B as the median
+// (min, max) of the per-round ratios. Machines are shared and noisy: the ratio
+// is the figure to report. Any wrong echoed byte, timeout or other I/O error
+// fails the run with exit status 1; usage errors exit with status 2.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// config holds the parsed flags.
+type config struct {
+	aCmd, aArgs, bCmd string
+	rounds            int
+	duration, warmup  time.Duration
+	conns, size       int
+	workers           int
+	idleConns         int
+	idleSettle        time.Duration
+	timeout           time.Duration
+	tests             []*figure
+	json              bool
+	serve, addr       string
+}
+
+// figure is one measured test. New figures are added to the figures registry.
+type figure struct {
+	name  string // name used in -tests
+	label string // row label in the table
+	unit  string
+	// run measures one side once and returns the figure.
+	run func(ctx context.Context, cfg *config, s *server) (float64, error)
+}
+
+// figures is the registry of known tests, in table order.
+var figures = []*figure{
+	{name: "pingpong", label: "pingpong rt/s", unit: "round trips/s", run: runPingPong},
+	{name: "churn", label: "churn conn/s", unit: "connections/s", run: runChurn},
+	{name: "idle", label: "idle B/conn", unit: "bytes/connection", run: runIdle},
+}
+
+const defaultTests = "pingpong,churn"
+
+func lookupFigure(name string) *figure {
+	for _, f := range figures {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.aCmd, "a", "", "side A server command, split on spaces (default: build ./examples/echo, run with -addr 127.0.0.1:0)")
+	fs.StringVar(&cfg.aArgs, "a-args", "", "extra arguments appended to the A command, split on spaces")
+	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0)")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A then B)")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measurement time per test, side and round")
+	fs.DurationVar(&cfg.warmup, "warmup", 200*time.Millisecond, "uncounted warm-up before each measurement")
+	fs.IntVar(&cfg.conns, "conns", 50, "ping-pong connections")
+	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
+	fs.IntVar(&cfg.workers, "workers", 20, "churn workers")
+	fs.IntVar(&cfg.idleConns, "idle-conns", 5000, "connections held by the idle test")
+	fs.DurationVar(&cfg.idleSettle, "idle-settle", 500*time.Millisecond, "wait before reading VmRSS in the idle test")
+	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline for every dial, read and write")
+	tests := fs.String("tests", defaultTests, "comma-separated tests: pingpong, churn, idle")
+	fs.BoolVar(&cfg.json, "json", false, "also print a JSON object with every figure and ratio as the last line")
+	fs.StringVar(&cfg.serve, "serve", "", "run a server instead of measuring: plain")
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "listen address for -serve")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.serve != "" {
+		if cfg.serve != "plain" {
+			return nil, fmt.Errorf("-serve %q: only \"plain\" is known", cfg.serve)
+		}
+		return cfg, nil
+	}
+	switch {
+	case cfg.rounds < 1:
+		return nil, errors.New("-rounds must be >= 1")
+	case cfg.duration <= 0:
+		return nil, errors.New("-duration must be > 0")
+	case cfg.warmup < 0:
+		return nil, errors.New("-warmup must be >= 0")
+	case cfg.conns < 1, cfg.workers < 1, cfg.idleConns < 1:
+		return nil, errors.New("-conns, -workers and -idle-conns must be >= 1")
+	case cfg.size < 1:
+		return nil, errors.New("-size must be >= 1")
+	case cfg.timeout <= 0:
+		return nil, errors.New("-timeout must be > 0")
+	}
+	seen := map[string]bool{}
+	for _, name := range strings.Split(*tests, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			continue
+		}
+		f := lookupFigure(name)
+		if f == nil {
+			return nil, fmt.Errorf("-tests: unknown test %q", name)
+		}
+		seen[name] = true
+		cfg.tests = append(cfg.tests, f)
+	}
+	if len(cfg.tests) == 0 {
+		return nil, errors.New("-tests: no test selected")
+	}
+	return cfg, nil
+}
+
+// run is main without os.Exit, so that tests can call it in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "load:", err)
+		return 2
+	}
+	if cfg.serve == "plain" {
+		if err := servePlain(cfg.addr, stdout); err != nil {
+			fmt.Fprintln(stderr, "load: serve plain:", err)
+			return 1
+		}
+		return 0
+	}
+	if err := raiseNoFile(); err != nil {
+		fmt.Fprintln(stderr, "load: warning: raising RLIMIT_NOFILE:", err)
+	}
+	if err := measure(cfg, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "load: FAIL:", err)
+		return 1
+	}
+	return 0
+}
+
+// raiseNoFile sets the soft RLIMIT_NOFILE to the hard limit. Calling
+// Setrlimit explicitly also makes the server processes inherit the raised
+// limit.
+func raiseNoFile() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	return nil
+}
+
+func noFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	return lim.Cur
+}
+
+// measure starts both servers, runs the rounds and prints the report.
+func measure(cfg *config, stdout, stderr io.Writer) (err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	for _, f := range cfg.tests {
+		if f.name == "idle" {
+			if lim := noFileLimit(); lim != 0 && uint64(cfg.idleConns)+256 > lim {
+				return fmt.Errorf("-idle-conns %d needs more file descriptors than RLIMIT_NOFILE %d allows", cfg.idleConns, lim)
+			}
+		}
+	}
+
+	aLabel, bLabel := "A", "B"
+	aArgv := strings.Fields(cfg.aCmd)
+	if len(aArgv) == 0 {
+		aLabel = "A(etcp)"
+		tmp, err := os.MkdirTemp("", "etcp-load-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		bin, err := buildEcho(ctx, tmp, stderr)
+		if err != nil {
+			return err
+		}
+		aArgv = []string{bin, "-addr", "127.0.0.1:0"}
+	}
+	aArgv = append(aArgv, strings.Fields(cfg.aArgs)...)
+	bArgv := strings.Fields(cfg.bCmd)
+	if len(bArgv) == 0 {
+		bLabel = "B(plain)"
+		self, err := os.Executable()
+		if err != nil {
+			self = os.Args[0]
+		}
+		bArgv = []string{self, "-serve", "plain", "-addr", "127.0.0.1:0"}
+	}
+
+	a, err := startServer(ctx, "A", aArgv, cfg.timeout+25*time.Second)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e := a.stop(); e != nil && err == nil {
+			err = e
+		}
+	}()
+	b, err := startServer(ctx, "B", bArgv, cfg.timeout+25*time.Second)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if e := b.stop(); e != nil && err == nil {
+			err = e
+		}
+	}()
+	fmt.Fprintf(stderr, "A: pid %d at %s: %s\n", a.pid(), a.addr, strings.Join(aArgv, " "))
+	fmt.Fprintf(stderr, "B: pid %d at %s: %s\n", b.pid(), b.addr, strings.Join(bArgv, " "))
+
+	res := newResults(cfg, aLabel, bLabel, aArgv, bArgv)
+	for r := 1; r <= cfg.rounds; r++ {
+		for _, f := range cfg.tests {
+			for _, side := range []*server{a, b} {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("interrupted: %w", err)
+				}
+				v, err := f.run(ctx, cfg, side)
+				if err == nil {
+					err = side.exited()
+				}
+				if err != nil {
+					return fmt.Errorf("round %d, %s, side %s: %w", r, f.name, side.name, err)
+				}
+				fmt.Fprintf(stderr, "round %d/%d %-8s %s: %s %s\n", r, cfg.rounds, f.name, side.name, formatValue(v), f.unit)
+				res.add(f, side.name, v)
+			}
+		}
+	}
+	res.print(stdout)
+	if cfg.json {
+		if err := res.printJSON(stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildEcho builds ./examples/echo of the enclosing module into dir.
+func buildEcho(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "echo")
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/echo")
+	cmd.Dir = root
+	cmd.Stdout = stderr
+	cmd.Stderr = stderr
+	fmt.Fprintf(stderr, "building ./examples/echo in %s\n", root)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./examples/echo (in %s): %w; pass -a CMD to use another server", root, err)
+	}
+	return bin, nil
+}
+
+// moduleRoot walks up from the working directory to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < 256; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("no go.mod found above the working directory; run inside the module or pass -a CMD")
+}

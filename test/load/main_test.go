@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as a server process: as the plain
+// baseline (`-serve plain`, through run) or as a broken server used by the
+// failure tests (`-serve-test mute|corrupt`).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 {
+		switch os.Args[1] {
+		case "-serve":
+			os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		case "-serve-test":
+			os.Exit(serveBroken(os.Args[2]))
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// serveBroken serves "mute" (reads, never answers) or "corrupt" (echoes
+// with the first byte of every read flipped) on 127.0.0.1 until SIGTERM.
+func serveBroken(mode string) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	fmt.Printf("listening %s\n", ln.Addr())
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if mode == "corrupt" {
+						buf[0] ^= 0xff
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	<-sigs
+	ln.Close()
+	return 0
+}
+
+func self(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// TestPlainVsPlain runs the whole tool in-process against two plain
+// servers (A given with -a, B the default) for one short round.
+func TestPlainVsPlain(t *testing.T) {
+	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-a", plain, "-rounds", "1", "-duration", "200ms", "-warmup", "50ms",
+		"-conns", "4", "-workers", "2", "-tests", "pingpong,churn,idle",
+		"-idle-conns", "100", "-idle-settle", "50ms", "-json",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	text := out.String()
+	for _, label := range []string{"pingpong rt/s", "churn conn/s", "idle B/conn"} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) +
+			`\s+\S+ \(min \S+ max \S+\)\s+\S+ \(min \S+ max \S+\)\s+\d+\.\d\d \(min \d+\.\d\d max \d+\.\d\d\)$`)
+		if !re.MatchString(text) {
+			t.Errorf("no table row for %q", label)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^figure\s+A\s+B\(plain\)\s+A/B$`).MatchString(text) {
+		t.Errorf("no table header")
+	}
+
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not JSON: %v", err)
+	}
+	for _, name := range []string{"pingpong", "churn", "idle"} {
+		f, ok := rep.Figures[name]
+		if !ok || f.A == nil || f.B == nil || f.Ratio == nil {
+			t.Fatalf("figure %s missing in JSON: %+v", name, f)
+		}
+		if name != "idle" && (f.A.Median <= 0 || f.B.Median <= 0 || f.Ratio.Median <= 0) {
+			t.Errorf("figure %s: non-positive values: %+v", name, f)
+		}
+		if len(f.Ratio.Rounds) != 1 {
+			t.Errorf("figure %s: %d ratio rounds, want 1", name, len(f.Ratio.Rounds))
+		}
+	}
+}
+
+func TestCorruptServerFails(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-a", self(t) + " -serve-test corrupt", "-rounds", "1", "-duration", "200ms",
+		"-warmup", "0s", "-conns", "2", "-tests", "pingpong",
+	}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "wrong echoed byte") {
+		t.Errorf("stderr does not report wrong bytes:\n%s", errb.String())
+	}
+}
+
+func TestMuteServerTimesOut(t *testing.T) {
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := run([]string{
+		"-a", self(t) + " -serve-test mute", "-rounds", "1", "-duration", "200ms",
+		"-conns", "2", "-tests", "pingpong", "-timeout", "300ms",
+	}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "timeout") {
+		t.Errorf("stderr does not report a timeout:\n%s", errb.String())
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestBadFirstLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"-a", "echo hello", "-rounds", "1", "-duration", "100ms"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), `first line is "hello"`) {
+		t.Fatalf("exit status %d; stderr:\n%s", code, errb.String())
+	}
+}
+
+func TestParseListening(t *testing.T) {
+	for line, want := range map[string]string{
+		"listening 127.0.0.1:4000\n": "127.0.0.1:4000",
+		"listening 0.0.0.0:4000":     "127.0.0.1:4000",
+		"listening [::]:4000":        "127.0.0.1:4000",
+		"listening :4000":            "127.0.0.1:4000",
+		"listening 10.0.0.1:4000":    "",
+		"listening 127.0.0.1:0":      "",
+		"hello":                      "",
+	} {
+		got, err := parseListening(line)
+		if (err == nil) != (want != "") || got != want {
+			t.Errorf("parseListening(%q) = %q, %v; want %q", line, got, err, want)
+		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median odd = %v", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median even = %v", m)
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Errorf("median(nil) not NaN")
+	}
+	r := ratios([]float64{10, 20, 30}, []float64{10, 0, 15})
+	if len(r) != 2 || r[0] != 1 || r[1] != 2 {
+		t.Errorf("ratios = %v", r)
+	}
+	if _, err := parseFlags([]string{"-tests", "pingpong,nope"}, &bytes.Buffer{}); err == nil {
+		t.Errorf("unknown test accepted")
+	}
+	cfg, err := parseFlags([]string{}, &bytes.Buffer{})
+	if err != nil || len(cfg.tests) != 2 || cfg.tests[0].name != "pingpong" || cfg.tests[1].name != "churn" {
+		t.Errorf("default tests: %v %v", cfg, err)
+	}
+}

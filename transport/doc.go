@@ -1,0 +1,28 @@
+// Package transport is the socket layer of etcp: what Erlang's etcp calls a
+// "transporter" and ranch a transport.
+//
+// # Transports
+//
+// A [Transport] listens, accepts and dials; the [Conn] it returns is a
+// [net.Conn] with a handshake step, a half-close and socket options. [TCP]
+// and [Unix] are plain stream sockets; [TLS] runs crypto/tls over TCP, and
+// [UpgradeTLS] over any live Conn (STARTTLS). [SelfSigned] makes a
+// certificate for examples and tests.
+// A user plugs in a transport of their own by implementing the two small
+// interfaces; a Conn that also implements [syscall.Conn] gets etcp's
+// zero-buffer idle reads for free.
+//
+// # Framing
+//
+// A [Framer] splits the byte stream into packets, like Erlang's
+// {packet, N} socket option: [Raw], [Length] (1, 2 or 4-byte big-endian
+// prefix) and [Line]. Every framer is bounded by a maximum frame size; a
+// frame that announces more ends the connection with [ErrFrameTooLarge]
+// without allocating what it announced.
+//
+// # Options
+//
+// [Options] gathers the socket-level settings a server, client or pool
+// takes (framing, active or passive mode, timeouts, socket options), each
+// with a default that [Options.Validate] fills in and checks.
+package transport
