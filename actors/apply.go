@@ -73,10 +73,11 @@ func (c *Conn) apply(cb callback, r *behaviours.Result) {
 func (c *Conn) setMode(active bool, n int) {
 	if !active {
 		c.passive = true
-		return
+	} else {
+		c.passive, c.activeN = false, max(n, 0)
+		c.clearRecv()
 	}
-	c.passive, c.activeN = false, max(n, 0)
-	c.clearRecv()
+	c.updateParkable()
 }
 
 // requestRecv records a passive read; settle starts the reader if the
@@ -91,16 +92,23 @@ func (c *Conn) requestRecv(n int, timeout time.Duration) error {
 	c.recvWant, c.recvN = true, n
 	c.recvTimed = timeout > 0
 	if c.recvTimed {
-		c.sock.SetReadDeadline(time.Now().Add(timeout))
+		c.setReadDeadline(time.Now().Add(timeout))
 	}
 	return nil
 }
 
 func (c *Conn) clearRecv() {
 	if c.recvTimed {
-		c.sock.SetReadDeadline(time.Time{})
+		c.setReadDeadline(time.Time{})
 	}
 	c.recvWant, c.recvTimed, c.recvN = false, false, 0
+}
+
+// setReadDeadline sets a passive read's deadline (actor only).
+func (c *Conn) setReadDeadline(t time.Time) {
+	c.dlMu.Lock()
+	c.sock.SetReadDeadline(t)
+	c.dlMu.Unlock()
 }
 
 // settle runs after every message while the connection is up: it starts
@@ -131,6 +139,7 @@ func (c *Conn) settle() {
 		c.readWanted.Store(false)
 	}
 	c.armIdle()
+	c.armHibernateTimer()
 	if c.hibernateNext {
 		c.hibernateNext = false
 		c.hibernate()

@@ -23,6 +23,9 @@ type Config struct {
 	Tracer  Tracer // nil: no tracing
 	// IdleHibernate hibernates a connection idle for this long; 0 never.
 	IdleHibernate time.Duration
+	// ParkAfter is how long an idle reader keeps its goroutine before it
+	// parks on the shared poller; 0 means DefaultParkAfter, negative never.
+	ParkAfter time.Duration
 	// Owner hears of connections starting and ending; nil for none.
 	Owner Owner
 	// Live counts connections whose actor or reader goroutine still runs;

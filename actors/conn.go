@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -61,6 +62,16 @@ type Conn struct {
 	upgrade    *tls.Config // a StartTLS waiting for the current read to end
 	refs       atomic.Int32
 
+	// Parking and hibernation: see park.go and hibernate.go.
+	parkAfter    time.Duration
+	parkable     atomic.Bool
+	parkReq      atomic.Bool
+	dlMu         sync.Mutex // orders read-deadline changes of actor and reader
+	parkDeadline time.Time  // reader only
+	parkTok      uint64     // the poller's token, while parked
+	hibernated   bool
+	hibTimer     *time.Timer
+
 	// Writing: see write.go.
 	out       *[]byte
 	wdeadline time.Time
@@ -86,14 +97,18 @@ type Conn struct {
 // listener.
 func NewConn(cfg *Config, sock transport.Conn, id uint64, accepted bool) *Conn {
 	c := &Conn{
-		cfg:      cfg,
-		sock:     sock,
-		id:       id,
-		accepted: accepted,
-		passive:  cfg.Socket.Passive,
-		idle:     behaviours.Never,
-		tracer:   cfg.Tracer,
-		consumed: make(chan struct{}, 1),
+		cfg:       cfg,
+		sock:      sock,
+		id:        id,
+		accepted:  accepted,
+		passive:   cfg.Socket.Passive,
+		idle:      behaviours.Never,
+		tracer:    cfg.Tracer,
+		consumed:  make(chan struct{}, 1),
+		parkAfter: cfg.ParkAfter,
+	}
+	if c.parkAfter == 0 {
+		c.parkAfter = DefaultParkAfter
 	}
 	c.useSocket(sock)
 	c.refs.Store(1)
@@ -129,6 +144,7 @@ func (c *Conn) useSocket(sock transport.Conn) {
 			}
 		}
 	}
+	c.updateParkable()
 }
 
 // Receive is the actor's behaviour: it routes every message to a callback.
@@ -141,6 +157,9 @@ func (c *Conn) Receive(ctx actor.Context) {
 	}
 	if c.tracer != nil {
 		c.traceMessage(msg)
+	}
+	if c.hibernated && msg != timerFire && msg != hibernateTick {
+		c.wake()
 	}
 	switch m := msg.(type) {
 	case *readEvent:
@@ -165,6 +184,8 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.onSend(m)
 	case *idleFire:
 		c.onIdle(m)
+	case *hibernateFire:
+		c.onHibernateTimer()
 	case *Stop:
 		c.terminate(m.Reason)
 		c.ack(nil)
@@ -298,8 +319,7 @@ func (c *Conn) onReadError(err error) {
 		}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		if c.recvWant && c.recvTimed {
-			c.recvWant, c.recvTimed = false, false
-			c.sock.SetReadDeadline(time.Time{})
+			c.clearRecv()
 			c.run(cbReadTimeout, nil, nil)
 		}
 		// A stale deadline (the read it bounded completed): ignore.
@@ -378,6 +398,8 @@ func (c *Conn) terminate(reason error) {
 		reason = c.invokeTerminate(reason)
 	}
 	c.stopIdle()
+	c.stopHibernateTimer()
+	c.unparkForEnd()
 	c.sock.Close()
 	close(c.consumed)
 	if c.recvWant || c.readerOn.Load() {

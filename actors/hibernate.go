@@ -1,8 +1,24 @@
 package actors
 
-// hibernate gives back the memory a waiting connection does not need:
-// the write buffer, and any slack in the buffer of a partial frame.
-// (Parking the reader on a shared poller comes with the hibernation work.)
+import "time"
+
+// Hibernation: a connection that asks for it (Result.Hibernate), or that
+// has been idle Config.IdleHibernate, gives back what it can while it
+// waits: its write buffer, any slack in a partial frame's buffer, its
+// timers, and its reader goroutine, which parks on the shared poller
+// (park.go). The actor keeps its PID, mailbox and handler state, holding
+// no goroutine. It wakes on the next message (the mailbox runs it as
+// usual) or when the poller sees bytes or a close and restarts the reader.
+//
+// TLS connections cannot park their reader: crypto/tls may already hold
+// received records that socket readiness would never announce. They give
+// back everything else and keep their reader goroutine.
+
+// hibernateFire is posted by the idle-hibernate timer.
+type hibernateFire struct{}
+
+var hibernateTick = &hibernateFire{}
+
 func (c *Conn) hibernate() {
 	if c.out != nil {
 		c.releaseOut()
@@ -12,5 +28,50 @@ func (c *Conn) hibernate() {
 		c.pending = nil
 	case cap(c.pending) > len(c.pending):
 		c.pending = append([]byte(nil), c.pending...)
+	}
+	c.hibernated = true
+	c.stopIdle() // no timeout fires while hibernated
+	c.stopHibernateTimer()
+	c.kickReader()
+}
+
+// wake ends hibernation when anything reaches the actor.
+func (c *Conn) wake() {
+	c.hibernated = false
+	if c.idle > 0 {
+		c.lastArrival = time.Now()
+		c.resetTimer(c.idle)
+	}
+	if c.cfg.IdleHibernate > 0 {
+		c.lastArrival = time.Now()
+	}
+}
+
+// armHibernateTimer keeps the idle-hibernate timer running (lazily: it is
+// reset only when it fires, see onHibernateTimer).
+func (c *Conn) armHibernateTimer() {
+	d := c.cfg.IdleHibernate
+	if d <= 0 || c.hibernated || c.hibTimer != nil {
+		return
+	}
+	c.hibTimer = time.AfterFunc(d, func() { c.mb.PostUserMessage(hibernateTick) })
+}
+
+func (c *Conn) onHibernateTimer() {
+	c.hibTimer = nil
+	if c.hibernated {
+		return
+	}
+	if rest := c.cfg.IdleHibernate - time.Since(c.lastArrival); rest > 0 {
+		c.hibTimer = time.AfterFunc(rest, func() { c.mb.PostUserMessage(hibernateTick) })
+		return
+	}
+	c.hibernateNext = true
+}
+
+func (c *Conn) stopHibernateTimer() {
+	if c.hibTimer != nil {
+		c.hibTimer.Stop()
+		c.hibTimer = nil
 	}
 }

@@ -66,17 +66,33 @@ func (c *Conn) startReading() {
 	c.readWanted.Store(true)
 	if c.readerOn.CompareAndSwap(false, true) {
 		c.refs.Add(1)
-		go c.readLoop()
+		go c.reader()
 	}
 }
 
-func (c *Conn) readLoop() {
-	defer c.unref()
+// reader runs readLoop and drops the reader's reference unless the
+// reader parked on the shared poller, which then holds it.
+func (c *Conn) reader() {
+	if !c.readLoop() {
+		c.unref()
+	}
+}
+
+// readLoop reads until the handler stops wanting bytes, the socket ends,
+// or the connection parks; it reports whether it parked.
+func (c *Conn) readLoop() (parked bool) {
 	for {
 		// c.raw and c.sock change only while this goroutine waits on
 		// c.consumed (StartTLS), so reading them here does not race.
 		if c.raw != nil {
+			if c.parkReq.Load() && c.park() {
+				return true
+			}
+			c.armParkDeadline()
 			if err := c.raw.Read(c.readFn); err != nil {
+				if isTimeout(err) && c.parkOnTimeout() {
+					return true
+				}
 				c.ev.err = err
 			}
 		} else {
@@ -92,13 +108,13 @@ func (c *Conn) readLoop() {
 		fatal := c.ev.err != nil && !isTimeout(c.ev.err)
 		c.mb.postInline(&c.ev)
 		if _, ok := <-c.consumed; !ok || fatal {
-			return
+			return false
 		}
 		if !c.readWanted.Load() {
 			c.readerOn.Store(false)
 			// The actor may have asked again between the load and the store.
 			if !c.readWanted.Load() || !c.readerOn.CompareAndSwap(false, true) {
-				return
+				return false
 			}
 		}
 	}

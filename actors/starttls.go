@@ -22,7 +22,7 @@ func (c *Conn) startTLS() {
 		sock = &prefixConn{Conn: c.sock, r: bytes.NewReader(c.pending)}
 		c.pending = nil
 	}
-	up := upgradeTLS(sock, cfg, c.accepted) // TEMP
+	up := transport.UpgradeTLS(sock, cfg, c.accepted)
 	if err := c.handshake(up); err != nil {
 		c.terminate(err)
 		return

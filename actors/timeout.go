@@ -24,9 +24,9 @@ var timerFire = &idleFire{}
 func (c *Conn) arrived() {
 	if c.idle >= 0 {
 		c.idleGen++
-		if c.idle > 0 {
-			c.lastArrival = time.Now()
-		}
+	}
+	if c.idle > 0 || c.cfg.IdleHibernate > 0 {
+		c.lastArrival = time.Now()
 	}
 }
 

@@ -10,7 +10,8 @@
 // certificate for examples and tests.
 // A user plugs in a transport of their own by implementing the two small
 // interfaces; a Conn that also implements [syscall.Conn] gets etcp's
-// zero-buffer idle reads for free.
+// zero-buffer idle reads for free, and package transporttest checks that
+// it behaves as etcp expects.
 //
 // # Framing
 //

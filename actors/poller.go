@@ -1,0 +1,145 @@
+//go:build linux
+
+package actors
+
+import (
+	"os"
+	"sync"
+	"syscall"
+)
+
+// The shared poller parks idle and hibernated connections without a
+// goroutine each. A parked connection's socket is registered (one-shot,
+// level-triggered) with one epoll instance; one goroutine waits on it for
+// every parked socket of the process, and when a socket becomes readable
+// (bytes, or the peer closing) it starts that connection's reader again.
+// The goroutine exists only while something is parked, so an idle process
+// (and a test under goleak) has none. Go's own netpoller keeps its
+// registration of the socket; epoll allows a descriptor in several sets.
+
+const pollerEvents = 256
+
+type poller struct {
+	mu      sync.Mutex
+	epfd    int
+	wake    [2]int // a pipe that interrupts EpollWait when the set empties
+	parked  map[uint64]*Conn
+	nextTok uint64
+	running bool
+	done    chan struct{}
+}
+
+var sharedPoller = &poller{epfd: -1}
+
+// canPark is true where the shared poller exists.
+const canPark = true
+
+// park registers c's socket; the poller restarts c's reader when it is
+// readable. It reports false when the socket cannot be parked.
+func (p *poller) park(c *Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.startLocked(); err != nil {
+		return false
+	}
+	p.nextTok++
+	tok := p.nextTok
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
+	ev.Fd, ev.Pad = int32(uint32(tok)), int32(uint32(tok>>32))
+	var cerr error
+	err := c.raw.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err != nil || cerr != nil {
+		p.stopIfEmptyLocked()
+		return false
+	}
+	c.parkTok = tok
+	p.parked[tok] = c
+	return true
+}
+
+// unpark takes c out of the set if it is still there, reporting whether
+// it was (the caller then owns the reader's reference).
+func (p *poller) unpark(c *Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.parked[c.parkTok] != c {
+		return false
+	}
+	delete(p.parked, c.parkTok)
+	_ = c.raw.Control(func(fd uintptr) { _ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	p.stopIfEmptyLocked()
+	return true
+}
+
+func (p *poller) startLocked() error {
+	if p.running {
+		return nil
+	}
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(epfd)
+		return os.NewSyscallError("pipe2", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN} // token 0 is the pipe
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(p.wake[0])
+		syscall.Close(p.wake[1])
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.epfd, p.running, p.done = epfd, true, make(chan struct{})
+	p.parked = make(map[uint64]*Conn)
+	go p.loop(epfd, p.wake[0], p.done)
+	return nil
+}
+
+// stopIfEmptyLocked ends the poller goroutine when nothing is parked.
+func (p *poller) stopIfEmptyLocked() {
+	if !p.running || len(p.parked) > 0 {
+		return
+	}
+	p.running = false
+	syscall.Write(p.wake[1], []byte{1})
+	syscall.Close(p.wake[1])
+	p.epfd = -1
+	p.parked = nil
+}
+
+func (p *poller) loop(epfd, wakeR int, done chan struct{}) {
+	defer func() {
+		syscall.Close(epfd)
+		syscall.Close(wakeR)
+		close(done)
+	}()
+	events := make([]syscall.EpollEvent, pollerEvents)
+	for {
+		n, err := syscall.EpollWait(epfd, events, -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			tok := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if tok == 0 {
+				return // stopIfEmptyLocked asked us to go
+			}
+			p.mu.Lock()
+			c := p.parked[tok]
+			delete(p.parked, tok)
+			p.mu.Unlock()
+			if c != nil {
+				go c.reader()
+			}
+		}
+		p.mu.Lock()
+		p.stopIfEmptyLocked()
+		p.mu.Unlock()
+	}
+}
