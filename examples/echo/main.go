@@ -4,7 +4,8 @@
 //	go run ./examples/echo -addr 127.0.0.1:7000
 //
 // Its first line on stdout is "listening ADDR" with the bound address; it
-// echoes every byte until the peer closes, and stops cleanly (every
+// echoes every byte (or, with -framing, every frame, framed the same way)
+// until the peer closes, and stops cleanly (every
 // connection's Terminate runs) with exit status 0 on SIGINT or SIGTERM.
 // The project's load tool measures the library through this command, so
 // its flags and that first line are a contract.
@@ -12,6 +13,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,19 +28,38 @@ import (
 
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/transport"
 )
 
-// echo sends every packet back.
-type echo struct{ behaviours.Base }
+// echo sends every packet back. In passive mode it asks for each next
+// read; with hibernate it hibernates after every packet.
+type echo struct {
+	behaviours.Base
+	passive, hibernate bool
+}
 
-func (echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
-	return behaviours.Send(p)
+func (e echo) Init(behaviours.Conn, any) behaviours.Result {
+	if e.passive {
+		return behaviours.Recv(0, behaviours.Never)
+	}
+	return behaviours.Continue()
+}
+
+func (e echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	r := behaviours.Send(p)
+	if e.passive {
+		r = r.Recv(0, behaviours.Never)
+	}
+	if e.hibernate {
+		r = r.Hibernate()
+	}
+	return r
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
@@ -49,8 +71,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on (port 0 = any free port)")
 	acceptors := fs.Int("acceptors", server.DefaultAcceptors, "number of acceptor actors")
+	framing := fs.String("framing", "raw", "framing: raw, line, 1, 2 or 4 (length-prefixed)")
+	maxFrame := fs.Int("max-frame", transport.DefaultMaxFrame, "largest frame accepted, in bytes")
+	passive := fs.Bool("passive", false, "read in passive mode, asking for each next read")
+	useTLS := fs.Bool("tls", false, "serve TLS (a throwaway self-signed certificate unless -cert and -key)")
+	certFile := fs.String("cert", "", "TLS certificate file (PEM), with -key")
+	keyFile := fs.String("key", "", "TLS key file (PEM), with -cert")
+	unixPath := fs.String("unix", "", "listen on this Unix socket path instead of -addr")
+	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
+	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	framer, err := transport.ParseFramer(*framing)
+	if err != nil {
+		return err
+	}
+	sock := []transport.Option{transport.WithFramer(framer), transport.WithMaxFrame(*maxFrame)}
+	if *passive {
+		sock = append(sock, transport.WithPassive())
+	}
+	listenAddr := *addr
+	switch {
+	case *unixPath != "" && *useTLS:
+		return errors.New("-unix and -tls cannot be combined")
+	case *unixPath != "":
+		sock = append(sock, transport.WithTransport(transport.Unix()))
+		listenAddr = *unixPath
+	case *useTLS:
+		cert, err := loadCert(*certFile, *keyFile)
+		if err != nil {
+			return err
+		}
+		sock = append(sock, transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -58,9 +111,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}))
 	defer sys.Shutdown()
 
-	factory := func() behaviours.Handler { return echo{} }
-	srv, err := server.Start(sys, factory, nil, *addr,
-		server.WithAcceptors(*acceptors), server.WithLogger(logger))
+	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
+	srv, err := server.Start(sys, factory, nil, listenAddr,
+		server.WithAcceptors(*acceptors), server.WithLogger(logger), server.WithSocket(sock...),
+		server.WithIdleHibernate(*idleHibernate))
 	if err != nil {
 		return err
 	}
@@ -69,4 +123,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Stop(stopCtx, nil)
+}
+
+// loadCert reads -cert and -key, or makes a throwaway certificate.
+func loadCert(certFile, keyFile string) (tls.Certificate, error) {
+	if certFile == "" && keyFile == "" {
+		return transport.SelfSigned()
+	}
+	if certFile == "" || keyFile == "" {
+		return tls.Certificate{}, errors.New("-cert and -key go together")
+	}
+	return tls.LoadX509KeyPair(certFile, keyFile)
 }
