@@ -68,7 +68,7 @@ type Conn struct {
 	parkReq      atomic.Bool
 	dlMu         sync.Mutex // orders read-deadline changes of actor and reader
 	parkDeadline time.Time  // reader only
-	parkTok      uint64     // the poller's token, while parked
+	parkTok      uint64     // the poller's token; guarded by the poller's mutex
 	hibernated   bool
 	hibTimer     *time.Timer
 

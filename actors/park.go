@@ -91,7 +91,7 @@ func (c *Conn) kickReader() {
 // unparkForEnd takes a parked connection off the poller when it ends,
 // dropping the reference the parked reader held.
 func (c *Conn) unparkForEnd() {
-	if c.parkTok != 0 && sharedPoller.unpark(c) {
+	if sharedPoller.unpark(c) {
 		c.unref()
 	}
 }

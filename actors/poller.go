@@ -49,6 +49,11 @@ func (p *poller) park(c *Conn) bool {
 	var cerr error
 	err := c.raw.Control(func(fd uintptr) {
 		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		if cerr == syscall.EEXIST {
+			// Parked before: a fired one-shot registration stays in the
+			// set, disabled, until re-armed.
+			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+		}
 	})
 	if err != nil || cerr != nil {
 		p.stopIfEmptyLocked()
@@ -64,7 +69,7 @@ func (p *poller) park(c *Conn) bool {
 func (p *poller) unpark(c *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.parked[c.parkTok] != c {
+	if c.parkTok == 0 || p.parked[c.parkTok] != c {
 		return false
 	}
 	delete(p.parked, c.parkTok)

@@ -35,7 +35,7 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	}
 	up := make(chan error, 1)
 	cfg := &actors.Config{Socket: so, Factory: factory, Arg: arg, Logger: o.Logger,
-		Tracer: o.Tracer, IdleHibernate: o.IdleHibernate, Owner: startWatcher(up)}
+		Tracer: o.Tracer, IdleHibernate: o.IdleHibernate, ParkAfter: o.ParkAfter, Owner: startWatcher(up)}
 	id := connSeq.Add(1)
 	c := actors.NewConn(cfg, sock, id, false)
 	var pid *actor.PID

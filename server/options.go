@@ -32,6 +32,9 @@ type Options struct {
 	Tracer actors.Tracer
 	// IdleHibernate hibernates a connection idle this long. Default never.
 	IdleHibernate time.Duration
+	// ParkAfter is how long an idle connection keeps its reader goroutine
+	// before parking on the shared poller. Default 200 ms; negative never.
+	ParkAfter time.Duration
 }
 
 // Option changes [Options].
@@ -59,6 +62,10 @@ func WithTracer(t actors.Tracer) Option { return func(o *Options) { o.Tracer = t
 
 // WithIdleHibernate hibernates connections idle for d.
 func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.IdleHibernate = d } }
+
+// WithParkAfter sets how long an idle connection keeps its reader
+// goroutine (negative: always).
+func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
 
 func buildOptions(opts []Option) (Options, transport.Options, error) {
 	var o Options

@@ -83,7 +83,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	log := o.Logger.With("server", o.Name)
 	s.group = &actors.AcceptGroup{Listener: ln, Logger: log, Conn: &actors.Config{
 		Socket: so, Factory: factory, Arg: arg, Logger: log, Tracer: o.Tracer,
-		IdleHibernate: o.IdleHibernate, Owner: owner{s}, Live: &s.live,
+		IdleHibernate: o.IdleHibernate, ParkAfter: o.ParkAfter, Owner: owner{s}, Live: &s.live,
 	}}
 	if o.StartAsleep {
 		if err := s.group.SetSleeping(true); err != nil {

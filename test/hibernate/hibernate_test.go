@@ -1,0 +1,255 @@
+package hibernate_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/client"
+	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/transport"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// sleeper counts what reaches it, answers every line with "<kind> <count>
+// <pid>", and hibernates after every callback.
+type sleeper struct {
+	behaviours.Base
+	n    int
+	done chan error
+}
+
+func (s *sleeper) say(c behaviours.Conn, kind string) behaviours.Result {
+	s.n++
+	return behaviours.Send([]byte(fmt.Sprintf("%s %d %s", kind, s.n, c.Self().Id))).Hibernate()
+}
+
+func (s *sleeper) Init(_ behaviours.Conn, arg any) behaviours.Result {
+	s.done = arg.(chan error)
+	return behaviours.Hibernate()
+}
+func (s *sleeper) HandlePacket(c behaviours.Conn, _ []byte) behaviours.Result {
+	return s.say(c, "packet")
+}
+func (s *sleeper) HandleCall(c behaviours.Conn, _ any, _ behaviours.From) behaviours.Result {
+	return s.say(c, "call").Reply(s.n)
+}
+func (s *sleeper) HandleCast(c behaviours.Conn, _ any) behaviours.Result  { return s.say(c, "cast") }
+func (s *sleeper) HandleEvent(c behaviours.Conn, _ any) behaviours.Result { return s.say(c, "event") }
+func (s *sleeper) HandleInfo(c behaviours.Conn, _ any) behaviours.Result  { return s.say(c, "info") }
+func (s *sleeper) HandleDisconnect(c behaviours.Conn) behaviours.Result {
+	s.n++
+	return behaviours.Continue()
+}
+func (s *sleeper) Terminate(_ behaviours.Conn, reason error) error {
+	s.done <- fmt.Errorf("terminated after %d: %w", s.n, reason)
+	return reason
+}
+
+type fixture struct {
+	sys  *actor.ActorSystem
+	srv  *server.Server
+	done chan error
+}
+
+func start(t *testing.T, opts ...server.Option) *fixture {
+	t.Helper()
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	done := make(chan error, 1000)
+	// ParkAfter(-1): only hibernation, never idle parking, may drop a goroutine.
+	opts = append([]server.Option{server.WithAcceptors(2), server.WithParkAfter(-1),
+		server.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
+	srv, err := server.Start(sys, func() behaviours.Handler { return &sleeper{} }, done, "127.0.0.1:0", opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Stop(ctx, nil))
+		sys.Shutdown()
+	})
+	return &fixture{sys: sys, srv: srv, done: done}
+}
+
+type peer struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (f *fixture) dial(t *testing.T) *peer {
+	t.Helper()
+	c, err := net.Dial("tcp", f.srv.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	return &peer{Conn: c, r: bufio.NewReader(c)}
+}
+
+// expect reads one line and checks its kind and count; it returns the PID id.
+func (p *peer) expect(t *testing.T, kind string, n int) string {
+	t.Helper()
+	line, err := p.r.ReadString('\n')
+	require.NoError(t, err)
+	f := strings.Fields(line)
+	require.Len(t, f, 3, line)
+	require.Equal(t, kind, f[0])
+	require.Equal(t, fmt.Sprint(n), f[1])
+	return f[2]
+}
+
+// connGoroutines counts the goroutines running connection code: readers
+// and connection actors.
+func connGoroutines() int {
+	buf := make([]byte, 4<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "etcp/actors.(*Conn)") || strings.Contains(g, "etcp/actors.(*mailbox)") {
+			n++
+		}
+	}
+	return n
+}
+
+// settled waits until no goroutine runs connection code.
+func settled(t *testing.T) {
+	t.Helper()
+	if !assert.Eventually(t, func() bool { return connGoroutines() == 0 },
+		5*time.Second, 5*time.Millisecond, "goroutines running connection code remain") {
+		t.FailNow()
+	}
+}
+
+func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
+	f := start(t)
+	const n = 50
+	peers := make([]*peer, n)
+	pids := make([]string, n)
+	for i := range peers {
+		peers[i] = f.dial(t)
+		_, err := peers[i].Write([]byte("hi\n"))
+		require.NoError(t, err)
+		pids[i] = peers[i].expect(t, "packet", 1)
+	}
+	// 50 hibernated connections, and no goroutine for any of them.
+	settled(t)
+	for round := 2; round <= 3; round++ {
+		for i, p := range peers {
+			_, err := p.Write([]byte("again\n"))
+			require.NoError(t, err)
+			require.Equal(t, pids[i], p.expect(t, "packet", round), "same PID after waking")
+		}
+		settled(t)
+	}
+}
+
+func TestHibernatedConnectionWakesOnEveryMessage(t *testing.T) {
+	f := start(t)
+	p := f.dial(t)
+	_, err := p.Write([]byte("hi\n"))
+	require.NoError(t, err)
+	id := p.expect(t, "packet", 1)
+	require.Eventually(t, func() bool { return len(f.srv.Connections()) == 1 }, 5*time.Second, time.Millisecond)
+	pid := f.srv.Connections()[0].PID
+	require.Equal(t, id, pid.Id)
+	root := f.sys.Root
+	ctx := context.Background()
+
+	got, err := client.Call(ctx, root, pid, "wake")
+	require.NoError(t, err)
+	require.Equal(t, 2, got)
+	require.Equal(t, id, p.expect(t, "call", 2))
+
+	client.Cast(root, pid, "wake")
+	require.Equal(t, id, p.expect(t, "cast", 3))
+
+	client.Event(root, pid, "wake")
+	require.Equal(t, id, p.expect(t, "event", 4))
+
+	client.Info(root, pid, "wake")
+	require.Equal(t, id, p.expect(t, "info", 5))
+
+	require.NoError(t, client.SendSync(ctx, root, pid, []byte("sent 6 "+id)))
+	p.expect(t, "sent", 6)
+
+	_, err = p.Write([]byte("bytes\n"))
+	require.NoError(t, err)
+	require.Equal(t, id, p.expect(t, "packet", 6))
+
+	require.NoError(t, client.Stop(ctx, root, pid, errors.New("bye")))
+	select {
+	case err := <-f.done:
+		require.EqualError(t, err, "terminated after 6: bye")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Terminate did not run")
+	}
+}
+
+func TestHibernatedConnectionSeesPeerClose(t *testing.T) {
+	f := start(t)
+	p := f.dial(t)
+	_, err := p.Write([]byte("hi\n"))
+	require.NoError(t, err)
+	p.expect(t, "packet", 1)
+	require.NoError(t, p.Close())
+	select {
+	case err := <-f.done:
+		require.EqualError(t, err, "terminated after 2: %!w(<nil>)") // disconnect counted, normal reason
+	case <-time.After(5 * time.Second):
+		t.Fatal("Terminate did not run on peer close")
+	}
+}
+
+// idler does not hibernate by itself; the server's idle-hibernate does.
+type idler struct{ behaviours.Base }
+
+func (idler) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result { return behaviours.Send(p) }
+
+func TestIdleHibernateOption(t *testing.T) {
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	srv, err := server.Start(sys, func() behaviours.Handler { return idler{} }, nil, "127.0.0.1:0",
+		server.WithParkAfter(-1), server.WithIdleHibernate(20*time.Millisecond))
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, srv.Stop(context.Background(), nil))
+		sys.Shutdown()
+	}()
+	var conns []net.Conn
+	for range 20 {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		conns = append(conns, c)
+		_, err = c.Write([]byte("x"))
+		require.NoError(t, err)
+		b := make([]byte, 1)
+		_, err = c.Read(b)
+		require.NoError(t, err)
+	}
+	settled(t)
+	for _, c := range conns {
+		_, err = c.Write([]byte("y"))
+		require.NoError(t, err)
+		b := make([]byte, 1)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err = c.Read(b)
+		require.NoError(t, err)
+		require.Equal(t, "y", string(b))
+	}
+}
