@@ -65,4 +65,4 @@ type startWatcher chan<- error
 
 func (w startWatcher) ConnUp(_ actors.ConnInfo, err error) { w <- err }
 func (startWatcher) ConnDown(actors.ConnInfo, error)       {}
-func (startWatcher) StopReason() error                      { return nil }
+func (startWatcher) StopReason() error                     { return nil }
