@@ -84,7 +84,15 @@ func exchange(c net.Conn, msg, rbuf []byte, timeout time.Duration) error {
 // dial connects to addr with a timeout. It does not take the run's context:
 // a dial that has started completes (or times out) on its own.
 func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	return dialFrom(addr, nil, timeout)
+}
+
+// dialFrom is dial from the local address local (nil: the kernel's choice).
+func dialFrom(addr string, local *net.TCPAddr, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	if local != nil {
+		d.LocalAddr = local
+	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, explainDialError(err)
@@ -98,8 +106,8 @@ func explainDialError(err error) error {
 		return fmt.Errorf("dial: %w", err)
 	}
 	return fmt.Errorf("dial: %w: ephemeral ports on 127.0.0.1 exhausted (connections in TIME_WAIT?); "+
-		"net.ipv4.ip_local_port_range=%s net.ipv4.tcp_tw_reuse=%s; lower -duration, -workers or -idle-conns, "+
-		"or wait for TIME_WAIT (60s) to drain", err,
+		"net.ipv4.ip_local_port_range=%s net.ipv4.tcp_tw_reuse=%s; lower -duration, -workers, -idle-conns or "+
+		"-hold-conns, or wait for TIME_WAIT (60s) to drain", err,
 		sysctl("/proc/sys/net/ipv4/ip_local_port_range"), sysctl("/proc/sys/net/ipv4/tcp_tw_reuse"))
 }
 

@@ -20,7 +20,8 @@
 //
 //	-a CMD           side A server command, split on spaces (default: build ./examples/echo)
 //	-a-args ARGS     extra arguments appended to A, split on spaces (e.g. "-framing 4")
-//	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0)
+//	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0);
+//	                 "none" measures side A only (no B column, no ratios)
 //	-rounds N        rounds; each round measures every test on A then on B (default 5)
 //	-duration D      measurement time per test, side and round (default 2s)
 //	-warmup D        uncounted warm-up before each measurement (default 200ms)
@@ -28,9 +29,12 @@
 //	-size N          message size in bytes (default 64)
 //	-workers N       churn workers (default 20)
 //	-idle-conns N    connections held open by the idle test (default 5000)
-//	-idle-settle D   wait after opening the idle connections before reading VmRSS (default 500ms)
+//	-idle-settle D   wait after opening the idle or hold connections before reading VmRSS (default 500ms)
+//	-hold-conns N    connections held by the hold test (default 19000)
+//	-hold-sources N  dial the hold connections from 127.0.0.1..127.0.0.N (default 0: only
+//	                 when -hold-conns does not fit in net.ipv4.ip_local_port_range)
 //	-timeout D       deadline for every dial, read and write (default 5s)
-//	-tests LIST      comma-separated tests: pingpong, churn, idle (default pingpong,churn)
+//	-tests LIST      comma-separated tests: pingpong, churn, idle, hold (default pingpong,churn)
 //	-json            also print a JSON object with every figure and ratio as the last line
 //	-serve plain     run the plain baseline echo server instead (with -addr ADDR)
 //
@@ -43,12 +47,23 @@
 //	idle      opens -idle-conns connections, one echo each, then reads the
 //	          server's VmRSS; figure: (VmRSS now - VmRSS right after the server
 //	          started) / connections, in bytes per connection.
+//	hold      opens -hold-conns connections (200 dials at a time), one echo
+//	          each, waits -idle-settle, reads VmRSS as idle does, then does one
+//	          more echo on every connection; figures: connections that
+//	          answered ("hold answered") and bytes per connection ("hold
+//	          B/conn"). Any connection that does not answer fails the run
+//	          after the table is printed. With -a-args "-hibernate" this checks
+//	          that every hibernated connection wakes up and answers.
 //
 // Output: progress on stderr; on stdout a table with, per figure, the median
 // over rounds and min/max for each side, and the ratio A/B as the median
 // (min, max) of the per-round ratios. Machines are shared and noisy: the ratio
 // is the figure to report. Any wrong echoed byte, timeout or other I/O error
 // fails the run with exit status 1; usage errors exit with status 2.
+//
+// File descriptors: the tool raises its soft RLIMIT_NOFILE to the hard limit
+// (the servers inherit it); idle and hold need their connection count plus
+// 256 spare descriptors in the tool and in each server.
 package main
 
 import (
@@ -79,27 +94,60 @@ type config struct {
 	workers           int
 	idleConns         int
 	idleSettle        time.Duration
+	holdConns         int
+	holdSources       int
 	timeout           time.Duration
 	tests             []*figure
 	json              bool
 	serve, addr       string
+
+	log io.Writer // progress (stderr)
 }
 
 // figure is one measured test. New figures are added to the figures registry.
 type figure struct {
-	name  string // name used in -tests
+	name string // name used in -tests
+	rows []row  // table rows, one value each per side and round
+	// run measures one side once and returns one value per row. A
+	// *checkError means the values are valid but the check failed: they are
+	// reported and the run fails at the end.
+	run func(ctx context.Context, cfg *config, s *server) ([]float64, error)
+}
+
+// row is one reported figure of a test.
+type row struct {
+	key   string // key in the JSON output
 	label string // row label in the table
 	unit  string
-	// run measures one side once and returns the figure.
-	run func(ctx context.Context, cfg *config, s *server) (float64, error)
+}
+
+// single adapts a test that measures one value.
+func single(f func(ctx context.Context, cfg *config, s *server) (float64, error)) func(context.Context, *config, *server) ([]float64, error) {
+	return func(ctx context.Context, cfg *config, s *server) ([]float64, error) {
+		v, err := f(ctx, cfg, s)
+		if err != nil {
+			return nil, err
+		}
+		return []float64{v}, nil
+	}
 }
 
 // figures is the registry of known tests, in table order.
 var figures = []*figure{
-	{name: "pingpong", label: "pingpong rt/s", unit: "round trips/s", run: runPingPong},
-	{name: "churn", label: "churn conn/s", unit: "connections/s", run: runChurn},
-	{name: "idle", label: "idle B/conn", unit: "bytes/connection", run: runIdle},
+	{name: "pingpong", rows: []row{{"pingpong", "pingpong rt/s", "round trips/s"}}, run: single(runPingPong)},
+	{name: "churn", rows: []row{{"churn", "churn conn/s", "connections/s"}}, run: single(runChurn)},
+	{name: "idle", rows: []row{{"idle", "idle B/conn", "bytes/connection"}}, run: single(runIdle)},
+	{name: "hold", rows: []row{
+		{"hold_answered", "hold answered", "connections"},
+		{"hold", "hold B/conn", "bytes/connection"},
+	}, run: runHold},
 }
+
+// checkError is a failed check whose figures are still reported.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string { return e.err.Error() }
+func (e *checkError) Unwrap() error { return e.err }
 
 const defaultTests = "pingpong,churn"
 
@@ -118,7 +166,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.aCmd, "a", "", "side A server command, split on spaces (default: build ./examples/echo, run with -addr 127.0.0.1:0)")
 	fs.StringVar(&cfg.aArgs, "a-args", "", "extra arguments appended to the A command, split on spaces")
-	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0)")
+	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0; \"none\": measure A only)")
 	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A then B)")
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measurement time per test, side and round")
 	fs.DurationVar(&cfg.warmup, "warmup", 200*time.Millisecond, "uncounted warm-up before each measurement")
@@ -126,9 +174,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.IntVar(&cfg.workers, "workers", 20, "churn workers")
 	fs.IntVar(&cfg.idleConns, "idle-conns", 5000, "connections held by the idle test")
-	fs.DurationVar(&cfg.idleSettle, "idle-settle", 500*time.Millisecond, "wait before reading VmRSS in the idle test")
+	fs.DurationVar(&cfg.idleSettle, "idle-settle", 500*time.Millisecond, "wait before reading VmRSS in the idle and hold tests")
+	fs.IntVar(&cfg.holdConns, "hold-conns", 19000, "connections held by the hold test")
+	fs.IntVar(&cfg.holdSources, "hold-sources", 0, "source addresses 127.0.0.1..N for the hold test (0: as many as the ephemeral port range needs)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline for every dial, read and write")
-	tests := fs.String("tests", defaultTests, "comma-separated tests: pingpong, churn, idle")
+	tests := fs.String("tests", defaultTests, "comma-separated tests: pingpong, churn, idle, hold")
 	fs.BoolVar(&cfg.json, "json", false, "also print a JSON object with every figure and ratio as the last line")
 	fs.StringVar(&cfg.serve, "serve", "", "run a server instead of measuring: plain")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "listen address for -serve")
@@ -151,12 +201,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-duration must be > 0")
 	case cfg.warmup < 0:
 		return nil, errors.New("-warmup must be >= 0")
-	case cfg.conns < 1, cfg.workers < 1, cfg.idleConns < 1:
-		return nil, errors.New("-conns, -workers and -idle-conns must be >= 1")
+	case cfg.conns < 1, cfg.workers < 1, cfg.idleConns < 1, cfg.holdConns < 1:
+		return nil, errors.New("-conns, -workers, -idle-conns and -hold-conns must be >= 1")
 	case cfg.size < 1:
 		return nil, errors.New("-size must be >= 1")
 	case cfg.timeout <= 0:
 		return nil, errors.New("-timeout must be > 0")
+	case cfg.holdSources < 0 || cfg.holdSources > 254:
+		return nil, errors.New("-hold-sources must be in [0, 254]")
 	}
 	seen := map[string]bool{}
 	for _, name := range strings.Split(*tests, ",") {
@@ -232,11 +284,21 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	cfg.log = stderr
 	for _, f := range cfg.tests {
-		if f.name == "idle" {
-			if lim := noFileLimit(); lim != 0 && uint64(cfg.idleConns)+256 > lim {
-				return fmt.Errorf("-idle-conns %d needs more file descriptors than RLIMIT_NOFILE %d allows", cfg.idleConns, lim)
-			}
+		flagName, n := "", 0
+		switch f.name {
+		case "idle":
+			flagName, n = "-idle-conns", cfg.idleConns
+		case "hold":
+			flagName, n = "-hold-conns", cfg.holdConns
+		default:
+			continue
+		}
+		// The tool holds n client sockets; each server holds n more in its
+		// own process (it inherits the same limit).
+		if lim := noFileLimit(); lim != 0 && uint64(n)+256 > lim {
+			return fmt.Errorf("%s %d needs more file descriptors than RLIMIT_NOFILE %d allows (%d + 256 spare)", flagName, n, lim, n)
 		}
 	}
 
@@ -257,7 +319,10 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 	}
 	aArgv = append(aArgv, strings.Fields(cfg.aArgs)...)
 	bArgv := strings.Fields(cfg.bCmd)
-	if len(bArgv) == 0 {
+	noB := cfg.bCmd == "none"
+	if noB {
+		bLabel, bArgv = "B(none)", []string{"none"}
+	} else if len(bArgv) == 0 {
 		bLabel = "B(plain)"
 		self, err := os.Executable()
 		if err != nil {
@@ -275,34 +340,53 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 			err = e
 		}
 	}()
-	b, err := startServer(ctx, "B", bArgv, cfg.timeout+25*time.Second)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if e := b.stop(); e != nil && err == nil {
-			err = e
-		}
-	}()
 	fmt.Fprintf(stderr, "A: pid %d at %s: %s\n", a.pid(), a.addr, strings.Join(aArgv, " "))
-	fmt.Fprintf(stderr, "B: pid %d at %s: %s\n", b.pid(), b.addr, strings.Join(bArgv, " "))
+	sides := []*server{a}
+	if noB {
+		fmt.Fprintf(stderr, "B: none (-b none): measuring A only\n")
+	} else {
+		var b *server
+		// Assign the named result err: the deferred stop below reports into it.
+		b, err = startServer(ctx, "B", bArgv, cfg.timeout+25*time.Second)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if e := b.stop(); e != nil && err == nil {
+				err = e
+			}
+		}()
+		fmt.Fprintf(stderr, "B: pid %d at %s: %s\n", b.pid(), b.addr, strings.Join(bArgv, " "))
+		sides = append(sides, b)
+	}
 
 	res := newResults(cfg, aLabel, bLabel, aArgv, bArgv)
+	var checkErrs []error
 	for r := 1; r <= cfg.rounds; r++ {
 		for _, f := range cfg.tests {
-			for _, side := range []*server{a, b} {
+			for _, side := range sides {
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("interrupted: %w", err)
 				}
-				v, err := f.run(ctx, cfg, side)
+				vs, err := f.run(ctx, cfg, side)
+				var ce *checkError
+				if errors.As(err, &ce) {
+					checkErrs = append(checkErrs, fmt.Errorf("round %d, %s, side %s: %w", r, f.name, side.name, err))
+					err = nil
+				}
 				if err == nil {
 					err = side.exited()
+				}
+				if err == nil && len(vs) != len(f.rows) {
+					err = fmt.Errorf("internal error: %d values for %d rows", len(vs), len(f.rows))
 				}
 				if err != nil {
 					return fmt.Errorf("round %d, %s, side %s: %w", r, f.name, side.name, err)
 				}
-				fmt.Fprintf(stderr, "round %d/%d %-8s %s: %s %s\n", r, cfg.rounds, f.name, side.name, formatValue(v), f.unit)
-				res.add(f, side.name, v)
+				for i, v := range vs {
+					fmt.Fprintf(stderr, "round %d/%d %-8s %s: %s %s\n", r, cfg.rounds, f.rows[i].key, side.name, formatValue(v), f.rows[i].unit)
+				}
+				res.add(f, side.name, vs)
 			}
 		}
 	}
@@ -312,7 +396,7 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	return nil
+	return errors.Join(checkErrs...)
 }
 
 // buildEcho builds ./examples/echo of the enclosing module into dir.

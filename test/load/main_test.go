@@ -30,8 +30,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveBroken serves "mute" (reads, never answers) or "corrupt" (echoes
-// with the first byte of every read flipped) on 127.0.0.1 until SIGTERM.
+// serveBroken serves "mute" (reads, never answers), "corrupt" (echoes
+// with the first byte of every read flipped) or "once" (echoes the first
+// read of every connection, then never answers) on 127.0.0.1 until SIGTERM.
 func serveBroken(mode string) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,13 +51,16 @@ func serveBroken(mode string) int {
 			go func() {
 				defer c.Close()
 				buf := make([]byte, 4096)
-				for {
+				for reads := 0; ; reads++ {
 					n, err := c.Read(buf)
 					if err != nil {
 						return
 					}
-					if mode == "corrupt" {
+					switch {
+					case mode == "corrupt":
 						buf[0] ^= 0xff
+						fallthrough
+					case mode == "once" && reads == 0:
 						if _, err := c.Write(buf[:n]); err != nil {
 							return
 						}
@@ -201,5 +205,65 @@ func TestStats(t *testing.T) {
 	cfg, err := parseFlags([]string{}, &bytes.Buffer{})
 	if err != nil || len(cfg.tests) != 2 || cfg.tests[0].name != "pingpong" || cfg.tests[1].name != "churn" {
 		t.Errorf("default tests: %v %v", cfg, err)
+	}
+}
+
+// TestHold runs the hold test against two plain servers, dialling from
+// three source addresses.
+func TestHold(t *testing.T) {
+	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-a", plain, "-rounds", "1", "-tests", "hold", "-hold-conns", "300",
+		"-hold-sources", "3", "-idle-settle", "50ms", "-json",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	text := out.String()
+	if !regexp.MustCompile(`(?m)^hold answered\s+300 \(min 300 max 300\)\s+300 \(min 300 max 300\)\s+1\.00 `).MatchString(text) {
+		t.Errorf("no hold answered row")
+	}
+	if !regexp.MustCompile(`(?m)^hold B/conn\s+\S+ \(min`).MatchString(text) {
+		t.Errorf("no hold B/conn row")
+	}
+	if !strings.Contains(errb.String(), "from 3 source addresses 127.0.0.1..127.0.0.3") {
+		t.Errorf("stderr does not name the source addresses")
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not JSON: %v", err)
+	}
+	if f := rep.Figures["hold_answered"]; f.A == nil || f.A.Median != 300 || f.B == nil || f.B.Median != 300 {
+		t.Errorf("hold_answered: %+v", f)
+	}
+	if f := rep.Figures["hold"]; f.A == nil || f.B == nil || f.Ratio == nil {
+		t.Errorf("hold: %+v", f)
+	}
+}
+
+// TestHoldUnansweredFails: a server that answers only the first exchange
+// of each connection fails the hold check, with the table still printed
+// and the count named; -b none measures A alone.
+func TestHoldUnansweredFails(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-a", self(t) + " -serve-test once", "-b", "none", "-rounds", "1", "-tests", "hold",
+		"-hold-conns", "20", "-idle-settle", "10ms", "-timeout", "300ms",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1", code)
+	}
+	if !strings.Contains(errb.String(), "20 of 20 held connections did not answer") {
+		t.Errorf("stderr does not name the unanswered connections")
+	}
+	if !regexp.MustCompile(`(?m)^hold answered\s+0 \(min 0 max 0\)\s+n/a\s+n/a$`).MatchString(out.String()) {
+		t.Errorf("no hold answered row with B n/a")
+	}
+	if strings.Contains(errb.String(), "B: pid") {
+		t.Errorf("side B started despite -b none")
 	}
 }

@@ -15,8 +15,8 @@ type results struct {
 	cfg            *config
 	aLabel, bLabel string
 	aArgv, bArgv   []string
-	order          []*figure
-	a, b           map[string][]float64 // by figure name, one value per round
+	order          []row
+	a, b           map[string][]float64 // by row key, one value per round
 }
 
 func newResults(cfg *config, aLabel, bLabel string, aArgv, bArgv []string) *results {
@@ -26,15 +26,19 @@ func newResults(cfg *config, aLabel, bLabel string, aArgv, bArgv []string) *resu
 	}
 }
 
-func (r *results) add(f *figure, side string, v float64) {
-	if _, ok := r.a[f.name]; !ok {
-		r.order = append(r.order, f)
-		r.a[f.name], r.b[f.name] = nil, nil
-	}
-	if side == "A" {
-		r.a[f.name] = append(r.a[f.name], v)
-	} else {
-		r.b[f.name] = append(r.b[f.name], v)
+// add records one side's values of f for one round, one per row of f.
+func (r *results) add(f *figure, side string, vs []float64) {
+	for i, v := range vs {
+		k := f.rows[i].key
+		if _, ok := r.a[k]; !ok {
+			r.order = append(r.order, f.rows[i])
+			r.a[k], r.b[k] = nil, nil
+		}
+		if side == "A" {
+			r.a[k] = append(r.a[k], v)
+		} else {
+			r.b[k] = append(r.b[k], v)
+		}
 	}
 }
 
@@ -106,17 +110,17 @@ func formatRatio(v float64) string { return fmt.Sprintf("%.2f", v) }
 // rounds and the median (min, max) of the per-round A/B ratios.
 func (r *results) print(w io.Writer) {
 	c := r.cfg
-	fmt.Fprintf(w, "rounds=%d duration=%v warmup=%v conns=%d size=%d workers=%d idle-conns=%d\n",
-		c.rounds, c.duration, c.warmup, c.conns, c.size, c.workers, c.idleConns)
+	fmt.Fprintf(w, "rounds=%d duration=%v warmup=%v conns=%d size=%d workers=%d idle-conns=%d hold-conns=%d\n",
+		c.rounds, c.duration, c.warmup, c.conns, c.size, c.workers, c.idleConns, c.holdConns)
 	fmt.Fprintf(w, "%s: %s\n", r.aLabel, strings.Join(r.aArgv, " "))
 	fmt.Fprintf(w, "%s: %s\n", r.bLabel, strings.Join(r.bArgv, " "))
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintf(tw, "figure\t%s\t%s\tA/B\n", r.aLabel, r.bLabel)
 	for _, f := range r.order {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.label,
-			formatStats(summarize(r.a[f.name]), formatValue),
-			formatStats(summarize(r.b[f.name]), formatValue),
-			formatStats(summarize(ratios(r.a[f.name], r.b[f.name])), formatRatio))
+			formatStats(summarize(r.a[f.key]), formatValue),
+			formatStats(summarize(r.b[f.key]), formatValue),
+			formatStats(summarize(ratios(r.a[f.key], r.b[f.key])), formatRatio))
 	}
 	tw.Flush()
 }
@@ -141,16 +145,16 @@ func (r *results) printJSON(w io.Writer) error {
 		Config: map[string]any{
 			"rounds": c.rounds, "duration": c.duration.String(), "warmup": c.warmup.String(),
 			"conns": c.conns, "size": c.size, "workers": c.workers, "idle_conns": c.idleConns,
-			"a": strings.Join(r.aArgv, " "), "b": strings.Join(r.bArgv, " "),
+			"hold_conns": c.holdConns, "a": strings.Join(r.aArgv, " "), "b": strings.Join(r.bArgv, " "),
 			"a_label": r.aLabel, "b_label": r.bLabel,
 		},
 		Figures: map[string]jsonFigure{},
 	}
 	for _, f := range r.order {
-		rep.Figures[f.name] = jsonFigure{
+		rep.Figures[f.key] = jsonFigure{
 			Label: f.label, Unit: f.unit,
-			A: summarize(r.a[f.name]), B: summarize(r.b[f.name]),
-			Ratio: summarize(ratios(r.a[f.name], r.b[f.name])),
+			A: summarize(r.a[f.key]), B: summarize(r.b[f.key]),
+			Ratio: summarize(ratios(r.a[f.key], r.b[f.key])),
 		}
 	}
 	b, err := json.Marshal(rep)
