@@ -25,6 +25,7 @@ const (
 
 var modeNames = [...]string{"accepting", "sleeping", "closed"}
 
+// String names the mode ("accepting", "sleeping", "closed").
 func (m Mode) String() string {
 	if m >= 0 && int(m) < len(modeNames) {
 		return modeNames[m]
@@ -34,9 +35,9 @@ func (m Mode) String() string {
 
 // AcceptGroup is what the acceptors of one listener share.
 type AcceptGroup struct {
-	Listener transport.Listener
-	Conn     *Config // given to every accepted connection
-	Logger   *slog.Logger
+	Listener transport.Listener // the listening socket
+	Conn     *Config            // given to every accepted connection
+	Logger   *slog.Logger       // the acceptors' logger
 	sleeping atomic.Bool
 	nextID   atomic.Uint64
 }

@@ -16,11 +16,11 @@ import (
 // One Config is shared by all the connections of an owner and must not
 // change once connections use it.
 type Config struct {
-	Socket  transport.Options // validated socket options
-	Factory behaviours.Factory
-	Arg     any // the init argument
-	Logger  *slog.Logger
-	Tracer  Tracer // nil: no tracing
+	Socket  transport.Options  // validated socket options
+	Factory behaviours.Factory // makes each connection's handler
+	Arg     any                // the init argument
+	Logger  *slog.Logger       // the connections' logger
+	Tracer  Tracer             // nil: no tracing
 	// IdleHibernate hibernates a connection idle for this long; 0 never.
 	IdleHibernate time.Duration
 	// ParkAfter is how long an idle reader keeps its goroutine before it
@@ -48,9 +48,9 @@ type Owner interface {
 
 // ConnInfo identifies one connection.
 type ConnInfo struct {
-	ID        uint64
-	PID       *actor.PID
-	Local     net.Addr
-	Peer      net.Addr
-	Transport string
+	ID        uint64     // unique within its server, client or pool
+	PID       *actor.PID // the connection's actor
+	Local     net.Addr   // the socket's local address
+	Peer      net.Addr   // the peer's address
+	Transport string     // the transport's name ("tcp", "tls"...)
 }

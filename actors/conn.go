@@ -66,9 +66,9 @@ type Conn struct {
 	parkAfter    time.Duration
 	parkable     atomic.Bool
 	parkReq      atomic.Bool
-	dlMu         sync.Mutex // orders read-deadline changes of actor and reader
-	parkDeadline time.Time  // reader only
-	parkTok      uint64     // the poller's token; guarded by the poller's mutex
+	dlMu         sync.Mutex   // orders read-deadline changes of actor and reader
+	parkDeadline atomic.Int64 // unix ns, 0 = none; set under dlMu, read by the reader without it
+	parkTok      uint64       // the poller's token; guarded by the poller's mutex
 	hibernated   bool
 	hibTimer     *time.Timer
 
@@ -214,6 +214,7 @@ func (c *Conn) Receive(ctx actor.Context) {
 func (c *Conn) receiveAfterEnd(msg any) {
 	switch msg.(type) {
 	case *actor.Stopped:
+		c.mb.closeTo(c.ctx.ActorSystem().Root)
 		c.unref()
 	case *Call, *Send, *Stop, *CodeChange, *GetState, *SetTrace, *Info:
 		if msg, ok := msg.(*Stop); ok && msg != nil {

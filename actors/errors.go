@@ -29,6 +29,7 @@ type CallbackError struct {
 	Stack    []byte // the goroutine's stack at the panic (nil for invalid results)
 }
 
+// Error names the callback and the cause.
 func (e *CallbackError) Error() string {
 	if err, ok := e.Cause.(error); ok && errors.Is(err, ErrInvalidResult) {
 		return fmt.Sprintf("etcp: %s: %v", e.Callback, err)

@@ -21,7 +21,8 @@ type mailbox struct {
 	mu        sync.Mutex
 	user, sys queue
 	running   atomic.Bool
-	suspended bool // guarded by mu
+	suspended bool                // guarded by mu
+	closed    actor.SenderContext // set once the actor stopped; guarded by mu
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
@@ -32,10 +33,40 @@ var _ actor.Mailbox = (*mailbox)(nil)
 
 func (m *mailbox) PostUserMessage(msg any) {
 	m.mu.Lock()
+	if s := m.closed; s != nil {
+		m.mu.Unlock()
+		rejectClosed(s, msg)
+		return
+	}
 	m.user.push(msg)
 	m.mu.Unlock()
 	if m.running.CompareAndSwap(false, true) {
 		m.dispatcher.Schedule(m.runFn)
+	}
+}
+
+// closeTo runs once the actor has stopped. protoactor drops, unanswered,
+// the user messages that reach a stopped actor: requests still queued
+// behind the stop, or posted by a sender that looked the PID up just
+// before it died, would wait out their timeout. They are answered with
+// ErrClosed through s instead, now and from now on.
+func (m *mailbox) closeTo(s actor.SenderContext) {
+	m.mu.Lock()
+	m.closed = s
+	var left []any
+	for msg := m.user.pop(); msg != nil; msg = m.user.pop() {
+		left = append(left, msg)
+	}
+	m.mu.Unlock()
+	for _, msg := range left {
+		rejectClosed(s, msg)
+	}
+}
+
+// rejectClosed answers a request that reached a stopped connection.
+func rejectClosed(s actor.SenderContext, msg any) {
+	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
+		s.Send(env.Sender, &Reply{Err: ErrClosed})
 	}
 }
 

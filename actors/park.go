@@ -26,8 +26,8 @@ func (c *Conn) updateParkable() {
 	}
 	c.dlMu.Lock()
 	c.parkable.Store(p)
-	if !p && !c.parkDeadline.IsZero() {
-		c.parkDeadline = time.Time{}
+	if !p && c.parkDeadline.Load() != 0 {
+		c.parkDeadline.Store(0)
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()
@@ -40,13 +40,14 @@ func (c *Conn) armParkDeadline() {
 		return
 	}
 	now := time.Now()
-	if c.parkDeadline.Sub(now) > c.parkAfter/2 {
+	if time.Duration(c.parkDeadline.Load()-now.UnixNano()) > c.parkAfter/2 {
 		return
 	}
 	c.dlMu.Lock()
 	if c.parkable.Load() {
-		c.parkDeadline = now.Add(c.parkAfter)
-		c.sock.SetReadDeadline(c.parkDeadline)
+		dl := now.Add(c.parkAfter)
+		c.parkDeadline.Store(dl.UnixNano())
+		c.sock.SetReadDeadline(dl)
 	}
 	c.dlMu.Unlock()
 }
@@ -57,7 +58,7 @@ func (c *Conn) parkOnTimeout() bool {
 	c.dlMu.Lock()
 	ours := c.parkable.Load() || c.parkReq.Load()
 	if ours {
-		c.parkDeadline = time.Time{}
+		c.parkDeadline.Store(0)
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()
@@ -69,7 +70,7 @@ func (c *Conn) parkOnTimeout() bool {
 func (c *Conn) park() bool {
 	c.dlMu.Lock()
 	if c.parkReq.Swap(false) {
-		c.parkDeadline = time.Time{}
+		c.parkDeadline.Store(0)
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()

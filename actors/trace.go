@@ -21,6 +21,7 @@ const (
 
 var traceKindNames = [...]string{"", "packet-in", "packet-out", "message-in", "reply-out", "result"}
 
+// String names the kind ("packet-in", "result"...).
 func (k TraceKind) String() string {
 	if int(k) < len(traceKindNames) {
 		return traceKindNames[k]
@@ -30,18 +31,19 @@ func (k TraceKind) String() string {
 
 // TraceEvent is one traced event of one connection.
 type TraceEvent struct {
-	Time     time.Time
-	Conn     uint64
-	Kind     TraceKind
-	Callback string // for TraceResult
-	Data     []byte // a copy of the packet, for packet events
-	Message  any    // the message, reply or result summary
+	Time     time.Time // when it happened
+	Conn     uint64    // the connection's id
+	Kind     TraceKind // what happened
+	Callback string    // for TraceResult
+	Data     []byte    // a copy of the packet, for packet events
+	Message  any       // the message, reply or result summary
 }
 
 // Tracer receives the trace events of the connections it is given to. It
 // is called from the connection's goroutine, so one Tracer shared by many
 // connections must be safe for concurrent use.
 type Tracer interface {
+	// Trace records one event.
 	Trace(TraceEvent)
 }
 

@@ -55,6 +55,8 @@ type Handler interface {
 // receives (arg unchanged, or a replacement), or an error to refuse to
 // start the server.
 type ListenIniter interface {
+	// ListenInit returns the init argument for every connection, or an
+	// error that makes server.Start fail.
 	ListenInit(info ListenInfo, arg any) (any, error)
 }
 
@@ -69,6 +71,7 @@ type ListenInfo struct {
 // of their state for debugging (Erlang's sys:get_state). It runs inside
 // the connection's actor. Handlers without it report themselves.
 type StateReader interface {
+	// State returns a snapshot of the handler's state.
 	State() any
 }
 

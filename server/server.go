@@ -42,9 +42,9 @@ type acceptorRef struct {
 
 // AcceptorInfo describes one acceptor.
 type AcceptorInfo struct {
-	ID   int
-	PID  *actor.PID
-	Mode actors.Mode
+	ID   int         // 1 to the number of acceptors
+	PID  *actor.PID  // the acceptor's actor
+	Mode actors.Mode // what it is doing now
 }
 
 var serverSeq atomic.Uint64

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestRunEchoes(t *testing.T) {
+	const (
+		clients = 50
+		size    = 64
+		period  = 2 * time.Second
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, &stderr)
+		pw.Close()
+		done <- err
+	}()
+
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	addr, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "listening ")
+	require.True(t, ok, "first line %q", line)
+	go io.Copy(io.Discard, pr) // anything else run prints
+
+	// The clients stay connected until run returns: stopping the server
+	// must close them.
+	var wg sync.WaitGroup
+	conns := make([]net.Conn, clients)
+	errs := make([]error, clients)
+	counts := make([]int, clients)
+	deadline := time.Now().Add(period)
+	for i := range clients {
+		wg.Go(func() { conns[i], errs[i] = exchange(addr, deadline, size, &counts[i]) })
+	}
+	wg.Wait()
+	for i := range clients {
+		if conns[i] != nil {
+			defer conns[i].Close()
+		}
+		require.NoError(t, errs[i], "client %d", i)
+		assert.Positive(t, counts[i], "client %d exchanged nothing", i)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after the context ended")
+	}
+	for i, c := range conns {
+		n, err := c.Read(make([]byte, 1))
+		assert.Zero(t, n)
+		assert.ErrorIs(t, err, io.EOF, "client %d: the stopped server closed the connection", i)
+	}
+	assert.NotContains(t, stderr.String(), "level=ERROR")
+}
+
+// exchange sends random messages of size bytes until deadline, checking
+// every echoed byte, and counts the round trips. It returns the
+// connection, still open.
+func exchange(addr string, deadline time.Time, size int, n *int) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetDeadline(deadline.Add(20 * time.Second)); err != nil {
+		return c, err
+	}
+	out, in := make([]byte, size), make([]byte, size)
+	for time.Now().Before(deadline) {
+		rand.Read(out)
+		if _, err := c.Write(out); err != nil {
+			return c, err
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			return c, err
+		}
+		if !bytes.Equal(out, in) {
+			return c, errMismatch{out, in}
+		}
+		*n++
+	}
+	return c, nil
+}
+
+type errMismatch struct{ sent, got []byte }
+
+func (e errMismatch) Error() string {
+	return fmt.Sprintf("echo mismatch: sent %x, got %x", e.sent, e.got)
+}

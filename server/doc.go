@@ -1,0 +1,39 @@
+// Package server runs etcp servers: a listening socket, a pool of acceptor
+// actors, and one actor per accepted connection, all under the server's
+// own supervisor actor.
+//
+// # Starting
+//
+// [Start] takes an actor system, a handler factory (package behaviours),
+// the init argument every connection's Init receives, an address (port 0
+// picks a free port; [Server.Addr] reads it back) and [Option] values. A
+// handler that implements behaviours.ListenIniter runs once when the
+// socket is open, before any acceptor starts, and may replace the init
+// argument or refuse to start ([ErrListenInit]). A taken address fails
+// with [ErrAddrInUse], which also matches syscall.EADDRINUSE; a bad option
+// fails with [ErrInvalidOptions].
+//
+// # Acceptors: sleep and wake
+//
+// A server starts [DefaultAcceptors] acceptors ([WithAcceptors] to
+// change). [Server.Sleep] stops them accepting at once and [Server.Wake]
+// starts them again; connections already open are untouched, and the
+// listener stays open so new peers wait in its backlog. [Server.Mode]
+// reads the acceptors' mode back (one mode if all agree), and
+// [Server.Acceptors] lists each one's id, PID and mode. [WithStartAsleep]
+// starts a server asleep.
+//
+// # Connections
+//
+// [Server.Connections] lists the live connections (id, PID, addresses).
+// Their PIDs work with every function of package client (send, call,
+// cast, stop, trace, state), and [Server.CodeChange] migrates the state
+// of every connection at once.
+//
+// # Stopping
+//
+// [Server.Stop] closes the listener, stops the acceptors and stops every
+// connection: each one's Terminate runs, with the reason given, or
+// actors.ErrShutdown when it is nil. It returns once all of that is done
+// and no goroutine of the server is left, or when its context ends.
+package server
