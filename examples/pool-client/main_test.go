@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/server"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// echo is the echo example's handler, written again here: a raw echo.
+type echo struct{ behaviours.Base }
+
+func (echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	return behaviours.Send(p)
+}
+
+func TestRun(t *testing.T) {
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	defer sys.Shutdown()
+	srv, err := server.Start(sys, func() behaviours.Handler { return echo{} }, nil, "127.0.0.1:0",
+		server.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Stop(ctx, nil))
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"-addr", srv.Addr().String(), "-conns", "3", "-n", "300"}, &stdout, &stderr)
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	require.Empty(t, stderr.String())
+	out := stdout.String()
+	require.Contains(t, out, "pool of 3 connections to "+srv.Addr().String())
+	require.Contains(t, out, "sent 300, echoed 300, failed 0")
+	require.True(t, strings.HasSuffix(out, "over 3/3 live connections\n"), out)
+}
+
+func TestRunReportsErrors(t *testing.T) {
+	// Nobody listens: every message fails with ErrNoConnection, reported.
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"-addr", "127.0.0.1:1", "-conns", "2", "-n", "3", "-timeout", "50ms"}, &stdout, &stderr)
+	require.ErrorContains(t, err, "3 of 3 messages failed")
+	require.Equal(t, 3, strings.Count(stderr.String(), "no live connection"), stderr.String())
+	require.Contains(t, stdout.String(), "sent 3, echoed 0, failed 3")
+}

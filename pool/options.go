@@ -1,0 +1,141 @@
+package pool
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/transport"
+)
+
+// Strategy is how a send picks one of the live connections.
+type Strategy uint8
+
+const (
+	// RoundRobin takes the live connections in turn (the default).
+	RoundRobin Strategy = iota
+	// Random takes one at random.
+	Random
+	// LeastBusy takes the one with the fewest requests in flight
+	// (SendSync and Call made through the pool), in turn among equals.
+	LeastBusy
+)
+
+var strategyNames = [...]string{"round-robin", "random", "least-busy"}
+
+// String names the strategy.
+func (s Strategy) String() string {
+	if int(s) < len(strategyNames) {
+		return strategyNames[s]
+	}
+	return fmt.Sprintf("Strategy(%d)", s)
+}
+
+// Options configure a pool. Start fills in the defaults and validates
+// them, so a bad option fails Start, never later.
+type Options struct {
+	// Name names the pool's actor ("etcp/<Name>"). Default: a unique
+	// "pool-N".
+	Name string
+	// Socket are the socket-level options of every connection
+	// (transport, framing, mode, timeouts, including the connect timeout,
+	// 3 s by default): see [transport.Options].
+	Socket []transport.Option
+	// Logger receives the pool's and its connections' logs. Default: the
+	// actor system's logger.
+	Logger *slog.Logger
+	// Tracer traces every connection. Default none.
+	Tracer actors.Tracer
+	// IdleHibernate hibernates a connection idle this long. Default never.
+	IdleHibernate time.Duration
+	// ExitPolicy decides what happens to a connection that ended or failed
+	// to start. Default: Always(RestartBackoff()).
+	ExitPolicy ExitPolicy
+	// Backoff sets the delays of [ActionBackoff]; zero fields take the
+	// defaults of [DefaultBackoff].
+	Backoff Backoff
+	// Strategy picks a connection for each send. Default RoundRobin.
+	Strategy Strategy
+	// WaitForConnection is how long a send waits for a connection to come
+	// up when none is live. Default 0: it fails at once with
+	// [ErrNoConnection].
+	WaitForConnection time.Duration
+
+	exitPolicySet bool
+}
+
+// Option changes [Options].
+type Option func(*Options)
+
+// WithName names the pool.
+func WithName(name string) Option { return func(o *Options) { o.Name = name } }
+
+// WithSocket adds socket-level options (transport, framing, mode,
+// timeouts).
+func WithSocket(opts ...transport.Option) Option {
+	return func(o *Options) { o.Socket = append(o.Socket, opts...) }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
+
+// WithTracer traces every connection of the pool.
+func WithTracer(t actors.Tracer) Option { return func(o *Options) { o.Tracer = t } }
+
+// WithIdleHibernate hibernates connections idle for d.
+func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.IdleHibernate = d } }
+
+// WithExitPolicy sets the policy deciding, per connection, what happens
+// when it ends or fails to start; [Always] turns one [Decision] into a
+// policy.
+func WithExitPolicy(p ExitPolicy) Option {
+	return func(o *Options) { o.ExitPolicy, o.exitPolicySet = p, true }
+}
+
+// WithBackoff sets the backoff of [ActionBackoff].
+func WithBackoff(b Backoff) Option { return func(o *Options) { o.Backoff = b } }
+
+// WithStrategy sets how sends pick a connection.
+func WithStrategy(s Strategy) Option { return func(o *Options) { o.Strategy = s } }
+
+// WithWaitForConnection makes a send that finds no live connection wait
+// up to d for one to come up before it fails with [ErrNoConnection].
+func WithWaitForConnection(d time.Duration) Option {
+	return func(o *Options) { o.WaitForConnection = d }
+}
+
+func buildOptions(opts []Option) (Options, transport.Options, error) {
+	var o Options
+	for i, opt := range opts {
+		if opt == nil {
+			return o, transport.Options{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
+		}
+		opt(&o)
+	}
+	var err error
+	switch {
+	case o.IdleHibernate < 0:
+		err = fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
+	case o.WaitForConnection < 0:
+		err = fmt.Errorf("%w: WaitForConnection is negative", ErrInvalidOptions)
+	case o.Strategy > LeastBusy:
+		err = fmt.Errorf("%w: unknown %v", ErrInvalidOptions, o.Strategy)
+	case o.exitPolicySet && o.ExitPolicy == nil:
+		err = fmt.Errorf("%w: nil ExitPolicy", ErrInvalidOptions)
+	}
+	if err != nil {
+		return o, transport.Options{}, err
+	}
+	if o.ExitPolicy == nil {
+		o.ExitPolicy = Always(RestartBackoff())
+	}
+	if o.Backoff, err = o.Backoff.withDefaults(); err != nil {
+		return o, transport.Options{}, err
+	}
+	so, err := transport.New(o.Socket...)
+	if err != nil {
+		return o, so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	return o, so, nil
+}
