@@ -69,6 +69,13 @@ func (c *Conn) apply(cb callback, r *behaviours.Result) {
 	}
 }
 
+// canUpgrade reports whether a StartTLS can start now: no read is in
+// flight that could take the handshake's bytes (a read that lands first
+// is held by onRead, its bytes fed to the handshake).
+func (c *Conn) canUpgrade() bool {
+	return c.upgrade != nil && (c.heldRead || !c.readerOn.Load())
+}
+
 // setMode switches between active and passive mode.
 func (c *Conn) setMode(active bool, n int) {
 	if !active {
@@ -115,7 +122,7 @@ func (c *Conn) setReadDeadline(t time.Time) {
 // a pending StartTLS, delivers buffered frames the handler now wants,
 // flushes writes, steers the reader and re-arms the idle timeout.
 func (c *Conn) settle() {
-	if c.upgrade != nil {
+	if c.canUpgrade() {
 		c.startTLS()
 		if c.state != stateUp {
 			return
@@ -126,12 +133,18 @@ func (c *Conn) settle() {
 		if c.state != stateUp {
 			return
 		}
+		if c.canUpgrade() { // StartTLS from a buffered frame
+			c.startTLS()
+			if c.state != stateUp {
+				return
+			}
+		}
 	}
 	if err := c.flush(); err != nil {
 		c.terminate(err)
 		return
 	}
-	if c.wants() {
+	if c.wants() || c.upgrade != nil { // a deferred StartTLS reads the handshake's first bytes
 		if !c.readWanted.Load() || !c.readerOn.Load() {
 			c.startReading()
 		}

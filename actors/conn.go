@@ -60,6 +60,7 @@ type Conn struct {
 	recvN      int
 	recvTimed  bool
 	upgrade    *tls.Config // a StartTLS waiting for the current read to end
+	heldRead   bool        // the reader waits on consumed until startTLS is done
 	refs       atomic.Int32
 
 	// Parking and hibernation: see park.go and hibernate.go.
@@ -300,7 +301,11 @@ func (c *Conn) onRead(ev *readEvent) {
 	} else {
 		c.take(ev)
 	}
-	if c.state != stateDone {
+	switch {
+	case c.state == stateDone:
+	case c.upgrade != nil:
+		c.heldRead = true // the reader must not read the handshake: startTLS releases it
+	default:
 		c.consumed <- struct{}{}
 	}
 }

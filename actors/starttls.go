@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/etcp-go/etcp/transport"
 )
@@ -22,12 +23,23 @@ func (c *Conn) startTLS() {
 		sock = &prefixConn{Conn: c.sock, r: bytes.NewReader(c.pending)}
 		c.pending = nil
 	}
+	// The idle reader's park deadline must not bound the handshake (a
+	// passive Recv's deadline stays: it bounds the read asked for).
+	c.dlMu.Lock()
+	if c.parkDeadline.Swap(0) != 0 {
+		c.sock.SetReadDeadline(time.Time{})
+	}
+	c.dlMu.Unlock()
 	up := transport.UpgradeTLS(sock, cfg, c.accepted)
 	if err := c.handshake(up); err != nil {
 		c.terminate(err)
 		return
 	}
 	c.useSocket(up)
+	if c.heldRead {
+		c.heldRead = false
+		c.consumed <- struct{}{}
+	}
 }
 
 // prefixConn reads some bytes already taken from the socket before
