@@ -64,14 +64,15 @@ type Conn struct {
 	refs       atomic.Int32
 
 	// Parking and hibernation: see park.go and hibernate.go.
-	parkAfter    time.Duration
-	parkable     atomic.Bool
-	parkReq      atomic.Bool
-	dlMu         sync.Mutex   // orders read-deadline changes of actor and reader
-	parkDeadline atomic.Int64 // unix ns, 0 = none; set under dlMu, read by the reader without it
-	parkTok      uint64       // the poller's token; guarded by the poller's mutex
-	hibernated   bool
-	hibTimer     *time.Timer
+	parkAfter     time.Duration
+	parkable      atomic.Bool
+	parkReq       atomic.Bool
+	dlMu          sync.Mutex  // orders read-deadline changes of actor and reader
+	parkArmed     atomic.Bool // the idle deadline is set; changed under dlMu
+	readsSinceArm uint32      // reader only: reads since the idle deadline was armed
+	parkTok       uint64      // the poller's token; guarded by the poller's mutex
+	hibernated    bool
+	hibTimer      *time.Timer
 
 	// Writing: see write.go.
 	out       *[]byte

@@ -7,8 +7,11 @@ import "time"
 // the shared poller instead (poller.go), which starts a fresh reader when
 // bytes or a close arrive. Only sockets read through syscall.RawConn park.
 //
-// An idle wait is noticed with the socket's read deadline, re-armed at
-// most every ParkAfter/2, so a busy connection pays one clock read per
+// An idle wait is noticed with the socket's read deadline, armed once and
+// looked at only when it fires: if the reader read anything since it was
+// armed, the connection is busy and the deadline is re-armed; if not, it
+// has been idle at least ParkAfter and parks. A busy connection pays one
+// counter increment per read and one deadline per ParkAfter, no clock
 // read. The deadline belongs to the reader in active mode and to the
 // actor in passive mode (Recv timeouts); dlMu and parkable keep the two
 // from overwriting each other.
@@ -26,43 +29,55 @@ func (c *Conn) updateParkable() {
 	}
 	c.dlMu.Lock()
 	c.parkable.Store(p)
-	if !p && c.parkDeadline.Load() != 0 {
-		c.parkDeadline.Store(0)
+	if !p && c.parkArmed.Swap(false) {
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()
 }
 
-// armParkDeadline keeps the idle deadline between ParkAfter/2 and
-// ParkAfter ahead (reader only).
+// armParkDeadline arms the idle deadline if it is not armed (reader only).
 func (c *Conn) armParkDeadline() {
-	if !c.parkable.Load() {
-		return
-	}
-	now := time.Now()
-	if time.Duration(c.parkDeadline.Load()-now.UnixNano()) > c.parkAfter/2 {
+	if !c.parkable.Load() || c.parkArmed.Load() {
 		return
 	}
 	c.dlMu.Lock()
 	if c.parkable.Load() {
-		dl := now.Add(c.parkAfter)
-		c.parkDeadline.Store(dl.UnixNano())
-		c.sock.SetReadDeadline(dl)
+		c.parkArmed.Store(true)
+		c.readsSinceArm = 0
+		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter))
 	}
 	c.dlMu.Unlock()
 }
 
-// parkOnTimeout handles a read deadline (reader only): when it was the
-// idle deadline or a hibernation kick, the reader parks.
-func (c *Conn) parkOnTimeout() bool {
+// timeoutAction is what the reader does when its read deadline passes.
+type timeoutAction uint8
+
+const (
+	timeoutNotOurs timeoutAction = iota // a passive Recv's: tell the actor
+	timeoutBusy                         // the idle deadline, but bytes came: read on
+	timeoutParked                       // idle or hibernating: parked
+)
+
+// onReadDeadline handles a read deadline (reader only).
+func (c *Conn) onReadDeadline() timeoutAction {
 	c.dlMu.Lock()
-	ours := c.parkable.Load() || c.parkReq.Load()
-	if ours {
-		c.parkDeadline.Store(0)
+	switch {
+	case c.parkable.Load() && !c.parkReq.Load() && c.readsSinceArm > 0:
+		c.readsSinceArm = 0
+		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter))
+		c.dlMu.Unlock()
+		return timeoutBusy
+	case c.parkable.Load() || c.parkReq.Load():
+		c.parkArmed.Store(false)
 		c.sock.SetReadDeadline(time.Time{})
+		c.dlMu.Unlock()
+		if c.park() {
+			return timeoutParked
+		}
+		return timeoutBusy
 	}
 	c.dlMu.Unlock()
-	return ours && c.park()
+	return timeoutNotOurs
 }
 
 // park hands the reader's socket to the shared poller (reader only),
@@ -70,7 +85,7 @@ func (c *Conn) parkOnTimeout() bool {
 func (c *Conn) park() bool {
 	c.dlMu.Lock()
 	if c.parkReq.Swap(false) {
-		c.parkDeadline.Store(0)
+		c.parkArmed.Store(false)
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()

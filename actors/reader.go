@@ -90,10 +90,17 @@ func (c *Conn) readLoop() (parked bool) {
 			}
 			c.armParkDeadline()
 			if err := c.raw.Read(c.readFn); err != nil {
-				if isTimeout(err) && c.parkOnTimeout() {
-					return true
+				if isTimeout(err) {
+					switch c.onReadDeadline() {
+					case timeoutParked:
+						return true
+					case timeoutBusy:
+						continue
+					}
 				}
 				c.ev.err = err
+			} else {
+				c.readsSinceArm++
 			}
 		} else {
 			b := bufPool.Get().(*[]byte)

@@ -26,7 +26,7 @@ func (c *Conn) startTLS() {
 	// The idle reader's park deadline must not bound the handshake (a
 	// passive Recv's deadline stays: it bounds the read asked for).
 	c.dlMu.Lock()
-	if c.parkDeadline.Swap(0) != 0 {
+	if c.parkArmed.Swap(false) {
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()

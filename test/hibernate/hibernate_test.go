@@ -253,3 +253,46 @@ func TestIdleHibernateOption(t *testing.T) {
 		require.Equal(t, "y", string(b))
 	}
 }
+
+// An active connection idle for ParkAfter parks its reader on the shared
+// poller without hibernating; a busy one keeps answering meanwhile.
+func TestIdleReadersPark(t *testing.T) {
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	srv, err := server.Start(sys, func() behaviours.Handler { return idler{} }, nil, "127.0.0.1:0",
+		server.WithParkAfter(20*time.Millisecond))
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, srv.Stop(context.Background(), nil))
+		sys.Shutdown()
+	}()
+	echo := func(c net.Conn, b byte) {
+		t.Helper()
+		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+		_, err := c.Write([]byte{b})
+		require.NoError(t, err)
+		got := make([]byte, 1)
+		_, err = c.Read(got)
+		require.NoError(t, err)
+		require.Equal(t, b, got[0])
+	}
+	var conns []net.Conn
+	for i := range 20 {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		conns = append(conns, c)
+		echo(c, byte(i))
+	}
+	settled(t)
+	// Busy for several ParkAfter periods: every exchange still answers.
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		echo(conns[0], byte(i))
+	}
+	for i, c := range conns {
+		echo(c, byte(i+1))
+	}
+	settled(t)
+}
