@@ -23,21 +23,21 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	if spawner == nil || factory == nil {
 		return nil, fmt.Errorf("%w: nil spawner or handler factory", ErrInvalidOptions)
 	}
-	o, so, err := buildOptions(opts)
+	o, cfg, err := buildOptions(opts, spawner.ActorSystem().Logger())
 	if err != nil {
 		return nil, err
 	}
+	so := &cfg.Socket
 	dctx, cancel := context.WithTimeout(ctx, so.ConnectTimeout)
-	sock, err := so.Transport.Dial(dctx, addr, &so)
+	sock, err := so.Transport.Dial(dctx, addr, so)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("etcp/client: %w", err)
 	}
 	up := make(chan error, 1)
-	cfg := &actors.Config{Socket: so, Factory: factory, Arg: arg, Logger: o.Logger,
-		Tracer: o.Tracer, IdleHibernate: o.IdleHibernate, ParkAfter: o.ParkAfter, Owner: startWatcher(up)}
+	cfg.Factory, cfg.Arg, cfg.Owner = factory, arg, startWatcher(up)
 	id := connSeq.Add(1)
-	c := actors.NewConn(cfg, sock, id, false)
+	c := actors.NewConn(&cfg, sock, id, false)
 	var pid *actor.PID
 	if o.Name == "" {
 		pid, err = spawner.SpawnNamed(c.Props(), fmt.Sprintf("conn-%d", id))

@@ -19,18 +19,9 @@ type Options struct {
 	// Name spawns the connection actor under this name. Default: a unique
 	// "conn-N".
 	Name string
-	// Socket are the socket-level options (transport, framing, mode,
-	// timeouts, including the 3 s connect timeout): see [transport.Options].
-	Socket []transport.Option
-	// Logger receives the connection's logs. Default slog.Default().
-	Logger *slog.Logger
-	// Tracer traces the connection. Default none.
-	Tracer actors.Tracer
-	// IdleHibernate hibernates the connection when idle this long. Default never.
-	IdleHibernate time.Duration
-	// ParkAfter is how long an idle connection keeps its reader goroutine
-	// before parking on the shared poller. Default 200 ms; negative never.
-	ParkAfter time.Duration
+	// ConnOptions are the connection's socket options (including the 3 s
+	// connect timeout), logger, tracer, idle hibernation and parking.
+	actors.ConnOptions
 }
 
 // Option changes [Options].
@@ -57,23 +48,17 @@ func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.Idl
 // goroutine (negative: always).
 func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
 
-func buildOptions(opts []Option) (Options, transport.Options, error) {
+func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config, error) {
 	var o Options
 	for i, opt := range opts {
 		if opt == nil {
-			return o, transport.Options{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
+			return o, actors.Config{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
 		}
 		opt(&o)
 	}
-	if o.IdleHibernate < 0 {
-		return o, transport.Options{}, fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	so, err := transport.New(o.Socket...)
+	cfg, err := o.Build(fallback)
 	if err != nil {
-		return o, so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, cfg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	return o, so, nil
+	return o, cfg, nil
 }

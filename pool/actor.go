@@ -156,13 +156,13 @@ func (s *supervisor) dial(e *entry) {
 	if p.closed.Load() {
 		return
 	}
-	dctx, cancel := context.WithTimeout(p.dialCtx, p.so.ConnectTimeout)
+	dctx, cancel := context.WithTimeout(p.dialCtx, p.conn.Socket.ConnectTimeout)
 	e.cancel = cancel
 	id, gen, addr := e.id, e.gen, e.addr
 	p.dials.Add(1)
 	go func() {
 		defer p.dials.Done()
-		sock, err := p.so.Transport.Dial(dctx, addr, &p.so)
+		sock, err := p.conn.Socket.Transport.Dial(dctx, addr, &p.conn.Socket)
 		cancel()
 		p.deliver(&dialed{id: id, gen: gen, sock: sock, err: err})
 	}()
@@ -203,10 +203,9 @@ func (s *supervisor) onDialed(ctx actor.Context, d *dialed) {
 		s.exit(e, fmt.Errorf("%w: dial %s: %w", ErrStartFailed, e.addr, d.err))
 		return
 	}
-	cfg := &actors.Config{Socket: p.so, Factory: p.factory, Arg: p.arg,
-		Logger: p.log.With("addr", e.addr), Tracer: p.o.Tracer, IdleHibernate: p.o.IdleHibernate,
-		Owner: &connOwner{p: p, id: e.id, gen: e.gen}, Live: &p.live}
-	c := actors.NewConn(cfg, d.sock, uint64(e.id), false)
+	cfg := p.conn
+	cfg.Logger, cfg.Owner = p.log.With("addr", e.addr), &connOwner{p: p, id: e.id, gen: e.gen}
+	c := actors.NewConn(&cfg, d.sock, uint64(e.id), false)
 	pid, err := ctx.SpawnNamed(c.Props(), fmt.Sprintf("conn-%d-%d", e.id, e.gen))
 	if err != nil {
 		c.Abandon()

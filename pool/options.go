@@ -38,17 +38,10 @@ type Options struct {
 	// Name names the pool's actor ("etcp/<Name>"). Default: a unique
 	// "pool-N".
 	Name string
-	// Socket are the socket-level options of every connection
-	// (transport, framing, mode, timeouts, including the connect timeout,
-	// 3 s by default): see [transport.Options].
-	Socket []transport.Option
-	// Logger receives the pool's and its connections' logs. Default: the
-	// actor system's logger.
-	Logger *slog.Logger
-	// Tracer traces every connection. Default none.
-	Tracer actors.Tracer
-	// IdleHibernate hibernates a connection idle this long. Default never.
-	IdleHibernate time.Duration
+	// ConnOptions are what every connection gets: socket options
+	// (including the 3 s connect timeout), logger (also the pool's),
+	// tracer, idle hibernation and parking.
+	actors.ConnOptions
 	// ExitPolicy decides what happens to a connection that ended or failed
 	// to start. Default: Always(RestartBackoff()).
 	ExitPolicy ExitPolicy
@@ -86,6 +79,10 @@ func WithTracer(t actors.Tracer) Option { return func(o *Options) { o.Tracer = t
 // WithIdleHibernate hibernates connections idle for d.
 func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.IdleHibernate = d } }
 
+// WithParkAfter sets how long an idle connection keeps its reader
+// goroutine (negative: always).
+func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
+
 // WithExitPolicy sets the policy deciding, per connection, what happens
 // when it ends or fails to start; [Always] turns one [Decision] into a
 // policy.
@@ -105,18 +102,16 @@ func WithWaitForConnection(d time.Duration) Option {
 	return func(o *Options) { o.WaitForConnection = d }
 }
 
-func buildOptions(opts []Option) (Options, transport.Options, error) {
+func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config, error) {
 	var o Options
 	for i, opt := range opts {
 		if opt == nil {
-			return o, transport.Options{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
+			return o, actors.Config{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
 		}
 		opt(&o)
 	}
 	var err error
 	switch {
-	case o.IdleHibernate < 0:
-		err = fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
 	case o.WaitForConnection < 0:
 		err = fmt.Errorf("%w: WaitForConnection is negative", ErrInvalidOptions)
 	case o.Strategy > LeastBusy:
@@ -125,17 +120,17 @@ func buildOptions(opts []Option) (Options, transport.Options, error) {
 		err = fmt.Errorf("%w: nil ExitPolicy", ErrInvalidOptions)
 	}
 	if err != nil {
-		return o, transport.Options{}, err
+		return o, actors.Config{}, err
 	}
 	if o.ExitPolicy == nil {
 		o.ExitPolicy = Always(RestartBackoff())
 	}
 	if o.Backoff, err = o.Backoff.withDefaults(); err != nil {
-		return o, transport.Options{}, err
+		return o, actors.Config{}, err
 	}
-	so, err := transport.New(o.Socket...)
+	cfg, err := o.Build(fallback)
 	if err != nil {
-		return o, so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, cfg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	return o, so, nil
+	return o, cfg, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/transport"
 )
 
 // ID identifies one connection of a pool. It stays the same when the
@@ -67,14 +66,12 @@ type ConnInfo struct {
 // restarted under the pool's [ExitPolicy]. Its methods are safe for
 // concurrent use.
 type Pool struct {
-	sys     *actor.ActorSystem
-	name    string
-	pid     *actor.PID
-	o       Options
-	so      transport.Options
-	factory behaviours.Factory
-	arg     any
-	log     *slog.Logger
+	sys  *actor.ActorSystem
+	name string
+	pid  *actor.PID
+	o    Options
+	conn actors.Config // what every connection gets (a copy each)
+	log  *slog.Logger
 
 	live        sync.WaitGroup // connection goroutines (actors.Config.Live)
 	dials       sync.WaitGroup // dialling goroutines
@@ -119,19 +116,17 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 			return nil, fmt.Errorf("%w: address %d is empty", ErrInvalidOptions, i)
 		}
 	}
-	o, so, err := buildOptions(opts)
+	o, cfg, err := buildOptions(opts, sys.Logger())
 	if err != nil {
 		return nil, err
 	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("pool-%d", poolSeq.Add(1))
 	}
-	if o.Logger == nil {
-		o.Logger = sys.Logger()
-	}
-	p := &Pool{sys: sys, name: o.Name, o: o, so: so, factory: factory, arg: arg,
-		log: o.Logger.With("pool", o.Name), infos: make(map[ID]ConnInfo),
+	p := &Pool{sys: sys, name: o.Name, o: o, conn: cfg,
+		log: cfg.Logger.With("pool", o.Name), infos: make(map[ID]ConnInfo),
 		changed: make(chan struct{}), pending: make(map[*dialed]struct{}), done: make(chan struct{})}
+	p.conn.Factory, p.conn.Arg, p.conn.Live = factory, arg, &p.live
 	p.dialCtx, p.cancelDials = context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {

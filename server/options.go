@@ -23,18 +23,9 @@ type Options struct {
 	Acceptors int
 	// StartAsleep starts the acceptors asleep; Wake starts accepting.
 	StartAsleep bool
-	// Socket are the socket-level options (transport, framing, mode,
-	// timeouts): see [transport.Options].
-	Socket []transport.Option
-	// Logger receives the server's logs. Default slog.Default().
-	Logger *slog.Logger
-	// Tracer traces every connection (Erlang's sys debug). Default none.
-	Tracer actors.Tracer
-	// IdleHibernate hibernates a connection idle this long. Default never.
-	IdleHibernate time.Duration
-	// ParkAfter is how long an idle connection keeps its reader goroutine
-	// before parking on the shared poller. Default 200 ms; negative never.
-	ParkAfter time.Duration
+	// ConnOptions are what every connection gets: socket options, logger,
+	// tracer, idle hibernation, parking.
+	actors.ConnOptions
 }
 
 // Option changes [Options].
@@ -67,11 +58,11 @@ func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.Idl
 // goroutine (negative: always).
 func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
 
-func buildOptions(opts []Option) (Options, transport.Options, error) {
+func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config, error) {
 	var o Options
 	for i, opt := range opts {
 		if opt == nil {
-			return o, transport.Options{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
+			return o, actors.Config{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
 		}
 		opt(&o)
 	}
@@ -79,17 +70,11 @@ func buildOptions(opts []Option) (Options, transport.Options, error) {
 		o.Acceptors = DefaultAcceptors
 	}
 	if o.Acceptors < 0 {
-		return o, transport.Options{}, fmt.Errorf("%w: Acceptors %d is negative", ErrInvalidOptions, o.Acceptors)
+		return o, actors.Config{}, fmt.Errorf("%w: Acceptors %d is negative", ErrInvalidOptions, o.Acceptors)
 	}
-	if o.IdleHibernate < 0 {
-		return o, transport.Options{}, fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	so, err := transport.New(o.Socket...)
+	cfg, err := o.Build(fallback)
 	if err != nil {
-		return o, so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, cfg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	return o, so, nil
+	return o, cfg, nil
 }

@@ -58,14 +58,15 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if sys == nil || factory == nil {
 		return nil, fmt.Errorf("%w: nil actor system or handler factory", ErrInvalidOptions)
 	}
-	o, so, err := buildOptions(opts)
+	o, cfg, err := buildOptions(opts, sys.Logger())
 	if err != nil {
 		return nil, err
 	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("server-%d", serverSeq.Add(1))
 	}
-	ln, err := so.Transport.Listen(context.Background(), addr, &so)
+	so := &cfg.Socket
+	ln, err := so.Transport.Listen(context.Background(), addr, so)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("%w: %w", ErrAddrInUse, err)
@@ -80,11 +81,9 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 		}
 	}
 	s := &Server{sys: sys, name: o.Name, done: make(chan struct{})}
-	log := o.Logger.With("server", o.Name)
-	s.group = &actors.AcceptGroup{Listener: ln, Logger: log, Conn: &actors.Config{
-		Socket: so, Factory: factory, Arg: arg, Logger: log, Tracer: o.Tracer,
-		IdleHibernate: o.IdleHibernate, ParkAfter: o.ParkAfter, Owner: owner{s}, Live: &s.live,
-	}}
+	log := cfg.Logger.With("server", o.Name)
+	cfg.Factory, cfg.Arg, cfg.Logger, cfg.Owner, cfg.Live = factory, arg, log, owner{s}, &s.live
+	s.group = &actors.AcceptGroup{Listener: ln, Logger: log, Conn: &cfg}
 	if o.StartAsleep {
 		if err := s.group.SetSleeping(true); err != nil {
 			ln.Close()
