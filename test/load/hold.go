@@ -17,14 +17,14 @@ import (
 const holdWorkers = 200
 
 // runHold opens cfg.holdConns connections to s (holdWorkers at a time), does
-// one echo exchange on each, waits cfg.idleSettle, reads the server's VmRSS,
+// one echo exchange on each, reads the server's settled VmRSS (settledRSS),
 // then does one more echo exchange on every connection (holdWorkers at a
 // time, each with the -timeout deadline). Values: connections that answered
 // the second exchange, and (VmRSS - VmRSS at server start) / connections in
 // bytes. Any connection that does not answer fails the run (a *checkError:
 // the figures are still reported). With a server that hibernates its
 // connections (examples/echo -hibernate) this checks that every hibernated
-// connection wakes up and answers.
+// connection wakes up and answers. s is a fresh server (figure.fresh).
 //
 // All connections go to one server port. Linux picks a connect()ed socket's
 // ephemeral port per destination, so -hold-conns must fit in
@@ -74,19 +74,9 @@ func runHold(ctx context.Context, cfg *config, s *server) ([]float64, error) {
 	}
 	opened := time.Since(t0)
 
-	t := time.NewTimer(cfg.idleSettle)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-		return nil, fmt.Errorf("interrupted: %w", ctx.Err())
-	}
-	if err := s.exited(); err != nil {
-		return nil, err
-	}
-	rss, err := readRSS(s.pid())
+	rss, settle, err := settledRSS(ctx, cfg, s)
 	if err != nil {
-		return nil, fmt.Errorf("reading server VmRSS: %w", err)
+		return nil, err
 	}
 	perConn := float64(rss-s.baseRSS) / float64(n)
 
@@ -106,8 +96,8 @@ func runHold(ctx context.Context, cfg *config, s *server) ([]float64, error) {
 	if len(sources) > 1 {
 		src = fmt.Sprintf("%d source addresses %s..%s", len(sources), sources[0].IP, sources[len(sources)-1].IP)
 	}
-	fmt.Fprintf(cfg.log, "hold %s: opened %d connections from %s in %v; VmRSS %+.1f MiB since start; %d answered in %v\n",
-		s.name, n, src, opened.Round(time.Millisecond), float64(rss-s.baseRSS)/(1<<20), answered, time.Since(t1).Round(time.Millisecond))
+	fmt.Fprintf(cfg.log, "hold %s: opened %d connections from %s in %v; VmRSS %+.1f MiB since start (%s); %d answered in %v\n",
+		s.name, n, src, opened.Round(time.Millisecond), float64(rss-s.baseRSS)/(1<<20), settle, answered, time.Since(t1).Round(time.Millisecond))
 	vals := []float64{float64(answered), perConn}
 	if failed > 0 {
 		return vals, &checkError{fmt.Errorf("%d of %d held connections did not answer; %w", failed, n, s.failure(err))}

@@ -9,12 +9,21 @@
 // By default side A is ./examples/echo, built into a temporary directory with
 // `go build` from the module root and run as `<tmp>/echo -addr 127.0.0.1:0`;
 // side B is this very binary re-executed as `-serve plain -addr 127.0.0.1:0`.
-// Each server runs as its own process, started once per run: it must print
-// `listening HOST:PORT` as its first stdout line, echo every byte back until
-// the peer closes, and exit with status 0 on SIGTERM. The host must be
-// 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as 127.0.0.1).
-// For the idle figure the command must be the server binary itself (not a
-// wrapper such as `go run`), since its PID is used to read VmRSS.
+// Each server runs as its own process: it must print `listening HOST:PORT`
+// as its first stdout line, echo every byte back until the peer closes, and
+// exit with status 0 on SIGTERM (checked every time a server is stopped). The
+// host must be 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as
+// 127.0.0.1).
+//
+// Server lifetime: the throughput tests (pingpong, churn) share one
+// long-lived server per side, started once per run (and only if one of them
+// is selected). The memory tests (idle, hold) start a fresh server process
+// per side and round, take its VmRSS baseline right after it printed
+// `listening`, and stop it with SIGTERM after the measurement, so that no
+// heap left over from an earlier round or test inflates or hides the growth
+// measured in the next one. For them the command must be the server binary
+// itself (not a wrapper such as `go run`), since its PID is used to read
+// VmRSS.
 //
 // Flags:
 //
@@ -29,7 +38,7 @@
 //	-size N          message size in bytes (default 64)
 //	-workers N       churn workers (default 20)
 //	-idle-conns N    connections held open by the idle test (default 5000)
-//	-idle-settle D   wait after opening the idle or hold connections before reading VmRSS (default 500ms)
+//	-idle-settle D   wait after opening the idle or hold connections before sampling VmRSS (default 500ms)
 //	-hold-conns N    connections held by the hold test (default 19000)
 //	-hold-sources N  dial the hold connections from 127.0.0.1..127.0.0.N (default 0: only
 //	                 when -hold-conns does not fit in net.ipv4.ip_local_port_range)
@@ -44,11 +53,15 @@
 //	          checks every byte; figure: round trips per second (total).
 //	churn     -workers workers, each dials, echoes -size bytes once and closes;
 //	          figure: connections per second.
-//	idle      opens -idle-conns connections, one echo each, then reads the
-//	          server's VmRSS; figure: (VmRSS now - VmRSS right after the server
-//	          started) / connections, in bytes per connection.
-//	hold      opens -hold-conns connections (200 dials at a time), one echo
-//	          each, waits -idle-settle, reads VmRSS as idle does, then does one
+//	idle      on a fresh server, opens -idle-conns connections, one echo
+//	          each, waits -idle-settle, then samples the server's VmRSS every
+//	          100ms until two consecutive samples differ by less than 1% (at
+//	          most 3s; the last sample is used); figure: (VmRSS then - VmRSS
+//	          right after the server printed `listening`) / connections, in
+//	          bytes per connection.
+//	hold      on a fresh server, opens -hold-conns connections (200 dials at
+//	          a time), one echo each, waits -idle-settle, reads VmRSS as idle
+//	          does, then does one
 //	          more echo on every connection; figures: connections that
 //	          answered ("hold answered") and bytes per connection ("hold
 //	          B/conn"). Any connection that does not answer fails the run
@@ -76,6 +89,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -108,6 +122,9 @@ type config struct {
 type figure struct {
 	name string // name used in -tests
 	rows []row  // table rows, one value each per side and round
+	// fresh: run on a server process started for this side and round only
+	// (memory figures), instead of the long-lived one.
+	fresh bool
 	// run measures one side once and returns one value per row. A
 	// *checkError means the values are valid but the check failed: they are
 	// reported and the run fails at the end.
@@ -136,11 +153,11 @@ func single(f func(ctx context.Context, cfg *config, s *server) (float64, error)
 var figures = []*figure{
 	{name: "pingpong", rows: []row{{"pingpong", "pingpong rt/s", "round trips/s"}}, run: single(runPingPong)},
 	{name: "churn", rows: []row{{"churn", "churn conn/s", "connections/s"}}, run: single(runChurn)},
-	{name: "idle", rows: []row{{"idle", "idle B/conn", "bytes/connection"}}, run: single(runIdle)},
+	{name: "idle", rows: []row{{"idle", "idle B/conn", "bytes/connection"}}, fresh: true, run: single(runIdle)},
 	{name: "hold", rows: []row{
 		{"hold_answered", "hold answered", "connections"},
 		{"hold", "hold B/conn", "bytes/connection"},
-	}, run: runHold},
+	}, fresh: true, run: runHold},
 }
 
 // checkError is a failed check whose figures are still reported.
@@ -174,7 +191,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.size, "size", 64, "message size in bytes")
 	fs.IntVar(&cfg.workers, "workers", 20, "churn workers")
 	fs.IntVar(&cfg.idleConns, "idle-conns", 5000, "connections held by the idle test")
-	fs.DurationVar(&cfg.idleSettle, "idle-settle", 500*time.Millisecond, "wait before reading VmRSS in the idle and hold tests")
+	fs.DurationVar(&cfg.idleSettle, "idle-settle", 500*time.Millisecond, "wait before sampling VmRSS (until stable) in the idle and hold tests")
 	fs.IntVar(&cfg.holdConns, "hold-conns", 19000, "connections held by the hold test")
 	fs.IntVar(&cfg.holdSources, "hold-sources", 0, "source addresses 127.0.0.1..N for the hold test (0: as many as the ephemeral port range needs)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline for every dial, read and write")
@@ -279,7 +296,8 @@ func noFileLimit() uint64 {
 	return lim.Cur
 }
 
-// measure starts both servers, runs the rounds and prints the report.
+// measure starts the long-lived servers, runs the rounds and prints the
+// report.
 func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -331,62 +349,55 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 		bArgv = []string{self, "-serve", "plain", "-addr", "127.0.0.1:0"}
 	}
 
-	a, err := startServer(ctx, "A", aArgv, cfg.timeout+25*time.Second)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if e := a.stop(); e != nil && err == nil {
-			err = e
-		}
-	}()
-	fmt.Fprintf(stderr, "A: pid %d at %s: %s\n", a.pid(), a.addr, strings.Join(aArgv, " "))
-	sides := []*server{a}
+	sides := []*side{{name: "A", argv: aArgv}}
 	if noB {
 		fmt.Fprintf(stderr, "B: none (-b none): measuring A only\n")
 	} else {
-		var b *server
-		// Assign the named result err: the deferred stop below reports into it.
-		b, err = startServer(ctx, "B", bArgv, cfg.timeout+25*time.Second)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if e := b.stop(); e != nil && err == nil {
-				err = e
+		sides = append(sides, &side{name: "B", argv: bArgv})
+	}
+	// The long-lived servers, only if a test uses them.
+	if slices.ContainsFunc(cfg.tests, func(f *figure) bool { return !f.fresh }) {
+		for _, sd := range sides {
+			// Assign the named result err: the deferred stop reports into it.
+			var s *server
+			s, err = startServer(ctx, sd.name, sd.argv, startTimeout(cfg))
+			if err != nil {
+				return err
 			}
-		}()
-		fmt.Fprintf(stderr, "B: pid %d at %s: %s\n", b.pid(), b.addr, strings.Join(bArgv, " "))
-		sides = append(sides, b)
+			defer func() {
+				if e := s.stop(); e != nil && err == nil {
+					err = e
+				}
+			}()
+			fmt.Fprintf(stderr, "%s: pid %d at %s: %s\n", sd.name, s.pid(), s.addr, strings.Join(sd.argv, " "))
+			sd.srv = s
+		}
 	}
 
 	res := newResults(cfg, aLabel, bLabel, aArgv, bArgv)
 	var checkErrs []error
 	for r := 1; r <= cfg.rounds; r++ {
 		for _, f := range cfg.tests {
-			for _, side := range sides {
+			for _, sd := range sides {
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("interrupted: %w", err)
 				}
-				vs, err := f.run(ctx, cfg, side)
+				vs, err := sd.measure(ctx, cfg, f, r)
 				var ce *checkError
 				if errors.As(err, &ce) {
-					checkErrs = append(checkErrs, fmt.Errorf("round %d, %s, side %s: %w", r, f.name, side.name, err))
+					checkErrs = append(checkErrs, fmt.Errorf("round %d, %s, side %s: %w", r, f.name, sd.name, err))
 					err = nil
-				}
-				if err == nil {
-					err = side.exited()
 				}
 				if err == nil && len(vs) != len(f.rows) {
 					err = fmt.Errorf("internal error: %d values for %d rows", len(vs), len(f.rows))
 				}
 				if err != nil {
-					return fmt.Errorf("round %d, %s, side %s: %w", r, f.name, side.name, err)
+					return fmt.Errorf("round %d, %s, side %s: %w", r, f.name, sd.name, err)
 				}
 				for i, v := range vs {
-					fmt.Fprintf(stderr, "round %d/%d %-8s %s: %s %s\n", r, cfg.rounds, f.rows[i].key, side.name, formatValue(v), f.rows[i].unit)
+					fmt.Fprintf(stderr, "round %d/%d %-8s %s: %s %s\n", r, cfg.rounds, f.rows[i].key, sd.name, formatValue(v), f.rows[i].unit)
 				}
-				res.add(f, side.name, vs)
+				res.add(f, sd.name, vs)
 			}
 		}
 	}
@@ -397,6 +408,51 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	return errors.Join(checkErrs...)
+}
+
+// side is one side under test: its server command and, if a throughput
+// test is selected, its long-lived server.
+type side struct {
+	name string
+	argv []string
+	srv  *server // long-lived server; nil if no test uses it
+}
+
+func startTimeout(cfg *config) time.Duration { return cfg.timeout + 25*time.Second }
+
+// measure runs f once on this side: on the long-lived server, or for a fresh
+// figure on a server started for this call and stopped (SIGTERM, exit
+// status 0 required) afterwards. A *checkError is returned as is (with the
+// values) unless the server then fails.
+func (sd *side) measure(ctx context.Context, cfg *config, f *figure, round int) ([]float64, error) {
+	var ce *checkError
+	if !f.fresh {
+		vs, err := f.run(ctx, cfg, sd.srv)
+		if err == nil || errors.As(err, &ce) {
+			if e := sd.srv.exited(); e != nil {
+				return nil, e
+			}
+		}
+		return vs, err
+	}
+	s, err := startServer(ctx, sd.name, sd.argv, startTimeout(cfg))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.log, "round %d/%d %s %s: fresh server pid %d at %s\n", round, cfg.rounds, f.name, sd.name, s.pid(), s.addr)
+	vs, err := f.run(ctx, cfg, s)
+	stopErr := s.stop()
+	switch {
+	case stopErr == nil:
+		return vs, err
+	case err == nil:
+		return nil, stopErr
+	case errors.As(err, &ce):
+		// Not a check failure any more: the server failed too.
+		return nil, fmt.Errorf("%v; %w", err, stopErr)
+	default:
+		return nil, err // already decorated with the server state
+	}
 }
 
 // buildEcho builds ./examples/echo of the enclosing module into dir.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -265,5 +266,63 @@ func TestHoldUnansweredFails(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), "B: pid") {
 		t.Errorf("side B started despite -b none")
+	}
+}
+
+// TestFreshServers: the memory tests run on a fresh server per side and
+// round (distinct PIDs), and no long-lived server is started for them.
+func TestFreshServers(t *testing.T) {
+	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-a", plain, "-rounds", "2", "-tests", "idle", "-idle-conns", "50", "-idle-settle", "10ms",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	m := regexp.MustCompile(`(?m)^round \d/2 idle [AB]: fresh server pid (\d+) at `).FindAllStringSubmatch(errb.String(), -1)
+	pids := map[string]bool{}
+	for _, sm := range m {
+		pids[sm[1]] = true
+	}
+	if len(m) != 4 || len(pids) != 4 {
+		t.Errorf("want 4 fresh servers with distinct PIDs, got %d lines, %d PIDs", len(m), len(pids))
+	}
+	if regexp.MustCompile(`(?m)^[AB]: pid `).MatchString(errb.String()) {
+		t.Errorf("long-lived server started for memory tests only")
+	}
+	if !regexp.MustCompile(`(?m)^idle A: 50 connections; VmRSS \S+ MiB since start \((stable after|NOT stable)`).MatchString(errb.String()) {
+		t.Errorf("no idle settle line")
+	}
+}
+
+func TestSampleStable(t *testing.T) {
+	ctx := context.Background()
+	seq := func(vs ...int64) func() (int64, error) {
+		i := 0
+		return func() (int64, error) {
+			v := vs[min(i, len(vs)-1)]
+			i++
+			return v, nil
+		}
+	}
+	// 1000 -> 1100 (10%) -> 1105 (<1%): stable at the third sample.
+	v, note, err := sampleStable(ctx, seq(1000, 1100, 1105, 5000), time.Millisecond, 0.01, time.Second)
+	if err != nil || v != 1105 || !strings.HasPrefix(note, "stable after 3 samples") {
+		t.Errorf("got %d %q %v", v, note, err)
+	}
+	// Always growing by 10%: bounded by the limit, the last sample is reported.
+	x := int64(1000)
+	grow := func() (int64, error) { x += x / 10; return x, nil }
+	start := time.Now()
+	v, note, err = sampleStable(ctx, grow, time.Millisecond, 0.01, 30*time.Millisecond)
+	if err != nil || v != x || !strings.HasPrefix(note, "NOT stable") || time.Since(start) > time.Second {
+		t.Errorf("got %d (want %d) %q %v", v, x, note, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := sampleStable(cctx, grow, time.Hour, 0.01, time.Hour); err == nil {
+		t.Errorf("no error on a cancelled context")
 	}
 }

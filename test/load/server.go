@@ -28,7 +28,8 @@ type server struct {
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // valid after done is closed
 
-	// baseRSS is the server's VmRSS in bytes, read once right after start.
+	// baseRSS is the server's VmRSS in bytes, read once right after it
+	// printed `listening` (-1 if unreadable).
 	baseRSS int64
 
 	stopOnce sync.Once
