@@ -112,6 +112,7 @@ func NewConn(cfg *Config, sock transport.Conn, id uint64, accepted bool) *Conn {
 	if c.parkAfter == 0 {
 		c.parkAfter = DefaultParkAfter
 	}
+	c.mb.conn = c
 	c.useSocket(sock)
 	c.refs.Store(1)
 	if cfg.Live != nil {
@@ -164,9 +165,6 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.wake()
 	}
 	switch m := msg.(type) {
-	case *readEvent:
-		c.arrived()
-		c.onRead(m)
 	case *actor.Started:
 		c.self = ctx.Self()
 		c.start()
@@ -207,6 +205,22 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.arrived()
 		c.run(cbInfo, msg, nil)
 	}
+	if c.state == stateUp {
+		c.settle()
+	}
+}
+
+// receiveRead handles what the reader posted, in the mailbox's turn (see
+// mailbox.drain); c.ctx is the context of the actor's earlier messages.
+func (c *Conn) receiveRead(ev *readEvent) {
+	if c.state == stateDone {
+		return
+	}
+	if c.hibernated {
+		c.wake()
+	}
+	c.arrived()
+	c.onRead(ev)
 	if c.state == stateUp {
 		c.settle()
 	}

@@ -24,6 +24,7 @@ type mailbox struct {
 	suspended bool                // guarded by mu
 	closed    actor.SenderContext // set once the actor stopped; guarded by mu
 
+	conn       *Conn // reads go to it directly (see drain)
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
 	runFn      func() // m.run, bound once so scheduling does not allocate
@@ -132,7 +133,15 @@ func (m *mailbox) drain() {
 			return
 		}
 		if !system {
-			m.invoker.InvokeUserMessage(msg)
+			// A socket read is handled in this turn of the mailbox like any
+			// message, but without protoactor's per-message bookkeeping
+			// (envelopes, middleware, metrics, receive timeout): none
+			// applies to it, and skipping it keeps the reader's stack small.
+			if ev, ok := msg.(*readEvent); ok {
+				m.conn.receiveRead(ev)
+			} else {
+				m.invoker.InvokeUserMessage(msg)
+			}
 			continue
 		}
 		switch msg.(type) {

@@ -18,7 +18,7 @@ import "time"
 
 // DefaultParkAfter is how long an active connection's reader waits for
 // bytes in its own goroutine before parking on the shared poller.
-const DefaultParkAfter = 200 * time.Millisecond
+const DefaultParkAfter = 20 * time.Millisecond
 
 // updateParkable recomputes whether the reader may manage the read
 // deadline (actor only; after a mode or socket change).

@@ -19,9 +19,6 @@ func (c *Conn) traceBytes(k TraceKind, p []byte) {
 }
 
 func (c *Conn) traceMessage(msg any) {
-	if _, internal := msg.(*readEvent); internal {
-		return
-	}
 	c.trace(TraceEvent{Kind: TraceMessageIn, Message: msg})
 }
 

@@ -18,17 +18,37 @@ import (
 //
 // A Result with one packet costs no allocation.
 type Result struct {
+	// The common actions live inline; the rare ones behind ext, so the
+	// value copied through every callback return stays small (and so do
+	// the stacks of the goroutines that run callbacks).
 	out     []byte
-	more    [][]byte
-	flags   flag
-	timeout time.Duration
 	reply   any
+	timeout time.Duration
+	recvTO  time.Duration
+	recvN   int
+	activeN int32
+	flags   flag
+	ext     *resultExt // copied on write: Results are values
+}
+
+// resultExt holds the rarely used actions of a Result.
+type resultExt struct {
+	more    [][]byte
 	replies []deferredReply
 	stop    error
-	recvN   int
-	recvTO  time.Duration
-	activeN int
 	tlsConf *tls.Config
+}
+
+// withExt returns r with its own copy of ext, ready to change.
+func (r Result) withExt() Result {
+	e := &resultExt{}
+	if r.ext != nil {
+		*e = *r.ext
+		e.more = append([][]byte(nil), e.more...)
+		e.replies = append([]deferredReply(nil), e.replies...)
+	}
+	r.ext = e
+	return r
 }
 
 type deferredReply struct {
@@ -86,11 +106,12 @@ func Decline() Result { return Result{flags: flagDecline} }
 
 // Send adds a packet to write.
 func (r Result) Send(p []byte) Result {
-	if r.out == nil && r.more == nil {
+	if r.out == nil && (r.ext == nil || r.ext.more == nil) {
 		r.out = p
 		return r
 	}
-	r.more = append(r.more, p)
+	r = r.withExt()
+	r.ext.more = append(r.ext.more, p)
 	return r
 }
 
@@ -105,7 +126,8 @@ func (r Result) Reply(v any) Result {
 // ReplyTo answers a call kept from an earlier HandleCall, from any
 // callback.
 func (r Result) ReplyTo(from From, v any) Result {
-	r.replies = append(r.replies, deferredReply{from, v})
+	r = r.withExt()
+	r.ext.replies = append(r.ext.replies, deferredReply{from, v})
 	return r
 }
 
@@ -134,8 +156,9 @@ func (r Result) Close() Result {
 
 // Stop ends the connection with reason (nil is a normal stop).
 func (r Result) Stop(reason error) Result {
+	r = r.withExt()
 	r.flags |= flagStop
-	r.stop = reason
+	r.ext.stop = reason
 	return r
 }
 
@@ -153,7 +176,7 @@ func (r Result) Recv(n int, timeout time.Duration) Result {
 // (Erlang's {active, N}); n <= 0 means no limit.
 func (r Result) Active(n int) Result {
 	r.flags = r.flags&^flagPassive | flagActive
-	r.activeN = n
+	r.activeN = int32(min(max(n, 0), 1<<31-1))
 	return r
 }
 
@@ -169,7 +192,8 @@ func (r Result) Passive() Result {
 // if it was dialled. The actor, PID and handler state stay; a failed
 // handshake ends the connection.
 func (r Result) StartTLS(cfg *tls.Config) Result {
+	r = r.withExt()
 	r.flags |= flagStartTLS
-	r.tlsConf = cfg
+	r.ext.tlsConf = cfg
 	return r
 }

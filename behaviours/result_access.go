@@ -16,7 +16,10 @@ func (r *Result) Packets(f func([]byte) error) error {
 			return err
 		}
 	}
-	for _, p := range r.more {
+	if r.ext == nil {
+		return nil
+	}
+	for _, p := range r.ext.more {
 		if err := f(p); err != nil {
 			return err
 		}
@@ -25,14 +28,17 @@ func (r *Result) Packets(f func([]byte) error) error {
 }
 
 // HasPackets reports whether the Result sends anything.
-func (r *Result) HasPackets() bool { return r.out != nil || r.more != nil }
+func (r *Result) HasPackets() bool { return r.out != nil || (r.ext != nil && r.ext.more != nil) }
 
 // ReplyValue returns the reply to the current call, if one was asked for.
 func (r *Result) ReplyValue() (any, bool) { return r.reply, r.flags&flagReply != 0 }
 
 // DeferredReplies calls f for each [Result.ReplyTo].
 func (r *Result) DeferredReplies(f func(From, any)) {
-	for _, d := range r.replies {
+	if r.ext == nil {
+		return
+	}
+	for _, d := range r.ext.replies {
 		f(d.to, d.v)
 	}
 }
@@ -47,7 +53,12 @@ func (r *Result) Hibernating() bool { return r.flags&flagHibernate != 0 }
 func (r *Result) Closing() bool { return r.flags&flagClose != 0 }
 
 // StopReason returns the stop reason, if a stop was asked for.
-func (r *Result) StopReason() (error, bool) { return r.stop, r.flags&flagStop != 0 }
+func (r *Result) StopReason() (error, bool) {
+	if r.flags&flagStop == 0 {
+		return nil, false
+	}
+	return r.ext.stop, true
+}
 
 // Declined reports whether Init declined the connection.
 func (r *Result) Declined() bool { return r.flags&flagDecline != 0 }
@@ -62,7 +73,7 @@ func (r *Result) RecvRequest() (n int, timeout time.Duration, ok bool) {
 func (r *Result) ModeChange() (active bool, n int, ok bool) {
 	switch {
 	case r.flags&flagActive != 0:
-		return true, r.activeN, true
+		return true, int(r.activeN), true
 	case r.flags&flagPassive != 0:
 		return false, 0, true
 	}
@@ -70,4 +81,9 @@ func (r *Result) ModeChange() (active bool, n int, ok bool) {
 }
 
 // TLSUpgrade returns the TLS configuration of a StartTLS, if asked for.
-func (r *Result) TLSUpgrade() (*tls.Config, bool) { return r.tlsConf, r.flags&flagStartTLS != 0 }
+func (r *Result) TLSUpgrade() (*tls.Config, bool) {
+	if r.flags&flagStartTLS == 0 {
+		return nil, false
+	}
+	return r.ext.tlsConf, true
+}
