@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestCallbackErrorInvalidResult(t *testing.T) {
@@ -94,16 +95,8 @@ func TestSlogTracer(t *testing.T) {
 	assert.Contains(t, out, "bytes=3")
 }
 
-func newSystem(t *testing.T) *actor.ActorSystem {
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	t.Cleanup(sys.Shutdown)
-	return sys
-}
-
 func TestRequestErrors(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	ctx := context.Background()
 
 	_, err := actors.Request(ctx, sys.Root, nil, &actors.Info{})
@@ -128,7 +121,7 @@ func TestRequestErrors(t *testing.T) {
 }
 
 func TestRequestReply(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	boom := errors.New("boom")
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {

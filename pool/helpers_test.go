@@ -1,9 +1,7 @@
 package pool_test
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -15,26 +13,9 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
-
-var discard = slog.New(slog.DiscardHandler)
-
-func newSystem(t *testing.T) *actor.ActorSystem {
-	t.Helper()
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	t.Cleanup(sys.Shutdown)
-	return sys
-}
-
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // lines is the framing of the tests: one SendSync is one line, so the
 // server can count sends per connection.
@@ -100,7 +81,7 @@ func (s *echoServer) start() {
 	var err error
 	require.Eventually(s.t, func() bool {
 		s.srv, err = server.Start(s.sys, func() behaviours.Handler { return &serverEcho{s: s} }, nil, s.addr,
-			server.WithAcceptors(2), server.WithSocket(lines), server.WithLogger(discard))
+			server.WithAcceptors(2), server.WithSocket(lines), server.WithLogger(testkit.Discard))
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond, "restart on %s", s.addr)
 	s.addr = s.srv.Addr().String()
@@ -111,7 +92,7 @@ func (s *echoServer) stop() {
 	if s.srv == nil {
 		return
 	}
-	require.NoError(s.t, s.srv.Stop(ctxFor(s.t, 10*time.Second), nil))
+	require.NoError(s.t, s.srv.Stop(testkit.CtxTimeout(s.t, 10*time.Second), nil))
 	s.srv = nil
 }
 
@@ -209,7 +190,7 @@ func startPool(t *testing.T, sys *actor.ActorSystem, h func() behaviours.Handler
 	opts = append([]pool.Option{pool.WithSocket(lines), fast}, opts...)
 	p, err := pool.Start(sys, h, nil, addrs, opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, p.Stop(ctxFor(t, 10*time.Second), nil)) })
+	t.Cleanup(func() { require.NoError(t, p.Stop(testkit.CtxTimeout(t, 10*time.Second), nil)) })
 	return p
 }
 

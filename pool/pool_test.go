@@ -16,34 +16,35 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/pool"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestConnectionsComeBackAfterServerRestart(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	p := startPool(t, sys, nil, []string{srv.addr, srv.addr, srv.addr})
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 3))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 3))
 	require.Eventually(t, func() bool { return srv.conns() == 3 }, 5*time.Second, time.Millisecond)
 
 	srv.stop()
 	require.Eventually(t, func() bool { return p.Live() == 0 }, 5*time.Second, time.Millisecond)
 	// While the server is down, the connections wait to restart or dial.
 	assert.Zero(t, states(p)[pool.StateUp])
-	assert.ErrorIs(t, p.SendSync(ctxFor(t, time.Second), []byte("x")), pool.ErrNoConnection)
+	assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("x")), pool.ErrNoConnection)
 
 	srv.start()
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 3))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 3))
 	for _, c := range p.Connections() {
 		assert.Equal(t, pool.StateUp, c.State)
 		assert.NotNil(t, c.PID)
 		assert.Positive(t, c.Restarts, "connection %d", c.ID)
 	}
-	require.NoError(t, p.SendSync(ctxFor(t, time.Second), []byte("again")))
+	require.NoError(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("again")))
 	require.Eventually(t, func() bool { return srv.conns() == 3 }, 5*time.Second, time.Millisecond)
 }
 
 func TestDeletePolicy(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	var mu sync.Mutex
 	var exits []pool.Exit
@@ -53,15 +54,15 @@ func TestDeletePolicy(t *testing.T) {
 		mu.Unlock()
 		return pool.Delete()
 	}))
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 2))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 2))
 
 	srv.stop()
 	require.Eventually(t, func() bool { return len(p.Connections()) == 0 }, 5*time.Second, time.Millisecond)
 	srv.start()
 	// A connection added now comes up; the deleted ones never come back.
-	id, err := p.Add(ctxFor(t, time.Second), srv.addr)
+	id, err := p.Add(testkit.CtxTimeout(t, time.Second), srv.addr)
 	require.NoError(t, err)
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 1))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 1))
 	conns := p.Connections()
 	require.Len(t, conns, 1)
 	assert.Equal(t, id, conns[0].ID)
@@ -78,7 +79,7 @@ func TestDeletePolicy(t *testing.T) {
 }
 
 func TestStopPoolPolicy(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	a := startEcho(t, sys, "")
 	b := startEcho(t, sys, "")
 	rec := &terms{}
@@ -86,7 +87,7 @@ func TestStopPoolPolicy(t *testing.T) {
 	p, err := pool.Start(sys, h, nil, []string{a.addr, b.addr}, pool.WithSocket(lines),
 		pool.WithExitPolicy(pool.Always(pool.StopPool(errBoom))))
 	require.NoError(t, err)
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 2))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 2))
 	require.NoError(t, p.Err())
 
 	a.stop() // connection 1 ends: the policy stops the pool
@@ -100,14 +101,14 @@ func TestStopPoolPolicy(t *testing.T) {
 	assert.Equal(t, []error{errBoom}, rec.get(2), "connection 2 was stopped with the pool's reason")
 	assert.Empty(t, p.Connections())
 	require.Eventually(t, func() bool { return b.conns() == 0 }, 5*time.Second, time.Millisecond)
-	assert.ErrorIs(t, p.SendSync(ctxFor(t, time.Second), []byte("x")), pool.ErrClosedPool)
-	_, err = p.Add(ctxFor(t, time.Second), b.addr)
+	assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("x")), pool.ErrClosedPool)
+	_, err = p.Add(testkit.CtxTimeout(t, time.Second), b.addr)
 	assert.ErrorIs(t, err, pool.ErrClosedPool)
-	require.NoError(t, p.Stop(ctxFor(t, time.Second), nil), "stopping a stopped pool waits for the same stop")
+	require.NoError(t, p.Stop(testkit.CtxTimeout(t, time.Second), nil), "stopping a stopped pool waits for the same stop")
 }
 
 func TestAddListRemove(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	rec := &terms{}
 	p := startPool(t, sys, func() behaviours.Handler { return &client{terms: rec} }, []string{srv.addr},
@@ -115,15 +116,15 @@ func TestAddListRemove(t *testing.T) {
 	assert.Equal(t, "add-list-remove", p.Name())
 	assert.Equal(t, "etcp/add-list-remove", p.PID().Id)
 
-	id, err := p.Add(ctxFor(t, time.Second), srv.addr)
+	id, err := p.Add(testkit.CtxTimeout(t, time.Second), srv.addr)
 	require.NoError(t, err)
-	ids, err := p.AddN(ctxFor(t, time.Second), srv.addr, 2)
+	ids, err := p.AddN(testkit.CtxTimeout(t, time.Second), srv.addr, 2)
 	require.NoError(t, err)
 	all := append([]pool.ID{1, id}, ids...)
 	assert.Equal(t, []pool.ID{1, 2, 3, 4}, all)
 	require.Len(t, p.Connections(), 4, "listed at once, while they connect")
 
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 4))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 4))
 	conns := p.Connections()
 	require.Len(t, conns, 4)
 	for i, c := range conns {
@@ -136,21 +137,21 @@ func TestAddListRemove(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return srv.conns() == 4 }, 5*time.Second, time.Millisecond)
 
-	require.NoError(t, p.Remove(ctxFor(t, 5*time.Second), 2))
+	require.NoError(t, p.Remove(testkit.CtxTimeout(t, 5*time.Second), 2))
 	assert.Equal(t, []error{nil}, rec.get(2), "Remove ran Terminate before returning")
 	assert.Len(t, p.Connections(), 3)
 	assert.Equal(t, 3, p.Live())
 	require.Eventually(t, func() bool { return srv.conns() == 3 }, 5*time.Second, time.Millisecond)
-	assert.ErrorIs(t, p.Remove(ctxFor(t, time.Second), 2), pool.ErrUnknownConnection)
+	assert.ErrorIs(t, p.Remove(testkit.CtxTimeout(t, time.Second), 2), pool.ErrUnknownConnection)
 
-	_, err = p.Add(ctxFor(t, time.Second), "")
+	_, err = p.Add(testkit.CtxTimeout(t, time.Second), "")
 	assert.ErrorIs(t, err, pool.ErrInvalidOptions)
-	_, err = p.AddN(ctxFor(t, time.Second), srv.addr, 0)
+	_, err = p.AddN(testkit.CtxTimeout(t, time.Second), srv.addr, 0)
 	assert.ErrorIs(t, err, pool.ErrInvalidOptions)
 }
 
 func TestRemoveWhileWaiting(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	addr := freeAddr(t)
 	p := startPool(t, sys, nil, []string{addr},
 		pool.WithBackoff(pool.Backoff{Initial: time.Hour}))
@@ -158,7 +159,7 @@ func TestRemoveWhileWaiting(t *testing.T) {
 	c := p.Connections()[0]
 	assert.ErrorIs(t, c.LastExit, pool.ErrStartFailed)
 	assert.Nil(t, c.PID)
-	require.NoError(t, p.Remove(ctxFor(t, time.Second), c.ID))
+	require.NoError(t, p.Remove(testkit.CtxTimeout(t, time.Second), c.ID))
 	assert.Empty(t, p.Connections())
 }
 
@@ -166,12 +167,12 @@ func TestStrategiesSpreadSends(t *testing.T) {
 	const conns, perConn = 4, 50
 	for _, s := range []pool.Strategy{pool.RoundRobin, pool.LeastBusy, pool.Random} {
 		t.Run(s.String(), func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			srv := startEcho(t, sys, "")
 			p := startPool(t, sys, nil, slices.Repeat([]string{srv.addr}, conns), pool.WithStrategy(s))
-			require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), conns))
+			require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), conns))
 			for i := range conns * perConn {
-				require.NoError(t, p.SendSync(ctxFor(t, 5*time.Second), []byte{'a' + byte(i%26)}))
+				require.NoError(t, p.SendSync(testkit.CtxTimeout(t, 5*time.Second), []byte{'a' + byte(i%26)}))
 			}
 			require.Eventually(t, func() bool {
 				total := 0
@@ -194,14 +195,14 @@ func TestStrategiesSpreadSends(t *testing.T) {
 }
 
 func TestLeastBusyAvoidsBusyConnection(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	p := startPool(t, sys, nil, []string{srv.addr, srv.addr, srv.addr}, pool.WithStrategy(pool.LeastBusy))
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 3))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 3))
 	busy := p.Connections()[1]
 	require.True(t, p.SetInflight(busy.ID, 5))
 	for range 30 {
-		pid, err := p.Pick(ctxFor(t, time.Second))
+		pid, err := p.Pick(testkit.CtxTimeout(t, time.Second))
 		require.NoError(t, err)
 		assert.NotEqual(t, busy.PID.Id, pid.Id)
 	}
@@ -209,17 +210,17 @@ func TestLeastBusyAvoidsBusyConnection(t *testing.T) {
 }
 
 func TestNoConnection(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	addr := freeAddr(t)
 	t.Run("at once", func(t *testing.T) {
 		p := startPool(t, sys, nil, []string{addr})
 		start := time.Now()
-		assert.ErrorIs(t, p.SendSync(ctxFor(t, 5*time.Second), []byte("x")), pool.ErrNoConnection)
+		assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, 5*time.Second), []byte("x")), pool.ErrNoConnection)
 		assert.ErrorIs(t, p.SendAsync([]byte("x")), pool.ErrNoConnection)
 		assert.ErrorIs(t, p.Cast("x"), pool.ErrNoConnection)
-		_, err := p.Call(ctxFor(t, 5*time.Second), "x")
+		_, err := p.Call(testkit.CtxTimeout(t, 5*time.Second), "x")
 		assert.ErrorIs(t, err, pool.ErrNoConnection)
-		_, err = p.Pick(ctxFor(t, 5*time.Second))
+		_, err = p.Pick(testkit.CtxTimeout(t, 5*time.Second))
 		assert.ErrorIs(t, err, pool.ErrNoConnection)
 		assert.Less(t, time.Since(start), time.Second)
 	})
@@ -227,7 +228,7 @@ func TestNoConnection(t *testing.T) {
 		const wait = 100 * time.Millisecond
 		p := startPool(t, sys, nil, []string{addr}, pool.WithWaitForConnection(wait))
 		start := time.Now()
-		assert.ErrorIs(t, p.SendSync(ctxFor(t, 5*time.Second), []byte("x")), pool.ErrNoConnection)
+		assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, 5*time.Second), []byte("x")), pool.ErrNoConnection)
 		took := time.Since(start)
 		assert.GreaterOrEqual(t, took, wait)
 		assert.Less(t, took, 3*time.Second)
@@ -237,14 +238,14 @@ func TestNoConnection(t *testing.T) {
 	})
 	t.Run("context ends first", func(t *testing.T) {
 		p := startPool(t, sys, nil, []string{addr}, pool.WithWaitForConnection(time.Hour))
-		err := p.SendSync(ctxFor(t, 50*time.Millisecond), []byte("x"))
+		err := p.SendSync(testkit.CtxTimeout(t, 50*time.Millisecond), []byte("x"))
 		assert.ErrorIs(t, err, pool.ErrNoConnection)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 }
 
 func TestStartWhileServerDown(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	addr := freeAddr(t)
 	p := startPool(t, sys, nil, []string{addr, addr}, pool.WithWaitForConnection(10*time.Second))
 	require.Eventually(t, func() bool {
@@ -258,9 +259,9 @@ func TestStartWhileServerDown(t *testing.T) {
 	assert.Zero(t, p.Live())
 
 	sent := make(chan error, 1)
-	go func() { sent <- p.SendSync(ctxFor(t, 10*time.Second), []byte("waited")) }()
+	go func() { sent <- p.SendSync(testkit.CtxTimeout(t, 10*time.Second), []byte("waited")) }()
 	srv := startEcho(t, sys, addr)
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 2))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 2))
 	require.NoError(t, <-sent, "a send waiting for a connection goes out once one is up")
 	require.Eventually(t, func() bool {
 		total := 0
@@ -272,7 +273,7 @@ func TestStartWhileServerDown(t *testing.T) {
 }
 
 func TestFailuresCountAndStartFailed(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	addr := freeAddr(t)
 	exits := make(chan pool.Exit, 10)
 	p := startPool(t, sys, nil, []string{addr}, pool.WithExitPolicy(func(x pool.Exit) pool.Decision {
@@ -299,7 +300,7 @@ type decliner struct{ behaviours.Base }
 func (decliner) Init(behaviours.Conn, any) behaviours.Result { return behaviours.Decline() }
 
 func TestInitDeclineIsAStartFailure(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	exits := make(chan pool.Exit, 1)
 	startPool(t, sys, func() behaviours.Handler { return decliner{} }, []string{srv.addr},
@@ -319,16 +320,16 @@ func TestStopRunsTerminate(t *testing.T) {
 		{"without", nil, actors.ErrShutdown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			srv := startEcho(t, sys, "")
 			down := freeAddr(t)
 			rec := &terms{}
 			p, err := pool.Start(sys, func() behaviours.Handler { return &client{terms: rec} }, nil,
 				[]string{srv.addr, srv.addr, srv.addr, down}, pool.WithSocket(lines), fast)
 			require.NoError(t, err)
-			require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 3))
+			require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 3))
 
-			require.NoError(t, p.Stop(ctxFor(t, 10*time.Second), tc.reason))
+			require.NoError(t, p.Stop(testkit.CtxTimeout(t, 10*time.Second), tc.reason))
 			got := rec.all()
 			require.Len(t, got, 3, "every live connection's Terminate ran before Stop returned")
 			for _, r := range got {
@@ -341,20 +342,20 @@ func TestStopRunsTerminate(t *testing.T) {
 				assert.ErrorIs(t, p.Err(), pool.ErrClosedPool)
 			}
 			require.Eventually(t, func() bool { return srv.conns() == 0 }, 5*time.Second, time.Millisecond)
-			assert.ErrorIs(t, p.WaitUp(ctxFor(t, time.Second), 1), pool.ErrClosedPool)
-			assert.ErrorIs(t, p.Remove(ctxFor(t, time.Second), 1), pool.ErrClosedPool)
+			assert.ErrorIs(t, p.WaitUp(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosedPool)
+			assert.ErrorIs(t, p.Remove(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosedPool)
 		})
 	}
 }
 
 func TestStoppingThePoolActorStopsThePool(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	rec := &terms{}
 	p, err := pool.Start(sys, func() behaviours.Handler { return &client{terms: rec} }, nil,
 		[]string{srv.addr}, pool.WithSocket(lines))
 	require.NoError(t, err)
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 1))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 1))
 	require.NoError(t, sys.Root.StopFuture(p.PID()).Wait())
 	select {
 	case <-p.Done():
@@ -365,23 +366,23 @@ func TestStoppingThePoolActorStopsThePool(t *testing.T) {
 }
 
 func TestSendThroughPool(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	srv := startEcho(t, sys, "")
 	got := make(chan string, 10)
 	p := startPool(t, sys, func() behaviours.Handler { return &client{got: got} }, []string{srv.addr, srv.addr})
-	require.NoError(t, p.WaitUp(ctxFor(t, 5*time.Second), 2))
+	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 2))
 
-	require.NoError(t, p.SendSync(ctxFor(t, time.Second), []byte("sync")))
+	require.NoError(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("sync")))
 	assert.Equal(t, "sync", <-got)
 	require.NoError(t, p.SendAsync([]byte("async")))
 	assert.Equal(t, "async", <-got)
 	require.NoError(t, p.Cast("ignored"))
-	_, err := p.Call(ctxFor(t, time.Second), "unhandled")
+	_, err := p.Call(testkit.CtxTimeout(t, time.Second), "unhandled")
 	assert.ErrorIs(t, err, behaviours.ErrUnhandledCall)
 }
 
 func TestStartValidation(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	h := func() behaviours.Handler { return &client{} }
 	for _, tc := range []struct {
 		name string
@@ -412,7 +413,7 @@ func TestStartValidation(t *testing.T) {
 		p := startPool(t, sys, nil, nil, pool.WithName("taken"))
 		_, err := pool.Start(sys, h, nil, nil, pool.WithName("taken"))
 		assert.ErrorIs(t, err, pool.ErrNameTaken)
-		require.NoError(t, p.Stop(ctxFor(t, time.Second), nil))
+		require.NoError(t, p.Stop(testkit.CtxTimeout(t, time.Second), nil))
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 var (
@@ -27,7 +28,7 @@ var (
 // connOf waits until srv has exactly one connection and returns it.
 func connOf(t *testing.T, srv *server.Server) actors.ConnInfo {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, time.Millisecond)
 	return srv.Connections()[0]
 }
 
@@ -57,11 +58,11 @@ func (h *initSpy) Init(c behaviours.Conn, arg any) behaviours.Result {
 }
 
 func TestInitReceivesArgAndMetadata(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &initSpy{} }, spyArg{p, "server-arg"})
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &initSpy{} }, spyArg{p, "server-arg"})
 
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	got := p.expect(t, "init").val.(initSeen)
 	assert.Equal(t, "server-arg", got.tag)
 	assert.Equal(t, srv.Addr().String(), got.local)
@@ -73,7 +74,7 @@ func TestInitReceivesArgAndMetadata(t *testing.T) {
 	assert.False(t, got.tlsOn)
 
 	cp := newProbe()
-	dial(t, sys, srv.Addr(), func() behaviours.Handler { return &initSpy{} }, spyArg{cp, "client-arg"})
+	testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &initSpy{} }, spyArg{cp, "client-arg"})
 	got = cp.expect(t, "init").val.(initSeen)
 	assert.Equal(t, "client-arg", got.tag)
 	assert.Equal(t, srv.Addr().String(), got.remote)
@@ -90,13 +91,12 @@ func (h *decliner) Init(_ behaviours.Conn, arg any) behaviours.Result {
 }
 
 func TestInitDeclineOnClient(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := startServer(t, sys, newEcho, sp)
+	srv := testkit.StartServer(t, sys, "", newEcho, sp)
 
 	cp := newProbe()
-	_, err := client.Dial(testCtx(t), sys.Root, srv.Addr().String(), func() behaviours.Handler { return &decliner{} }, cp,
-		client.WithLogger(discard))
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &decliner{} }, cp)
 	require.ErrorIs(t, err, actors.ErrDeclined)
 	cp.expect(t, "init")
 
@@ -108,16 +108,16 @@ func TestInitDeclineOnClient(t *testing.T) {
 }
 
 func TestInitDeclineOnServer(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &decliner{} }, p)
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &decliner{} }, p)
 
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	p.expect(t, "init")
 	requireEOF(t, raw, "") // closed quietly
 	assert.Empty(t, srv.Connections())
 
-	require.NoError(t, srv.Stop(testCtx(t), nil))
+	require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
 	assert.Zero(t, p.nterm.Load(), "Terminate ran for a declined connection")
 }
 
@@ -141,12 +141,12 @@ func TestInitCloseOrStopFailsDial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			sp := newProbe()
-			srv := startServer(t, sys, newSink, sp)
+			srv := testkit.StartServer(t, sys, "", newSink, sp)
 			cp := newProbe()
 			f := func() behaviours.Handler { return &initEnder{base: base{p: cp}, r: tt.result} }
-			_, err := client.Dial(testCtx(t), sys.Root, srv.Addr().String(), f, nil, client.WithLogger(discard))
+			_, err := testkit.TryDial(t, sys, srv.Addr().String(), f, nil)
 			require.ErrorIs(t, err, tt.wantErr)
 			// Init ran, so Terminate does, once, with the reason.
 			assert.Equal(t, tt.reason, cp.terminated(t))
@@ -192,31 +192,31 @@ func (h *caller) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 func newCaller() behaviours.Handler { return &caller{} }
 
 func TestHandleCall(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	pid := dial(t, sys, srv.Addr(), newCaller, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newCaller, newProbe())
 
 	t.Run("reply now", func(t *testing.T) {
-		v, err := client.Call(testCtx(t), sys.Root, pid, "ping")
+		v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "ping")
 		require.NoError(t, err)
 		assert.Equal(t, "pong:ping", v)
 	})
 	t.Run("error reply", func(t *testing.T) {
-		_, err := client.Call(testCtx(t), sys.Root, pid, errBoom)
+		_, err := client.Call(testkit.Ctx(t), sys.Root, pid, errBoom)
 		assert.ErrorIs(t, err, errBoom)
 	})
 	t.Run("reply later from another callback", func(t *testing.T) {
-		v, err := client.Call(testCtx(t), sys.Root, pid, []byte("round trip"))
+		v, err := client.Call(testkit.Ctx(t), sys.Root, pid, []byte("round trip"))
 		require.NoError(t, err)
 		assert.Equal(t, "later:round trip", v)
 	})
 	t.Run("unhandled call answered at once", func(t *testing.T) {
 		start := time.Now()
-		_, err := client.Call(testCtx(t), sys.Root, pid, 42)
+		_, err := client.Call(testkit.Ctx(t), sys.Root, pid, 42)
 		require.ErrorIs(t, err, behaviours.ErrUnhandledCall)
 		assert.Less(t, time.Since(start), actors.DefaultRequestTimeout/2)
 		// The connection lives on.
-		v, err := client.Call(testCtx(t), sys.Root, pid, "again")
+		v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "again")
 		require.NoError(t, err)
 		assert.Equal(t, "pong:again", v)
 	})
@@ -239,10 +239,10 @@ func (h *releaser) HandleCast(_ behaviours.Conn, msg any) behaviours.Result {
 }
 
 func TestReplyLaterFromCast(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &releaser{} }, p)
+	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &releaser{} }, p)
 	p.expect(t, "init")
 
 	type result struct {
@@ -251,7 +251,7 @@ func TestReplyLaterFromCast(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		v, err := client.Call(testCtx(t), sys.Root, pid, "wait")
+		v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "wait")
 		done <- result{v, err}
 	}()
 	p.expect(t, "held")
@@ -265,7 +265,7 @@ func TestReplyLaterFromCast(t *testing.T) {
 	case r := <-done:
 		require.NoError(t, r.err)
 		assert.Equal(t, "released", r.v)
-	case <-time.After(wait):
+	case <-time.After(testkit.Wait):
 		t.Fatal("the deferred reply never arrived")
 	}
 }
@@ -291,10 +291,10 @@ func (h *mailSpy) HandleInfo(_ behaviours.Conn, m any) behaviours.Result {
 type custom struct{ n int }
 
 func TestCastEventInfo(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &mailSpy{} }, p)
+	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &mailSpy{} }, p)
 	p.expect(t, "init")
 
 	client.Cast(sys.Root, pid, "c1")
@@ -319,18 +319,18 @@ func (h *disconnectSpy) HandleDisconnect(behaviours.Conn) behaviours.Result {
 }
 
 func TestHandleDisconnectThenTerminate(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &disconnectSpy{} }, p)
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &disconnectSpy{} }, p)
 
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	p.expect(t, "init")
 	connOf(t, srv)
 	require.NoError(t, raw.Close())
 	p.expect(t, "disconnect")
 	assert.NoError(t, p.terminated(t))
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, wait, time.Millisecond)
-	require.NoError(t, srv.Stop(testCtx(t), nil))
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
+	require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
 	assert.Equal(t, int32(1), p.nterm.Load())
 }
 
@@ -351,16 +351,16 @@ func (h *multiSender) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Resul
 }
 
 func TestSendInOrderAndCloseAfterSend(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &multiSender{} }, p)
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &multiSender{} }, p)
 
-	raw := dialRaw(t, srv.Addr())
-	assert.Equal(t, "hello world ", string(readN(t, raw, len("hello world "))))
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	assert.Equal(t, "hello world ", string(testkit.ReadN(t, raw, len("hello world "))))
 	_, err := raw.Write([]byte("x"))
 	require.NoError(t, err)
 	assert.Equal(t, "x", p.expect(t, "packet").val)
-	assert.Equal(t, "abbccc", string(readN(t, raw, 6)))
+	assert.Equal(t, "abbccc", string(testkit.ReadN(t, raw, 6)))
 
 	_, err = raw.Write([]byte("bye"))
 	require.NoError(t, err)
@@ -396,19 +396,19 @@ func TestTerminateRunsOnce(t *testing.T) {
 			requireEOF(t, raw, "")
 		}, func(t *testing.T, reason error) { assert.ErrorIs(t, reason, errBoom) }},
 		{"server stop with reason", func(t *testing.T, _ *actor.ActorSystem, srv *server.Server, raw net.Conn) {
-			require.NoError(t, srv.Stop(testCtx(t), errBye))
+			require.NoError(t, srv.Stop(testkit.Ctx(t), errBye))
 			requireEOF(t, raw, "")
 		}, func(t *testing.T, reason error) { assert.ErrorIs(t, reason, errBye) }},
 		{"server stop without reason", func(t *testing.T, _ *actor.ActorSystem, srv *server.Server, raw net.Conn) {
-			require.NoError(t, srv.Stop(testCtx(t), nil))
+			require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
 			requireEOF(t, raw, "")
 		}, func(t *testing.T, reason error) { assert.ErrorIs(t, reason, actors.ErrShutdown) }},
 		{"client.Stop with reason", func(t *testing.T, sys *actor.ActorSystem, srv *server.Server, raw net.Conn) {
-			require.NoError(t, client.Stop(testCtx(t), sys.Root, connOf(t, srv).PID, errBye))
+			require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, connOf(t, srv).PID, errBye))
 			requireEOF(t, raw, "")
 		}, func(t *testing.T, reason error) { assert.ErrorIs(t, reason, errBye) }},
 		{"client.Stop without reason", func(t *testing.T, sys *actor.ActorSystem, srv *server.Server, raw net.Conn) {
-			require.NoError(t, client.Stop(testCtx(t), sys.Root, connOf(t, srv).PID, nil))
+			require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, connOf(t, srv).PID, nil))
 			requireEOF(t, raw, "")
 		}, func(t *testing.T, reason error) { assert.NoError(t, reason) }},
 		{"panic", func(t *testing.T, _ *actor.ActorSystem, _ *server.Server, raw net.Conn) {
@@ -427,16 +427,16 @@ func TestTerminateRunsOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			p := newProbe()
-			srv := startServer(t, sys, func() behaviours.Handler { return &stopper{} }, p)
-			raw := dialRaw(t, srv.Addr())
+			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &stopper{} }, p)
+			raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 			p.expect(t, "init")
 			roundTrip(t, raw, "up")
 
 			tt.end(t, sys, srv, raw)
 			tt.check(t, p.terminated(t))
-			require.NoError(t, srv.Stop(testCtx(t), nil))
+			require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
 			assert.Equal(t, int32(1), p.nterm.Load(), "Terminate runs exactly once")
 		})
 	}
@@ -456,11 +456,10 @@ func (h *replacer) Terminate(c behaviours.Conn, reason error) error {
 }
 
 func TestTerminateReplacesReason(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	_, err := client.Dial(testCtx(t), sys.Root, srv.Addr().String(), func() behaviours.Handler { return &replacer{} }, p,
-		client.WithLogger(discard))
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &replacer{} }, p)
 	require.ErrorIs(t, err, errBye, "the start fails with Terminate's reason")
 	assert.NotErrorIs(t, err, errBoom)
 	assert.ErrorIs(t, p.terminated(t), errBoom, "Terminate saw the original reason")
@@ -510,10 +509,10 @@ func (h *idler) Timeout(behaviours.Conn) behaviours.Result {
 func TestTimeoutRepeatsAndIsRearmed(t *testing.T) {
 	const d = 100 * time.Millisecond
 	const slack = 10 * time.Millisecond
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &idler{d: d} }, p)
-	raw := dialRaw(t, srv.Addr())
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &idler{d: d} }, p)
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 
 	init := p.expect(t, "init")
 	t1 := p.expect(t, "timeout")
@@ -552,10 +551,10 @@ func TestTimeoutRepeatsAndIsRearmed(t *testing.T) {
 
 func TestTimeoutNeverClears(t *testing.T) {
 	const d = 50 * time.Millisecond
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &idler{d: d} }, p)
+	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &idler{d: d} }, p)
 
 	p.expect(t, "init")
 	p.expect(t, "timeout")
@@ -567,10 +566,10 @@ func TestTimeoutNeverClears(t *testing.T) {
 }
 
 func TestTimeoutZeroFiresOnceWhenMailboxEmpty(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &idler{} }, p)
+	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &idler{} }, p)
 	p.expect(t, "init")
 
 	client.Cast(sys.Root, pid, "zero")
@@ -616,11 +615,11 @@ func TestInvalidResultEndsConnection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			sp := newProbe()
-			srv := startServer(t, sys, newEcho, sp)
+			srv := testkit.StartServer(t, sys, "", newEcho, sp)
 			p := newProbe()
-			pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &badResult{} }, p)
+			pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &badResult{} }, p)
 			p.expect(t, "init")
 
 			tt.send(sys, pid)
@@ -634,7 +633,7 @@ func TestInvalidResultEndsConnection(t *testing.T) {
 
 			sp.expect(t, "init")
 			assert.NoError(t, sp.terminated(t), "the peer sees the socket close")
-			_, err := client.Call(testCtx(t), sys.Root, pid, "x")
+			_, err := client.Call(testkit.Ctx(t), sys.Root, pid, "x")
 			assert.ErrorIs(t, err, actors.ErrClosed)
 		})
 	}

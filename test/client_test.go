@@ -14,6 +14,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -38,103 +39,103 @@ func (h *served) HandleCall(_ behaviours.Conn, req any, _ behaviours.From) behav
 func newServed() behaviours.Handler { return &served{} }
 
 func TestClientAPIOnClientConnection(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := startServer(t, sys, newServed, sp)
+	srv := testkit.StartServer(t, sys, "", newServed, sp)
 	cp := newProbe()
-	pid := dial(t, sys, srv.Addr(), newServed, cp)
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newServed, cp)
 	cp.expect(t, "init")
 	sp.expect(t, "init")
 
-	require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte("sync")))
+	require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("sync")))
 	assert.Equal(t, "sync", sp.expect(t, "packet").val)
 	client.SendAsync(sys.Root, pid, []byte("async"))
 	assert.Equal(t, "async", sp.expect(t, "packet").val)
 
-	v, err := client.Call(testCtx(t), sys.Root, pid, "q")
+	v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "q")
 	require.NoError(t, err)
 	assert.Equal(t, [2]any{"re", "q"}, v)
 	client.Cast(sys.Root, pid, "c")
 	assert.Equal(t, "c", cp.expect(t, "cast").val)
 
-	info, err := client.Describe(testCtx(t), sys.Root, pid)
+	info, err := client.Describe(testkit.Ctx(t), sys.Root, pid)
 	require.NoError(t, err)
 	assert.Equal(t, pid, info.PID)
 	assert.Equal(t, srv.Addr().String(), info.Peer.String())
 	assert.Equal(t, "tcp", info.Transport)
 
-	require.NoError(t, client.Stop(testCtx(t), sys.Root, pid, errBye))
+	require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, errBye))
 	assert.ErrorIs(t, cp.terminated(t), errBye)
 	assert.NoError(t, sp.terminated(t), "the server sees the peer close")
 
 	// After the stop the PID answers nothing, and stopping again succeeds.
-	assert.ErrorIs(t, client.SendSync(testCtx(t), sys.Root, pid, []byte("x")), actors.ErrClosed)
-	_, err = client.Call(testCtx(t), sys.Root, pid, "q")
+	assert.ErrorIs(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("x")), actors.ErrClosed)
+	_, err = client.Call(testkit.Ctx(t), sys.Root, pid, "q")
 	assert.ErrorIs(t, err, actors.ErrClosed)
-	assert.NoError(t, client.Stop(testCtx(t), sys.Root, pid, nil))
+	assert.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, nil))
 	assert.Equal(t, int32(1), cp.nterm.Load())
 }
 
 func TestClientAPIOnServerConnection(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := startServer(t, sys, newServed, sp)
-	raw := dialRaw(t, srv.Addr())
+	srv := testkit.StartServer(t, sys, "", newServed, sp)
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	sp.expect(t, "init")
 	pid := connOf(t, srv).PID
 
-	require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte("sync")))
-	assert.Equal(t, "sync", string(readN(t, raw, 4)))
+	require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("sync")))
+	assert.Equal(t, "sync", string(testkit.ReadN(t, raw, 4)))
 	client.SendAsync(sys.Root, pid, []byte("async"))
-	assert.Equal(t, "async", string(readN(t, raw, 5)))
+	assert.Equal(t, "async", string(testkit.ReadN(t, raw, 5)))
 
-	v, err := client.Call(testCtx(t), sys.Root, pid, 7)
+	v, err := client.Call(testkit.Ctx(t), sys.Root, pid, 7)
 	require.NoError(t, err)
 	assert.Equal(t, [2]any{"re", 7}, v)
 	client.Cast(sys.Root, pid, "c")
 	assert.Equal(t, "c", sp.expect(t, "cast").val)
 
-	require.NoError(t, client.Stop(testCtx(t), sys.Root, pid, errBye))
+	require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, errBye))
 	assert.ErrorIs(t, sp.terminated(t), errBye)
 	requireEOF(t, raw, "")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
 }
 
 func TestSendSyncFramed(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := startServer(t, sys, newServed, sp, server.WithSocket(transport.WithFramer(transport.Line())))
-	pid := dial(t, sys, srv.Addr(), newServed, newProbe(), client.WithSocket(transport.WithFramer(transport.Line())))
+	srv := testkit.StartServer(t, sys, "", newServed, sp, server.WithSocket(transport.WithFramer(transport.Line())))
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newServed, newProbe(), client.WithSocket(transport.WithFramer(transport.Line())))
 	sp.expect(t, "init")
 	for _, s := range []string{"one", "two"} {
-		require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte(s)))
+		require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte(s)))
 	}
 	assert.Equal(t, "one", sp.expect(t, "packet").val)
 	assert.Equal(t, "two", sp.expect(t, "packet").val)
 }
 
 func TestDialErrors(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	// A port nobody listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	_, err = client.Dial(testCtx(t), sys.Root, addr, newServed, newProbe(), client.WithLogger(discard))
+	_, err = testkit.TryDial(t, sys, addr, newServed, newProbe())
 	assert.Error(t, err)
 
-	_, err = client.Dial(testCtx(t), sys.Root, addr, newServed, nil, nil)
+	_, err = client.Dial(testkit.Ctx(t), sys.Root, addr, newServed, nil, nil)
 	assert.ErrorIs(t, err, client.ErrInvalidOptions)
-	_, err = client.Dial(testCtx(t), sys.Root, addr, nil, nil)
+	_, err = client.Dial(testkit.Ctx(t), sys.Root, addr, nil, nil)
 	assert.ErrorIs(t, err, client.ErrInvalidOptions)
-	_, err = client.Dial(testCtx(t), nil, addr, newServed, nil)
+	_, err = client.Dial(testkit.Ctx(t), nil, addr, newServed, nil)
 	assert.ErrorIs(t, err, client.ErrInvalidOptions)
 }
 
 func TestDialNamedAndAsChild(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	pid := dial(t, sys, srv.Addr(), newServed, newProbe(), client.WithName("named-conn"))
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newServed, newProbe(), client.WithName("named-conn"))
 	assert.Equal(t, "named-conn", pid.Id)
 
 	// Spawned from an actor's context, the connection is that actor's child
@@ -143,7 +144,7 @@ func TestDialNamedAndAsChild(t *testing.T) {
 	got := make(chan *actor.PID, 1)
 	parent, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*actor.Started); ok {
-			pid, err := client.Dial(testCtx(t), ctx, srv.Addr().String(), newServed, cp, client.WithLogger(discard))
+			pid, err := client.Dial(testkit.Ctx(t), ctx, srv.Addr().String(), newServed, cp, client.WithLogger(testkit.Discard))
 			if err == nil {
 				got <- pid
 			}
@@ -171,10 +172,10 @@ func (h *ender) HandleCall(_ behaviours.Conn, req any, _ behaviours.From) behavi
 // Requests that reach a connection while it ends are answered: with the
 // reply, or an error wrapping actors.ErrClosed, never by a timeout.
 func TestRequestsRacingTheEndAreAnswered(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	for range 20 {
-		pid := dial(t, sys, srv.Addr(), func() behaviours.Handler { return &ender{} }, newProbe())
+		pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &ender{} }, newProbe())
 		client.Cast(sys.Root, pid, "end")
 		for i := range 20 {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -186,6 +187,6 @@ func TestRequestsRacingTheEndAreAnswered(t *testing.T) {
 			}
 			require.Equal(t, i, v)
 		}
-		require.NoError(t, client.Stop(testCtx(t), sys.Root, pid, nil))
+		require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, nil))
 	}
 }

@@ -18,8 +18,8 @@ import (
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 var errKaboom = errors.New("kaboom")
@@ -35,15 +35,15 @@ func (h *crasher) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 }
 
 func TestPanicLeavesOtherConnectionsAnswering(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &crasher{} }, p)
-	a, b, c := dialRaw(t, srv.Addr()), dialRaw(t, srv.Addr()), dialRaw(t, srv.Addr())
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &crasher{} }, p)
+	a, b, c := testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String())
 	for _, r := range []net.Conn{a, b, c} {
 		roundTrip(t, r, "up")
 	}
 
-	write(t, b, "panic")
+	testkit.Write(t, b, "panic")
 	requireEOF(t, b, "")
 	reason := p.terminated(t)
 	require.ErrorIs(t, reason, actors.ErrCallbackPanic)
@@ -54,8 +54,8 @@ func TestPanicLeavesOtherConnectionsAnswering(t *testing.T) {
 
 	roundTrip(t, a, "still here")
 	roundTrip(t, c, "me too")
-	roundTrip(t, dialRaw(t, srv.Addr()), "and new ones")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, wait, time.Millisecond)
+	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "and new ones")
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, time.Millisecond)
 	requireMode(t, srv, actors.ModeAccepting)
 }
 
@@ -68,11 +68,10 @@ func (h *initPanicker) Init(_ behaviours.Conn, arg any) behaviours.Result {
 }
 
 func TestPanicInInitFailsDial(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	p := newProbe()
-	_, err := client.Dial(testCtx(t), sys.Root, srv.Addr().String(), func() behaviours.Handler { return &initPanicker{} }, p,
-		client.WithLogger(discard))
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &initPanicker{} }, p)
 	require.ErrorIs(t, err, actors.ErrCallbackPanic)
 	var ce *actors.CallbackError
 	require.ErrorAs(t, err, &ce)
@@ -90,11 +89,10 @@ func (h *terminatePanicker) Init(behaviours.Conn, any) behaviours.Result {
 func (h *terminatePanicker) Terminate(behaviours.Conn, error) error { panic("terminate failed") }
 
 func TestPanicInTerminate(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := startServer(t, sys, newEcho, sp)
-	_, err := client.Dial(testCtx(t), sys.Root, srv.Addr().String(), func() behaviours.Handler { return &terminatePanicker{} }, nil,
-		client.WithLogger(discard))
+	srv := testkit.StartServer(t, sys, "", newEcho, sp)
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &terminatePanicker{} }, nil)
 	require.ErrorIs(t, err, actors.ErrCallbackPanic)
 	var ce *actors.CallbackError
 	require.ErrorAs(t, err, &ce)
@@ -114,7 +112,7 @@ func TestAcceptorSurvivesEMFILE(t *testing.T) {
 	if os.Getenv(emfileEnv) != "" {
 		t.Skip("in the child")
 	}
-	ctx := testCtx(t)
+	ctx := testkit.Ctx(t)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestEMFILEChild$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), emfileEnv+"=1")
 	out, err := cmd.CombinedOutput()
@@ -130,13 +128,13 @@ func TestEMFILEChild(t *testing.T) {
 		t.Skip("run by TestAcceptorSurvivesEMFILE")
 	}
 	logs := newLogCapture()
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe(), server.WithAcceptors(1), server.WithStartAsleep(),
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithAcceptors(1), server.WithStartAsleep(),
 		server.WithLogger(slog.New(logs)))
 
 	// Connected but not accepted: the server is asleep.
-	waiting := dialRaw(t, srv.Addr())
-	write(t, waiting, "hello")
+	waiting := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	testkit.Write(t, waiting, "hello")
 
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old))
@@ -168,7 +166,7 @@ func TestEMFILEChild(t *testing.T) {
 
 	require.NoError(t, srv.Wake(context.Background()))
 	sawEMFILE := false
-	timeout := time.After(wait)
+	timeout := time.After(testkit.Wait)
 	for !sawEMFILE {
 		select {
 		case r := <-logs.ch:
@@ -186,7 +184,7 @@ func TestEMFILEChild(t *testing.T) {
 
 	release()
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old))
-	assert.Equal(t, "hello", string(readN(t, waiting, 5)), "the acceptor recovered")
-	roundTrip(t, dialRaw(t, srv.Addr()), "and keeps accepting")
+	assert.Equal(t, "hello", string(testkit.ReadN(t, waiting, 5)), "the acceptor recovered")
+	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "and keeps accepting")
 	requireMode(t, srv, actors.ModeAccepting)
 }

@@ -17,93 +17,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// wait bounds every blocking step of a test: long enough for a loaded
-// machine under -race, short enough that a hang fails fast.
-const wait = 10 * time.Second
-
-var discard = slog.New(slog.DiscardHandler)
-
-// newSystem returns an actor system shut down when the test ends.
-func newSystem(t *testing.T) *actor.ActorSystem {
-	t.Helper()
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	t.Cleanup(sys.Shutdown)
-	return sys
-}
-
-// testCtx is a context that ends with the test (or after wait).
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// startServer starts a server on 127.0.0.1:0, stopped when the test ends.
-func startServer(t *testing.T, sys *actor.ActorSystem, f behaviours.Factory, arg any, opts ...server.Option) *server.Server {
-	t.Helper()
-	opts = append([]server.Option{server.WithLogger(discard)}, opts...)
-	srv, err := server.Start(sys, f, arg, "127.0.0.1:0", opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		require.NoError(t, srv.Stop(ctx, nil))
-	})
-	return srv
-}
-
-// dial starts a client connection to srv, stopped when the test ends.
-func dial(t *testing.T, sys *actor.ActorSystem, addr net.Addr, f behaviours.Factory, arg any, opts ...client.Option) *actor.PID {
-	t.Helper()
-	opts = append([]client.Option{client.WithLogger(discard)}, opts...)
-	pid, err := client.Dial(testCtx(t), sys.Root, addr.String(), f, arg, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		require.NoError(t, client.Stop(ctx, sys.Root, pid, nil))
-	})
-	return pid
-}
-
-// dialRaw opens a plain socket to addr, closed when the test ends.
-func dialRaw(t *testing.T, addr net.Addr) net.Conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	require.NoError(t, err)
-	require.NoError(t, c.SetDeadline(time.Now().Add(wait)))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// readN reads exactly n bytes.
-func readN(t *testing.T, c net.Conn, n int) []byte {
-	t.Helper()
-	b := make([]byte, n)
-	_, err := io.ReadFull(c, b)
-	require.NoError(t, err)
-	return b
-}
-
 // roundTrip writes msg and expects it back (from an echoing handler).
 func roundTrip(t *testing.T, c net.Conn, msg string) {
 	t.Helper()
-	_, err := c.Write([]byte(msg))
-	require.NoError(t, err)
-	require.Equal(t, msg, string(readN(t, c, len(msg))))
+	testkit.Write(t, c, msg)
+	require.Equal(t, msg, string(testkit.ReadN(t, c, len(msg))))
 }
 
 // requireEOF asserts the peer closed c, after any bytes in want.
@@ -122,7 +49,7 @@ func requireSilent(t *testing.T, c net.Conn, d time.Duration) {
 	require.Zero(t, n, "unexpected bytes")
 	var ne net.Error
 	require.True(t, errors.As(err, &ne) && ne.Timeout(), "want a read timeout, got %v", err)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(wait)))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(testkit.Wait)))
 }
 
 // event is one thing a handler saw.
@@ -154,7 +81,7 @@ func (p *probe) next(t *testing.T) event {
 	select {
 	case ev := <-p.events:
 		return ev
-	case <-time.After(wait):
+	case <-time.After(testkit.Wait):
 		t.Fatal("no event")
 		return event{}
 	}
@@ -184,7 +111,7 @@ func (p *probe) terminated(t *testing.T) error {
 	select {
 	case err := <-p.terms:
 		return err
-	case <-time.After(wait):
+	case <-time.After(testkit.Wait):
 		t.Fatal("Terminate did not run")
 		return nil
 	}

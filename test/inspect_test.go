@@ -12,6 +12,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 // versioned answers packets and calls with its version; CodeChange moves
@@ -45,61 +46,61 @@ func (h *versioned) State() any { return h.n }
 func newVersioned() behaviours.Handler { return &versioned{version: "v1"} }
 
 func TestClientCodeChange(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	pid := dial(t, sys, srv.Addr(), newVersioned, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newVersioned, newProbe())
 
-	v, err := client.Call(testCtx(t), sys.Root, pid, "version")
+	v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "version")
 	require.NoError(t, err)
 	assert.Equal(t, "v1", v)
 
-	require.ErrorIs(t, client.CodeChange(testCtx(t), sys.Root, pid, "1", "refuse"), errRefused)
-	v, err = client.Call(testCtx(t), sys.Root, pid, "version")
+	require.ErrorIs(t, client.CodeChange(testkit.Ctx(t), sys.Root, pid, "1", "refuse"), errRefused)
+	v, err = client.Call(testkit.Ctx(t), sys.Root, pid, "version")
 	require.NoError(t, err)
 	assert.Equal(t, "v1", v, "a refused code change keeps the handler")
 
-	require.NoError(t, client.CodeChange(testCtx(t), sys.Root, pid, "1", "x"))
-	v, err = client.Call(testCtx(t), sys.Root, pid, "version")
+	require.NoError(t, client.CodeChange(testkit.Ctx(t), sys.Root, pid, "1", "x"))
+	v, err = client.Call(testkit.Ctx(t), sys.Root, pid, "version")
 	require.NoError(t, err)
 	assert.Equal(t, "v2(from 1,x)", v)
 }
 
 func TestServerCodeChangeAndState(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, newVersioned, p)
-	a, b := dialRaw(t, srv.Addr()), dialRaw(t, srv.Addr())
+	srv := testkit.StartServer(t, sys, "", newVersioned, p)
+	a, b := testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String())
 	write := func(raw interface{ Write([]byte) (int, error) }, s string) {
 		_, err := raw.Write([]byte(s))
 		require.NoError(t, err)
 	}
 	write(a, "a")
-	assert.Equal(t, "v1:a", string(readN(t, a, 4)))
+	assert.Equal(t, "v1:a", string(testkit.ReadN(t, a, 4)))
 	write(b, "b")
-	assert.Equal(t, "v1:b", string(readN(t, b, 4)))
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, wait, time.Millisecond)
+	assert.Equal(t, "v1:b", string(testkit.ReadN(t, b, 4)))
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, testkit.Wait, time.Millisecond)
 
-	require.NoError(t, srv.CodeChange(testCtx(t), "1", "s"))
+	require.NoError(t, srv.CodeChange(testkit.Ctx(t), "1", "s"))
 	write(a, "a")
-	assert.Equal(t, "v2(from 1,s):a", string(readN(t, a, len("v2(from 1,s):a"))))
+	assert.Equal(t, "v2(from 1,s):a", string(testkit.ReadN(t, a, len("v2(from 1,s):a"))))
 	write(b, "b")
-	assert.Equal(t, "v2(from 1,s):b", string(readN(t, b, len("v2(from 1,s):b"))))
+	assert.Equal(t, "v2(from 1,s):b", string(testkit.ReadN(t, b, len("v2(from 1,s):b"))))
 
 	// The new handler kept the state, which StateReader reports.
 	for _, c := range srv.Connections() {
-		st, err := client.State(testCtx(t), sys.Root, c.PID)
+		st, err := client.State(testkit.Ctx(t), sys.Root, c.PID)
 		require.NoError(t, err)
 		assert.Equal(t, 2, st)
 	}
-	assert.ErrorIs(t, srv.CodeChange(testCtx(t), "2", "refuse"), errRefused)
+	assert.ErrorIs(t, srv.CodeChange(testkit.Ctx(t), "2", "refuse"), errRefused)
 }
 
 func TestStateWithoutStateReader(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	raw := dialRaw(t, srv.Addr())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	roundTrip(t, raw, "x")
-	st, err := client.State(testCtx(t), sys.Root, connOf(t, srv).PID)
+	st, err := client.State(testkit.Ctx(t), sys.Root, connOf(t, srv).PID)
 	require.NoError(t, err)
 	assert.IsType(t, &echo{}, st, "a handler without State() reports itself")
 }
@@ -115,17 +116,17 @@ func traceHas(evs []actors.TraceEvent, kind actors.TraceKind, match func(actors.
 }
 
 func TestTraceFromServerOption(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	log := actors.NewTraceLog(64)
-	srv := startServer(t, sys, newCaller, newProbe(), server.WithTracer(log))
-	raw := dialRaw(t, srv.Addr())
+	srv := testkit.StartServer(t, sys, "", newCaller, newProbe(), server.WithTracer(log))
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	_, err := raw.Write([]byte("ping"))
 	require.NoError(t, err)
 	// caller answers packets with a deferred reply to no one: nothing is
 	// written back, so wait for the trace instead.
 	require.Eventually(t, func() bool {
 		return traceHas(log.Events(), actors.TracePacketIn, func(ev actors.TraceEvent) bool { return string(ev.Data) == "ping" })
-	}, wait, time.Millisecond)
+	}, testkit.Wait, time.Millisecond)
 
 	pid := connOf(t, srv).PID
 	type result struct {
@@ -134,16 +135,16 @@ func TestTraceFromServerOption(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		v, err := client.Call(testCtx(t), sys.Root, pid, []byte("pkt"))
+		v, err := client.Call(testkit.Ctx(t), sys.Root, pid, []byte("pkt"))
 		done <- result{v, err}
 	}()
 	// Play the echo server: the reply comes once "pkt" comes back.
-	_, err = raw.Write(readN(t, raw, 3))
+	_, err = raw.Write(testkit.ReadN(t, raw, 3))
 	require.NoError(t, err)
 	var r result
 	select {
 	case r = <-done:
-	case <-time.After(wait):
+	case <-time.After(testkit.Wait):
 		t.Fatal("no reply")
 	}
 	require.NoError(t, r.err)
@@ -170,16 +171,16 @@ func TestTraceFromServerOption(t *testing.T) {
 }
 
 func TestTraceAtRunTime(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	raw := dialRaw(t, srv.Addr())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	roundTrip(t, raw, "before")
 	pid := connOf(t, srv).PID
 
 	evs := make(chan actors.TraceEvent, 256)
-	require.NoError(t, client.Trace(testCtx(t), sys.Root, pid, actors.TracerFunc(func(ev actors.TraceEvent) { evs <- ev })))
+	require.NoError(t, client.Trace(testkit.Ctx(t), sys.Root, pid, actors.TracerFunc(func(ev actors.TraceEvent) { evs <- ev })))
 	roundTrip(t, raw, "traced")
-	require.NoError(t, client.Trace(testCtx(t), sys.Root, pid, nil))
+	require.NoError(t, client.Trace(testkit.Ctx(t), sys.Root, pid, nil))
 	roundTrip(t, raw, "after")
 	close(evs)
 

@@ -6,11 +6,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -54,33 +54,27 @@ func (h *passive) SocketReadTimeout(behaviours.Conn) behaviours.Result {
 
 func passiveServer(t *testing.T, start behaviours.Result) (*actor.ActorSystem, *probe, *server.Server) {
 	t.Helper()
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &passive{start: start} }, p,
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &passive{start: start} }, p,
 		server.WithSocket(transport.WithPassive()))
 	return sys, p, srv
 }
 
-func write(t *testing.T, c interface{ Write([]byte) (int, error) }, s string) {
-	t.Helper()
-	_, err := c.Write([]byte(s))
-	require.NoError(t, err)
-}
-
 func TestPassiveDeliversOnlyOnRecv(t *testing.T) {
 	sys, p, srv := passiveServer(t, behaviours.Continue())
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	assert.Equal(t, true, p.expect(t, "init").val, "Conn.Passive in passive mode")
 	pid := connOf(t, srv).PID
 
-	write(t, raw, "abc")
+	testkit.Write(t, raw, "abc")
 	p.none(t, quiet) // nothing is read until the handler asks
 	client.Cast(sys.Root, pid, recvArgs{0, 0})
 	assert.Equal(t, "abc", p.expect(t, "packet").val)
 	p.expect(t, "passive")
 
 	// Recv(n) delivers exactly n bytes and keeps the rest for the next Recv.
-	write(t, raw, "defgh")
+	testkit.Write(t, raw, "defgh")
 	client.Cast(sys.Root, pid, recvArgs{2, 0})
 	assert.Equal(t, "de", p.expect(t, "packet").val)
 	p.expect(t, "passive")
@@ -92,14 +86,14 @@ func TestPassiveDeliversOnlyOnRecv(t *testing.T) {
 func TestPassiveReadTimeout(t *testing.T) {
 	const d = 100 * time.Millisecond
 	sys, p, srv := passiveServer(t, behaviours.Recv(0, d))
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	init := p.expect(t, "init")
 	ev := p.expect(t, "srtimeout")
 	assert.GreaterOrEqual(t, ev.at.Sub(init.at), d-10*time.Millisecond)
 	p.none(t, quiet) // it fires once per Recv
 
 	// The connection still works: a new Recv reads.
-	write(t, raw, "late")
+	testkit.Write(t, raw, "late")
 	client.Cast(sys.Root, connOf(t, srv).PID, recvArgs{0, 0})
 	assert.Equal(t, "late", p.expect(t, "packet").val)
 }
@@ -113,28 +107,28 @@ func (h *timedOut) Init(_ behaviours.Conn, arg any) behaviours.Result {
 }
 
 func TestPassiveReadTimeoutDefaultStops(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &timedOut{} }, p,
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &timedOut{} }, p,
 		server.WithSocket(transport.WithPassive()))
-	raw := dialRaw(t, srv.Addr())
-	write(t, raw, "ab") // less than asked for
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	testkit.Write(t, raw, "ab") // less than asked for
 	assert.ErrorIs(t, p.terminated(t), behaviours.ErrReadTimeout)
 	requireEOF(t, raw, "")
 }
 
 func TestActiveNThenPassive(t *testing.T) {
 	sys, p, srv := passiveServer(t, behaviours.Continue().Active(2))
-	raw := dialRaw(t, srv.Addr())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	p.expect(t, "init")
 
-	write(t, raw, "a")
+	testkit.Write(t, raw, "a")
 	assert.Equal(t, "a", p.expect(t, "packet").val)
 	assert.Equal(t, false, p.expect(t, "passive").val)
-	write(t, raw, "b")
+	testkit.Write(t, raw, "b")
 	assert.Equal(t, "b", p.expect(t, "packet").val)
 	assert.Equal(t, true, p.expect(t, "passive").val, "passive again after n frames")
-	write(t, raw, "c")
+	testkit.Write(t, raw, "c")
 	p.none(t, quiet)
 	client.Cast(sys.Root, connOf(t, srv).PID, recvArgs{0, 0})
 	assert.Equal(t, "c", p.expect(t, "packet").val)

@@ -14,6 +14,7 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 // requireMode asserts every acceptor of srv is in mode m.
@@ -28,47 +29,47 @@ func requireMode(t *testing.T, srv *server.Server, m actors.Mode) {
 }
 
 func TestSleepAndWake(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	requireMode(t, srv, actors.ModeAccepting)
-	open := dialRaw(t, srv.Addr())
+	open := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	roundTrip(t, open, "before sleep")
 
-	require.NoError(t, srv.Sleep(testCtx(t)))
+	require.NoError(t, srv.Sleep(testkit.Ctx(t)))
 	requireMode(t, srv, actors.ModeSleeping)
 	assert.Equal(t, "sleeping", actors.ModeSleeping.String())
 	roundTrip(t, open, "open connections keep working")
 
 	// The listener stays open: the dial completes, but nobody accepts.
-	waiting := dialRaw(t, srv.Addr())
-	write(t, waiting, "queued")
+	waiting := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	testkit.Write(t, waiting, "queued")
 	requireSilent(t, waiting, quiet)
 	assert.Len(t, srv.Connections(), 1)
 
-	require.NoError(t, srv.Wake(testCtx(t)))
+	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	requireMode(t, srv, actors.ModeAccepting)
-	assert.Equal(t, "queued", string(readN(t, waiting, len("queued"))))
-	roundTrip(t, dialRaw(t, srv.Addr()), "new after wake")
+	assert.Equal(t, "queued", string(testkit.ReadN(t, waiting, len("queued"))))
+	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "new after wake")
 	roundTrip(t, open, "still open")
 
 	// Sleep and wake again: they take effect every time.
-	require.NoError(t, srv.Sleep(testCtx(t)))
+	require.NoError(t, srv.Sleep(testkit.Ctx(t)))
 	requireMode(t, srv, actors.ModeSleeping)
-	require.NoError(t, srv.Wake(testCtx(t)))
-	roundTrip(t, dialRaw(t, srv.Addr()), "again")
+	require.NoError(t, srv.Wake(testkit.Ctx(t)))
+	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "again")
 }
 
 func TestStartAsleep(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe(), server.WithStartAsleep())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithStartAsleep())
 	requireMode(t, srv, actors.ModeSleeping)
-	raw := dialRaw(t, srv.Addr())
-	write(t, raw, "hi")
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	testkit.Write(t, raw, "hi")
 	requireSilent(t, raw, quiet)
 
-	require.NoError(t, srv.Wake(testCtx(t)))
+	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	requireMode(t, srv, actors.ModeAccepting)
-	assert.Equal(t, "hi", string(readN(t, raw, 2)))
+	assert.Equal(t, "hi", string(testkit.ReadN(t, raw, 2)))
 }
 
 func TestAcceptors(t *testing.T) {
@@ -81,8 +82,8 @@ func TestAcceptors(t *testing.T) {
 		{"WithAcceptors", []server.Option{server.WithAcceptors(3)}, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := newSystem(t)
-			srv := startServer(t, sys, newEcho, newProbe(), tt.opts...)
+			sys := testkit.NewSystem(t)
+			srv := testkit.StartServer(t, sys, "", newEcho, newProbe(), tt.opts...)
 			as := srv.Acceptors()
 			require.Len(t, as, tt.want)
 			pids := map[string]bool{}
@@ -99,16 +100,16 @@ func TestAcceptors(t *testing.T) {
 }
 
 func TestAddrInUse(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
-	_, err := server.Start(sys, newEcho, newProbe(), srv.Addr().String(), server.WithLogger(discard))
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	_, err := server.Start(sys, newEcho, newProbe(), srv.Addr().String(), server.WithLogger(testkit.Discard))
 	require.ErrorIs(t, err, server.ErrAddrInUse)
 	require.ErrorIs(t, err, syscall.EADDRINUSE)
-	roundTrip(t, dialRaw(t, srv.Addr()), "the first server is unharmed")
+	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "the first server is unharmed")
 }
 
 func TestInvalidOptions(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	for _, tt := range []struct {
 		name string
 		try  func() (*server.Server, error)
@@ -138,9 +139,9 @@ func TestInvalidOptions(t *testing.T) {
 }
 
 func TestNameTaken(t *testing.T) {
-	sys := newSystem(t)
-	startServer(t, sys, newEcho, newProbe(), server.WithName("dup"))
-	_, err := server.Start(sys, newEcho, newProbe(), "127.0.0.1:0", server.WithName("dup"), server.WithLogger(discard))
+	sys := testkit.NewSystem(t)
+	testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithName("dup"))
+	_, err := server.Start(sys, newEcho, newProbe(), "127.0.0.1:0", server.WithName("dup"), server.WithLogger(testkit.Discard))
 	assert.ErrorIs(t, err, server.ErrNameTaken)
 }
 
@@ -164,24 +165,24 @@ func (h *listenIniter) ListenInit(info behaviours.ListenInfo, arg any) (any, err
 var _ behaviours.ListenIniter = (*listenIniter)(nil)
 
 func TestListenInit(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := startServer(t, sys, func() behaviours.Handler { return &listenIniter{} }, listenArg{p: p},
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &listenIniter{} }, listenArg{p: p},
 		server.WithName("li"))
 	info := p.expect(t, "listen").val.(behaviours.ListenInfo)
 	assert.Equal(t, srv.Addr().String(), info.Addr)
 	assert.Equal(t, "li", info.Name)
 	assert.Equal(t, "tcp", info.Transport)
 
-	dialRaw(t, srv.Addr())
+	testkit.DialRaw(t, "tcp", srv.Addr().String())
 	assert.Same(t, p, p.expect(t, "init").val, "Init gets the argument ListenInit returned")
 }
 
 func TestListenInitRefuses(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
 	srv, err := server.Start(sys, func() behaviours.Handler { return &listenIniter{} }, listenArg{p: p, refuse: true},
-		"127.0.0.1:0", server.WithLogger(discard))
+		"127.0.0.1:0", server.WithLogger(testkit.Discard))
 	assert.Nil(t, srv)
 	require.ErrorIs(t, err, server.ErrListenInit)
 	require.ErrorIs(t, err, errBoom)
@@ -193,14 +194,14 @@ func TestListenInitRefuses(t *testing.T) {
 }
 
 func TestConnectionsListAndShrink(t *testing.T) {
-	sys := newSystem(t)
-	srv := startServer(t, sys, newEcho, newProbe())
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
 	assert.Empty(t, srv.Connections())
-	raws := []net.Conn{dialRaw(t, srv.Addr()), dialRaw(t, srv.Addr()), dialRaw(t, srv.Addr())}
+	raws := []net.Conn{testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String())}
 	for _, r := range raws {
 		roundTrip(t, r, "up")
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, time.Millisecond)
 
 	peers := map[string]bool{}
 	for _, c := range srv.Connections() {
@@ -215,7 +216,7 @@ func TestConnectionsListAndShrink(t *testing.T) {
 
 	gone := raws[1].LocalAddr().String()
 	require.NoError(t, raws[1].Close())
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, testkit.Wait, time.Millisecond)
 	for _, c := range srv.Connections() {
 		assert.NotEqual(t, gone, c.Peer.String())
 	}
@@ -235,17 +236,17 @@ func (h *slowTerminator) Terminate(c behaviours.Conn, reason error) error {
 
 func TestStopWaitsForEveryTerminate(t *testing.T) {
 	const n = 8
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	p := newProbe()
 	var done atomic.Int32
-	srv := startServer(t, sys, func() behaviours.Handler { return &slowTerminator{done: &done} }, p)
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &slowTerminator{done: &done} }, p)
 	for range n {
-		dialRaw(t, srv.Addr())
+		testkit.DialRaw(t, "tcp", srv.Addr().String())
 		p.expect(t, "init")
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == n }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(srv.Connections()) == n }, testkit.Wait, time.Millisecond)
 
-	require.NoError(t, srv.Stop(testCtx(t), errBye))
+	require.NoError(t, srv.Stop(testkit.Ctx(t), errBye))
 	assert.Equal(t, int32(n), done.Load(), "Stop returned before every Terminate ran")
 	for range n {
 		assert.ErrorIs(t, p.terminated(t), errBye)
@@ -257,21 +258,21 @@ func TestStopWaitsForEveryTerminate(t *testing.T) {
 	}
 	assert.Empty(t, srv.Connections())
 	requireMode(t, srv, actors.ModeClosed)
-	require.NoError(t, srv.Stop(testCtx(t), nil), "stopping again is harmless")
-	_, err := net.DialTimeout("tcp", srv.Addr().String(), wait)
+	require.NoError(t, srv.Stop(testkit.Ctx(t), nil), "stopping again is harmless")
+	_, err := net.DialTimeout("tcp", srv.Addr().String(), testkit.Wait)
 	assert.Error(t, err, "the listener is closed")
 }
 
 func TestManyServersOneSystem(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	var srvs []*server.Server
 	for i := range 3 {
-		srvs = append(srvs, startServer(t, sys, newEcho, newProbe(), server.WithName(fmt.Sprintf("s%d", i))))
+		srvs = append(srvs, testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithName(fmt.Sprintf("s%d", i))))
 	}
 	for _, s := range srvs {
-		roundTrip(t, dialRaw(t, s.Addr()), s.Name())
+		roundTrip(t, testkit.DialRaw(t, "tcp", s.Addr().String()), s.Name())
 	}
-	require.NoError(t, srvs[1].Stop(testCtx(t), nil))
-	roundTrip(t, dialRaw(t, srvs[0].Addr()), "others keep serving")
-	roundTrip(t, dialRaw(t, srvs[2].Addr()), "others keep serving")
+	require.NoError(t, srvs[1].Stop(testkit.Ctx(t), nil))
+	roundTrip(t, testkit.DialRaw(t, "tcp", srvs[0].Addr().String()), "others keep serving")
+	roundTrip(t, testkit.DialRaw(t, "tcp", srvs[2].Addr().String()), "others keep serving")
 }

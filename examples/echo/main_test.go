@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,27 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestRunEchoes(t *testing.T) {
 	const (
@@ -44,22 +25,7 @@ func TestRunEchoes(t *testing.T) {
 		size    = 64
 		period  = 2 * time.Second
 	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	var stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, &stderr)
-		pw.Close()
-		done <- err
-	}()
-
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	require.NoError(t, err, "stderr: %s", stderr.String())
-	addr, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "listening ")
-	require.True(t, ok, "first line %q", line)
-	go io.Copy(io.Discard, pr) // anything else run prints
+	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0")
 
 	// The clients stay connected until run returns: stopping the server
 	// must close them.
@@ -69,7 +35,7 @@ func TestRunEchoes(t *testing.T) {
 	counts := make([]int, clients)
 	deadline := time.Now().Add(period)
 	for i := range clients {
-		wg.Go(func() { conns[i], errs[i] = exchange(addr, deadline, size, &counts[i]) })
+		wg.Go(func() { conns[i], errs[i] = exchange(ex.Addr, deadline, size, &counts[i]) })
 	}
 	wg.Wait()
 	for i := range clients {
@@ -80,19 +46,13 @@ func TestRunEchoes(t *testing.T) {
 		assert.Positive(t, counts[i], "client %d exchanged nothing", i)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after the context ended")
-	}
+	ex.Stop(t)
 	for i, c := range conns {
 		n, err := c.Read(make([]byte, 1))
 		assert.Zero(t, n)
 		assert.ErrorIs(t, err, io.EOF, "client %d: the stopped server closed the connection", i)
 	}
-	assert.NotContains(t, stderr.String(), "level=ERROR")
+	assert.NotContains(t, ex.Stderr.String(), "level=ERROR")
 }
 
 // exchange sends random messages of size bytes until deadline, checking

@@ -3,46 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// echo is the echo example's handler, written again here: a raw echo.
-type echo struct{ behaviours.Base }
-
-func (echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
-	return behaviours.Send(p)
-}
-
 func TestRun(t *testing.T) {
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	defer sys.Shutdown()
-	srv, err := server.Start(sys, func() behaviours.Handler { return echo{} }, nil, "127.0.0.1:0",
-		server.WithLogger(slog.New(slog.DiscardHandler)))
-	require.NoError(t, err)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Stop(ctx, nil))
-	}()
+	// A raw echo server, as the echo example's.
+	srv := testkit.StartServer(t, testkit.NewSystem(t), "", testkit.NewEcho, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err = run(ctx, []string{"-addr", srv.Addr().String(), "-conns", "3", "-n", "300"}, &stdout, &stderr)
+	err := run(ctx, []string{"-addr", srv.Addr().String(), "-conns", "3", "-n", "300"}, &stdout, &stderr)
 	require.NoError(t, err, "stderr: %s", stderr.String())
 	require.Empty(t, stderr.String())
 	out := stdout.String()

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/etcp-go/etcp/pool"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -111,14 +110,6 @@ func (r *redisServer) kill() {
 	r.cmd = nil
 }
 
-func newSystem(t *testing.T) *actor.ActorSystem {
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	t.Cleanup(sys.Shutdown)
-	return sys
-}
-
 func TestRun(t *testing.T) {
 	r := newRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -133,8 +124,8 @@ func TestRun(t *testing.T) {
 
 func TestRedisErrorsAndNulls(t *testing.T) {
 	r := newRedis(t)
-	sys := newSystem(t)
-	p, err := startPool(sys, r.addr(), 2, 5*time.Second, slog.New(slog.DiscardHandler))
+	sys := testkit.NewSystem(t)
+	p, err := startPool(sys, r.addr(), 2, 5*time.Second, testkit.Discard)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, p.Stop(context.Background(), nil)) }()
 	db := kv{p}
@@ -168,8 +159,8 @@ func TestRedisErrorsAndNulls(t *testing.T) {
 func TestAcknowledgedSetsSurviveRestart(t *testing.T) {
 	const keys, writers = 600, 4
 	r := newRedis(t)
-	sys := newSystem(t)
-	p, err := startPool(sys, r.addr(), writers, 2*time.Second, slog.New(slog.DiscardHandler))
+	sys := testkit.NewSystem(t)
+	p, err := startPool(sys, r.addr(), writers, 2*time.Second, testkit.Discard)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, p.Stop(context.Background(), nil)) }()
 	db := kv{p}

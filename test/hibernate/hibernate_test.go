@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"runtime"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -68,21 +68,12 @@ type fixture struct {
 
 func start(t *testing.T, opts ...server.Option) *fixture {
 	t.Helper()
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	sys := testkit.NewSystem(t)
 	done := make(chan error, 1000)
 	// ParkAfter(-1): only hibernation, never idle parking, may drop a goroutine.
 	opts = append([]server.Option{server.WithAcceptors(2), server.WithParkAfter(-1),
 		server.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
-	srv, err := server.Start(sys, func() behaviours.Handler { return &sleeper{} }, done, "127.0.0.1:0", opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Stop(ctx, nil))
-		sys.Shutdown()
-	})
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &sleeper{} }, done, opts...)
 	return &fixture{sys: sys, srv: srv, done: done}
 }
 
@@ -93,18 +84,14 @@ type peer struct {
 
 func (f *fixture) dial(t *testing.T) *peer {
 	t.Helper()
-	c, err := net.Dial("tcp", f.srv.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	c := testkit.DialRaw(t, "tcp", f.srv.Addr().String())
 	return &peer{Conn: c, r: bufio.NewReader(c)}
 }
 
 // expect reads one line and checks its kind and count; it returns the PID id.
 func (p *peer) expect(t *testing.T, kind string, n int) string {
 	t.Helper()
-	line, err := p.r.ReadString('\n')
-	require.NoError(t, err)
+	line := testkit.ReadLine(t, p.r)
 	f := strings.Fields(line)
 	require.Len(t, f, 3, line)
 	require.Equal(t, kind, f[0])
@@ -214,41 +201,25 @@ func TestHibernatedConnectionSeesPeerClose(t *testing.T) {
 	}
 }
 
-// idler does not hibernate by itself; the server's idle-hibernate does.
-type idler struct{ behaviours.Base }
-
-func (idler) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result { return behaviours.Send(p) }
-
 func TestIdleHibernateOption(t *testing.T) {
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	srv, err := server.Start(sys, func() behaviours.Handler { return idler{} }, nil, "127.0.0.1:0",
+	// Echo does not hibernate by itself; the server's idle-hibernate does.
+	srv := testkit.StartServer(t, testkit.NewSystem(t), "", testkit.NewEcho, nil,
 		server.WithParkAfter(-1), server.WithIdleHibernate(20*time.Millisecond))
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, srv.Stop(context.Background(), nil))
-		sys.Shutdown()
-	}()
 	var conns []net.Conn
 	for range 20 {
-		c, err := net.Dial("tcp", srv.Addr().String())
-		require.NoError(t, err)
-		defer c.Close()
+		c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 		conns = append(conns, c)
-		_, err = c.Write([]byte("x"))
-		require.NoError(t, err)
+		testkit.Write(t, c, "x")
 		b := make([]byte, 1)
-		_, err = c.Read(b)
+		_, err := c.Read(b)
 		require.NoError(t, err)
 	}
 	settled(t)
 	for _, c := range conns {
-		_, err = c.Write([]byte("y"))
-		require.NoError(t, err)
+		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+		testkit.Write(t, c, "y")
 		b := make([]byte, 1)
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
-		_, err = c.Read(b)
+		_, err := c.Read(b)
 		require.NoError(t, err)
 		require.Equal(t, "y", string(b))
 	}
@@ -257,16 +228,8 @@ func TestIdleHibernateOption(t *testing.T) {
 // An active connection idle for ParkAfter parks its reader on the shared
 // poller without hibernating; a busy one keeps answering meanwhile.
 func TestIdleReadersPark(t *testing.T) {
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }),
-		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	srv, err := server.Start(sys, func() behaviours.Handler { return idler{} }, nil, "127.0.0.1:0",
+	srv := testkit.StartServer(t, testkit.NewSystem(t), "", testkit.NewEcho, nil,
 		server.WithParkAfter(20*time.Millisecond))
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, srv.Stop(context.Background(), nil))
-		sys.Shutdown()
-	}()
 	echo := func(c net.Conn, b byte) {
 		t.Helper()
 		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -279,9 +242,7 @@ func TestIdleReadersPark(t *testing.T) {
 	}
 	var conns []net.Conn
 	for i := range 20 {
-		c, err := net.Dial("tcp", srv.Addr().String())
-		require.NoError(t, err)
-		defer c.Close()
+		c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 		conns = append(conns, c)
 		echo(c, byte(i))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -130,10 +131,10 @@ func TestFramingThroughEcho(t *testing.T) {
 // splits cut, and returns the want bytes that come back.
 func echoThrough(t *testing.T, f transport.Framer, wire []byte, cut split, want int) []byte {
 	t.Helper()
-	sys := newSystem(t)
-	srv := startServer(t, sys, "", func() behaviours.Handler { return lineEcho{} },
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil,
 		server.WithSocket(transport.WithFramer(f)))
-	c := dialRaw(t, "tcp", srv.Addr().String())
+	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	c.(*net.TCPConn).SetNoDelay(true)
 
 	got := make(chan []byte, 1)
@@ -151,7 +152,7 @@ func echoThrough(t *testing.T, f transport.Framer, wire []byte, cut split, want 
 		require.NoError(t, err)
 		rest = rest[k:]
 	}
-	b := recv(t, got)
+	b := testkit.Recv(t, got)
 	// Nothing more than the echo comes back.
 	require.NoError(t, c.(*net.TCPConn).CloseWrite())
 	extra, err := io.ReadAll(c)
@@ -204,23 +205,19 @@ func TestOversizedFrame(t *testing.T) {
 		{"Line", transport.Line(), []byte("ok\n"), bytes.Repeat([]byte("y"), 4*max)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			reasons := make(chan error, 1)
-			srv := startServer(t, sys, "", func() behaviours.Handler { return ender{reasons: reasons} },
+			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return ender{reasons: reasons} }, nil,
 				server.WithSocket(transport.WithFramer(tc.framer), transport.WithMaxFrame(max)))
-			c := dialRaw(t, "tcp", srv.Addr().String())
-			_, err := c.Write(tc.ok)
-			require.NoError(t, err)
-			echo := make([]byte, len(tc.ok))
-			_, err = io.ReadFull(c, echo)
-			require.NoError(t, err)
-			require.Equal(t, tc.ok, echo)
+			c := testkit.DialRaw(t, "tcp", srv.Addr().String())
+			testkit.Write(t, c, string(tc.ok))
+			require.Equal(t, tc.ok, testkit.ReadN(t, c, len(tc.ok)))
 
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			_, err = c.Write(tc.bad)
+			_, err := c.Write(tc.bad)
 			require.NoError(t, err)
-			reason := recv(t, reasons)
+			reason := testkit.Recv(t, reasons)
 			runtime.ReadMemStats(&after)
 
 			require.ErrorIs(t, reason, transport.ErrFrameTooLarge)
@@ -232,7 +229,7 @@ func TestOversizedFrame(t *testing.T) {
 			n, err := c.Read(make([]byte, 1))
 			assert.Zero(t, n)
 			assert.Error(t, err)
-			require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, wait, time.Millisecond)
+			require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -80,7 +81,7 @@ func (h *scripted) SocketReadTimeout(behaviours.Conn) behaviours.Result {
 // state asks the handler for its mode and count.
 func state(t *testing.T, sys *actor.ActorSystem, pid *actor.PID) modeState {
 	t.Helper()
-	v, err := client.Call(testCtx(t), sys.Root, pid, "state")
+	v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "state")
 	require.NoError(t, err)
 	return v.(modeState)
 }
@@ -88,7 +89,7 @@ func state(t *testing.T, sys *actor.ActorSystem, pid *actor.PID) modeState {
 // do makes the handler return r, and returns its state after.
 func do(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, r behaviours.Result) modeState {
 	t.Helper()
-	v, err := client.Call(testCtx(t), sys.Root, pid, r)
+	v, err := client.Call(testkit.Ctx(t), sys.Root, pid, r)
 	require.NoError(t, err)
 	return v.(modeState)
 }
@@ -97,17 +98,11 @@ func do(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, r behaviours.Resul
 // peer to it; it returns the peer and the server-side connection's PID.
 func scriptedServer(t *testing.T, w *watch, init behaviours.Result, sock ...transport.Option) (*actor.ActorSystem, net.Conn, *actor.PID) {
 	t.Helper()
-	sys := newSystem(t)
-	srv := startServer(t, sys, "", func() behaviours.Handler { return &scripted{w: w, init: init} },
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &scripted{w: w, init: init} }, nil,
 		server.WithSocket(sock...))
-	c := dialRaw(t, "tcp", srv.Addr().String())
-	return sys, c, recv(t, w.pids)
-}
-
-func write(t *testing.T, c net.Conn, s string) {
-	t.Helper()
-	_, err := c.Write([]byte(s))
-	require.NoError(t, err)
+	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	return sys, c, testkit.Recv(t, w.pids)
 }
 
 // quiet asserts nothing reaches the channel for a while: a negative
@@ -127,50 +122,50 @@ func TestPassiveRawRecv(t *testing.T) {
 	assert.True(t, state(t, sys, pid).Passive)
 
 	// Nothing is delivered until Recv.
-	write(t, c, "0123456789")
+	testkit.Write(t, c, "0123456789")
 	quiet(t, w.packets, 100*time.Millisecond)
 	assert.Zero(t, state(t, sys, pid).Received)
 
 	// Recv(n) delivers exactly n bytes, from what was buffered.
 	do(t, sys, pid, behaviours.Recv(4, behaviours.Never))
-	assert.Equal(t, "0123", recv(t, w.packets))
+	assert.Equal(t, "0123", testkit.Recv(t, w.packets))
 	do(t, sys, pid, behaviours.Recv(4, behaviours.Never))
-	assert.Equal(t, "4567", recv(t, w.packets))
+	assert.Equal(t, "4567", testkit.Recv(t, w.packets))
 	assert.Equal(t, modeState{Passive: true, Received: 2}, state(t, sys, pid))
 
 	// Recv(0) delivers whatever is available.
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "89", recv(t, w.packets))
-	write(t, c, "xyz")
+	assert.Equal(t, "89", testkit.Recv(t, w.packets))
+	testkit.Write(t, c, "xyz")
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "xyz", recv(t, w.packets))
+	assert.Equal(t, "xyz", testkit.Recv(t, w.packets))
 
 	// Recv(n) waits for all n bytes, across reads.
 	do(t, sys, pid, behaviours.Recv(5, behaviours.Never))
-	write(t, c, "ab")
+	testkit.Write(t, c, "ab")
 	quiet(t, w.packets, 50*time.Millisecond)
-	write(t, c, "cdefg")
-	assert.Equal(t, "abcde", recv(t, w.packets))
+	testkit.Write(t, c, "cdefg")
+	assert.Equal(t, "abcde", testkit.Recv(t, w.packets))
 	assert.Equal(t, 5, state(t, sys, pid).Received, "the rest waits for the next Recv")
 
 	// More than one read buffer's worth.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 40000/16)
 	do(t, sys, pid, behaviours.Recv(2+len(big), behaviours.Never))
-	write(t, c, string(big))
-	assert.Equal(t, "fg"+string(big), recv(t, w.packets))
+	testkit.Write(t, c, string(big))
+	assert.Equal(t, "fg"+string(big), testkit.Recv(t, w.packets))
 	assert.Equal(t, modeState{Passive: true, Received: 6}, state(t, sys, pid))
 }
 
 func TestPassiveLineRecvZeroIsOneFrame(t *testing.T) {
 	w := newWatch()
 	sys, c, pid := scriptedServer(t, w, behaviours.Continue(), transport.WithPassive(), transport.WithFramer(transport.Line()))
-	write(t, c, "one\ntwo\r\nthree\n")
+	testkit.Write(t, c, "one\ntwo\r\nthree\n")
 	for i, want := range []string{"one", "two", "three"} {
 		do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-		assert.Equal(t, want, recv(t, w.packets))
+		assert.Equal(t, want, testkit.Recv(t, w.packets))
 		assert.Equal(t, modeState{Passive: true, Received: i + 1}, state(t, sys, pid),
 			"Recv(0) delivered exactly one frame")
-		requireEmpty(t, w.packets)
+		testkit.RequireEmpty(t, w.packets)
 	}
 }
 
@@ -181,31 +176,31 @@ func TestPassiveRecvTimeout(t *testing.T) {
 
 	start := time.Now()
 	do(t, sys, pid, behaviours.Recv(0, timeout))
-	fired := recv(t, w.srtimeout)
+	fired := testkit.Recv(t, w.srtimeout)
 	assert.GreaterOrEqual(t, fired.Sub(start), timeout, "srtimeout ran early")
-	requireEmpty(t, w.packets)
+	testkit.RequireEmpty(t, w.packets)
 
 	// The connection carries on: a read without a timeout waits as long
 	// as it takes, and an earlier deadline does not linger.
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
 	quiet(t, w.srtimeout, 2*timeout)
-	write(t, c, "late")
-	assert.Equal(t, "late", recv(t, w.packets))
+	testkit.Write(t, c, "late")
+	assert.Equal(t, "late", testkit.Recv(t, w.packets))
 
 	// A read that completes in time does not time out later.
 	do(t, sys, pid, behaviours.Recv(0, timeout))
-	write(t, c, "quick")
-	assert.Equal(t, "quick", recv(t, w.packets))
+	testkit.Write(t, c, "quick")
+	assert.Equal(t, "quick", testkit.Recv(t, w.packets))
 	quiet(t, w.srtimeout, 2*timeout)
 
 	// Recv(n) that gets only part of n in time times out too, and the
 	// part stays for the next read.
 	do(t, sys, pid, behaviours.Recv(6, timeout))
-	write(t, c, "par")
-	recv(t, w.srtimeout)
+	testkit.Write(t, c, "par")
+	testkit.Recv(t, w.srtimeout)
 	do(t, sys, pid, behaviours.Recv(6, behaviours.Never))
-	write(t, c, "tial")
-	assert.Equal(t, "partia", recv(t, w.packets))
+	testkit.Write(t, c, "tial")
+	assert.Equal(t, "partia", testkit.Recv(t, w.packets))
 }
 
 func TestSwitchModes(t *testing.T) {
@@ -214,39 +209,39 @@ func TestSwitchModes(t *testing.T) {
 	assert.False(t, state(t, sys, pid).Passive, "active by default")
 
 	// Active: every frame as it comes.
-	write(t, c, "a\n")
-	assert.Equal(t, "a", recv(t, w.packets))
+	testkit.Write(t, c, "a\n")
+	assert.Equal(t, "a", testkit.Recv(t, w.packets))
 
 	// HandlePacket switches to passive: the frames behind it wait.
-	write(t, c, "passive\nb\nc\n")
-	assert.Equal(t, "passive", recv(t, w.packets))
+	testkit.Write(t, c, "passive\nb\nc\n")
+	assert.Equal(t, "passive", testkit.Recv(t, w.packets))
 	assert.Equal(t, modeState{Passive: true, Received: 2}, state(t, sys, pid))
 	quiet(t, w.packets, 50*time.Millisecond)
 	assert.Equal(t, 2, state(t, sys, pid).Received)
 
 	// Back to active from a call: what waited is delivered.
 	assert.False(t, do(t, sys, pid, behaviours.Continue().Active(0)).Passive)
-	assert.Equal(t, "b", recv(t, w.packets))
-	assert.Equal(t, "c", recv(t, w.packets))
-	write(t, c, "d\n")
-	assert.Equal(t, "d", recv(t, w.packets))
+	assert.Equal(t, "b", testkit.Recv(t, w.packets))
+	assert.Equal(t, "c", testkit.Recv(t, w.packets))
+	testkit.Write(t, c, "d\n")
+	assert.Equal(t, "d", testkit.Recv(t, w.packets))
 
 	// Active → passive from a call.
 	assert.True(t, do(t, sys, pid, behaviours.Continue().Passive()).Passive)
-	write(t, c, "e\n")
+	testkit.Write(t, c, "e\n")
 	quiet(t, w.packets, 50*time.Millisecond)
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "e", recv(t, w.packets))
+	assert.Equal(t, "e", testkit.Recv(t, w.packets))
 
 	// Active(n): n frames, then passive again.
-	write(t, c, "f\ng\nh\ni\n")
+	testkit.Write(t, c, "f\ng\nh\ni\n")
 	assert.False(t, do(t, sys, pid, behaviours.Continue().Active(2)).Passive)
-	assert.Equal(t, "f", recv(t, w.packets))
-	assert.Equal(t, "g", recv(t, w.packets))
+	assert.Equal(t, "f", testkit.Recv(t, w.packets))
+	assert.Equal(t, "g", testkit.Recv(t, w.packets))
 	assert.Equal(t, modeState{Passive: true, Received: 8}, state(t, sys, pid), "passive after two frames")
-	requireEmpty(t, w.packets)
+	testkit.RequireEmpty(t, w.packets)
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "h", recv(t, w.packets))
+	assert.Equal(t, "h", testkit.Recv(t, w.packets))
 	assert.Equal(t, 9, state(t, sys, pid).Received)
 }
 
@@ -261,17 +256,17 @@ func TestActiveNFromInit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	for _, b := range wire { // a byte at a time
-		write(t, c, string([]byte{b}))
+		testkit.Write(t, c, string([]byte{b}))
 	}
 	for _, want := range []string{"1", "2", "3"} {
-		assert.Equal(t, want, recv(t, w.packets))
+		assert.Equal(t, want, testkit.Recv(t, w.packets))
 	}
 	assert.Equal(t, modeState{Passive: true, Received: 3}, state(t, sys, pid))
 	quiet(t, w.packets, 50*time.Millisecond)
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "4", recv(t, w.packets))
+	assert.Equal(t, "4", testkit.Recv(t, w.packets))
 	do(t, sys, pid, behaviours.Recv(0, behaviours.Never))
-	assert.Equal(t, "5", recv(t, w.packets))
+	assert.Equal(t, "5", testkit.Recv(t, w.packets))
 
 	// The peer closing is read only when asked for, too: then the
 	// connection ends and closes its side.

@@ -12,6 +12,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -74,15 +75,15 @@ func TestSocketOptionsFromCallbacks(t *testing.T) {
 			transport.TLS(&tls.Config{RootCAs: certPool(cert.Leaf)})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			reports := make(chan optsReport, 2)
-			srv := startServer(t, sys, "", func() behaviours.Handler { return optsFlipper{reports: reports} },
+			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return optsFlipper{reports: reports} }, nil,
 				server.WithSocket(transport.WithTransport(tc.tr)))
-			pid := dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return optsFlipper{reports: reports} },
+			pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return optsFlipper{reports: reports} }, nil,
 				client.WithSocket(transport.WithTransport(tc.ctr)))
 
 			for range 2 { // the server's and the client's Init
-				r := recv(t, reports)
+				r := testkit.Recv(t, reports)
 				require.NoError(t, r.err)
 				assert.True(t, r.before.NoDelay, "NoDelay by default")
 				assert.Equal(t, transport.DefaultKeepAlive, r.before.KeepAlive)
@@ -93,7 +94,7 @@ func TestSocketOptionsFromCallbacks(t *testing.T) {
 			}
 
 			// At run time, from a call: flip NoDelay back, keep the rest.
-			v, err := client.Call(testCtx(t), sys.Root, pid, "flip")
+			v, err := client.Call(testkit.Ctx(t), sys.Root, pid, "flip")
 			require.NoError(t, err)
 			r := v.(optsReport)
 			require.NoError(t, r.err)
@@ -107,13 +108,13 @@ func TestSocketOptionsFromCallbacks(t *testing.T) {
 }
 
 func TestSocketOptionsUnix(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	path := filepath.Join(t.TempDir(), "opts.sock")
 	reports := make(chan optsReport, 1)
-	startServer(t, sys, path, func() behaviours.Handler { return unixOpts{reports: reports} },
+	testkit.StartServer(t, sys, path, func() behaviours.Handler { return unixOpts{reports: reports} }, nil,
 		server.WithSocket(transport.WithTransport(transport.Unix())))
-	dialRaw(t, "unix", path)
-	r := recv(t, reports)
+	testkit.DialRaw(t, "unix", path)
+	r := testkit.Recv(t, reports)
 	require.NoError(t, r.err)
 	assert.False(t, r.before.NoDelay, "no Nagle on a Unix socket")
 	assert.GreaterOrEqual(t, r.after.ReadBuffer, 64<<10)

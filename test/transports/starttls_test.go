@@ -15,6 +15,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -45,37 +46,45 @@ func (h *starttlsServer) HandlePacket(c behaviours.Conn, p []byte) behaviours.Re
 	return behaviours.Send(fmt.Appendf(nil, "%d %s %s", h.count, c.Transport(), p))
 }
 
-func TestStartTLSServer(t *testing.T) {
-	sys := newSystem(t)
+// startStartTLS starts a line server of starttlsServer handlers with a
+// self-signed certificate; seen gets what they see.
+func startStartTLS(t *testing.T) (*actor.ActorSystem, tls.Certificate, chan seenLine, *server.Server) {
+	t.Helper()
+	sys := testkit.NewSystem(t)
 	cert := selfSigned(t)
 	seen := make(chan seenLine, 16)
-	srv := startServer(t, sys, "", func() behaviours.Handler {
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}
-	}, server.WithSocket(transport.WithFramer(transport.Line())))
+	}, nil, server.WithSocket(transport.WithFramer(transport.Line())))
+	return sys, cert, seen, srv
+}
 
-	raw := dialRaw(t, "tcp", srv.Addr().String())
+func TestStartTLSServer(t *testing.T) {
+	_, cert, seen, srv := startStartTLS(t)
+
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	r := bufio.NewReader(raw)
 	_, err := raw.Write([]byte("hello\n"))
 	require.NoError(t, err)
-	assert.Equal(t, "1 tcp hello", readLine(t, r))
-	before := recv(t, seen)
+	assert.Equal(t, "1 tcp hello", testkit.ReadLine(t, r))
+	before := testkit.Recv(t, seen)
 	assert.Equal(t, "tcp", before.transport)
 	assert.Nil(t, before.tls)
 
 	_, err = raw.Write([]byte("STARTTLS\n"))
 	require.NoError(t, err)
-	require.Equal(t, "OK", readLine(t, r))
+	require.Equal(t, "OK", testkit.ReadLine(t, r))
 	require.Zero(t, r.Buffered(), "nothing in clear after OK")
-	assert.Equal(t, 2, recv(t, seen).count)
+	assert.Equal(t, 2, testkit.Recv(t, seen).count)
 
 	conn := tls.Client(raw, &tls.Config{RootCAs: certPool(cert.Leaf), ServerName: "127.0.0.1"})
-	require.NoError(t, conn.HandshakeContext(testCtx(t)))
+	require.NoError(t, conn.HandshakeContext(testkit.Ctx(t)))
 	tr := bufio.NewReader(conn)
 	for i, line := range []string{"secret", "still secret"} {
 		_, err = conn.Write([]byte(line + "\r\n"))
 		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("%d tls %s", i+3, line), readLine(t, tr))
-		after := recv(t, seen)
+		assert.Equal(t, fmt.Sprintf("%d tls %s", i+3, line), testkit.ReadLine(t, tr))
+		after := testkit.Recv(t, seen)
 		assert.Equal(t, before.pid, after.pid, "the same actor")
 		assert.Equal(t, i+3, after.count, "the handler's state carried over")
 		assert.Equal(t, "tls", after.transport)
@@ -112,52 +121,47 @@ func (h *starttlsClient) HandlePacket(c behaviours.Conn, p []byte) behaviours.Re
 }
 
 func TestStartTLSClient(t *testing.T) {
-	sys := newSystem(t)
-	cert := selfSigned(t)
-	seen := make(chan seenLine, 16)
-	srv := startServer(t, sys, "", func() behaviours.Handler {
-		return &starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}
-	}, server.WithSocket(transport.WithFramer(transport.Line())))
+	sys, cert, seen, srv := startStartTLS(t)
 
 	packets := make(chan string, 16)
 	pids := make(chan *actor.PID, 1)
-	pid := dial(t, sys, srv.Addr().String(), func() behaviours.Handler {
+	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler {
 		return &starttlsClient{cfg: &tls.Config{RootCAs: certPool(cert.Leaf)}, packets: packets, pids: pids}
-	}, client.WithSocket(transport.WithFramer(transport.Line())))
-	assert.Equal(t, pid, recv(t, pids))
-	assert.Equal(t, "1 tcp OK false", recv(t, packets))
-	assert.Equal(t, "STARTTLS", recv(t, seen).line)
+	}, nil, client.WithSocket(transport.WithFramer(transport.Line())))
+	assert.Equal(t, pid, testkit.Recv(t, pids))
+	assert.Equal(t, "1 tcp OK false", testkit.Recv(t, packets))
+	assert.Equal(t, "STARTTLS", testkit.Recv(t, seen).line)
 
 	for i, line := range []string{"over tls", "again"} {
-		require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte(line)))
-		assert.Equal(t, fmt.Sprintf("%d tls %d tls %s true", i+2, i+2, line), recv(t, packets))
-		s := recv(t, seen)
+		require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte(line)))
+		assert.Equal(t, fmt.Sprintf("%d tls %d tls %s true", i+2, i+2, line), testkit.Recv(t, packets))
+		s := testkit.Recv(t, seen)
 		assert.Equal(t, "tls", s.transport)
 		require.NotNil(t, s.tls)
 		assert.Equal(t, uint16(tls.VersionTLS13), s.tls.Version)
 	}
-	info, err := client.Describe(testCtx(t), sys.Root, pid)
+	info, err := client.Describe(testkit.Ctx(t), sys.Root, pid)
 	require.NoError(t, err)
 	assert.Equal(t, "tls", info.Transport)
 }
 
 // A failed upgrade ends the connection with the handshake's error.
 func TestStartTLSHandshakeFails(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	cert := selfSigned(t)
 	reasons := make(chan error, 1)
-	srv := startServer(t, sys, "", func() behaviours.Handler {
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &upgradeThenEnd{starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}},
 			seen: make(chan seenLine, 4)}, reasons}
-	}, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(time.Second)))
-	raw := dialRaw(t, "tcp", srv.Addr().String())
+	}, nil, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(time.Second)))
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	r := bufio.NewReader(raw)
 	_, err := raw.Write([]byte("STARTTLS\n"))
 	require.NoError(t, err)
-	require.Equal(t, "OK", readLine(t, r))
+	require.Equal(t, "OK", testkit.ReadLine(t, r))
 	_, err = raw.Write([]byte("this is not a TLS client hello\n"))
 	require.NoError(t, err)
-	reason := recv(t, reasons)
+	reason := testkit.Recv(t, reasons)
 	require.Error(t, reason)
 	assert.Contains(t, reason.Error(), "tls")
 }
@@ -179,38 +183,38 @@ func (h *upgradeThenEnd) Terminate(_ behaviours.Conn, reason error) error {
 func TestStartTLSPipelinedAndSlowClient(t *testing.T) {
 	for _, passive := range []bool{false, true} {
 		t.Run(fmt.Sprintf("passive=%v", passive), func(t *testing.T) {
-			sys := newSystem(t)
+			sys := testkit.NewSystem(t)
 			cert := selfSigned(t)
 			seen := make(chan seenLine, 16)
 			sock := []transport.Option{transport.WithFramer(transport.Line())}
 			if passive {
 				sock = append(sock, transport.WithPassive())
 			}
-			srv := startServer(t, sys, "", func() behaviours.Handler {
+			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 				h := &starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}
 				if passive {
 					return &recvEach{h}
 				}
 				return h
-			}, server.WithSocket(sock...), server.WithParkAfter(20*time.Millisecond))
+			}, nil, server.WithSocket(sock...), server.WithParkAfter(20*time.Millisecond))
 
-			raw := dialRaw(t, "tcp", srv.Addr().String())
+			raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 			r := bufio.NewReader(raw)
 			_, err := raw.Write([]byte("EHLO\nSTARTTLS\n"))
 			require.NoError(t, err)
-			assert.Equal(t, "1 tcp EHLO", readLine(t, r))
-			require.Equal(t, "OK", readLine(t, r))
-			assert.Equal(t, "EHLO", recv(t, seen).line)
-			assert.Equal(t, "STARTTLS", recv(t, seen).line)
+			assert.Equal(t, "1 tcp EHLO", testkit.ReadLine(t, r))
+			require.Equal(t, "OK", testkit.ReadLine(t, r))
+			assert.Equal(t, "EHLO", testkit.Recv(t, seen).line)
+			assert.Equal(t, "STARTTLS", testkit.Recv(t, seen).line)
 
 			// Slower than the park deadline: the handshake must not
 			// inherit it.
 			quiet(t, seen, 100*time.Millisecond)
 			conn := tls.Client(raw, &tls.Config{RootCAs: certPool(cert.Leaf), ServerName: "127.0.0.1"})
-			require.NoError(t, conn.HandshakeContext(testCtx(t)))
+			require.NoError(t, conn.HandshakeContext(testkit.Ctx(t)))
 			_, err = conn.Write([]byte("MAIL\n"))
 			require.NoError(t, err)
-			assert.Equal(t, "3 tls MAIL", readLine(t, bufio.NewReader(conn)))
+			assert.Equal(t, "3 tls MAIL", testkit.ReadLine(t, bufio.NewReader(conn)))
 		})
 	}
 }
@@ -242,31 +246,31 @@ func (h *recvOnCall) HandleCall(behaviours.Conn, any, behaviours.From) behaviour
 // STARTTLS read from what was already buffered (delivered after a Recv
 // from a call, not from a socket read) still upgrades at once.
 func TestStartTLSFromBufferedFrame(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	cert := selfSigned(t)
 	seen := make(chan seenLine, 16)
-	srv := startServer(t, sys, "", func() behaviours.Handler {
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &recvOnCall{&starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}}
-	}, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithPassive()))
+	}, nil, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithPassive()))
 
-	raw := dialRaw(t, "tcp", srv.Addr().String())
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	r := bufio.NewReader(raw)
 	_, err := raw.Write([]byte("EHLO\nSTARTTLS\n"))
 	require.NoError(t, err)
-	assert.Equal(t, "1 tcp EHLO", readLine(t, r))
-	pid := recv(t, seen).pid
-	_, err = client.Call(testCtx(t), sys.Root, pid, "recv")
+	assert.Equal(t, "1 tcp EHLO", testkit.ReadLine(t, r))
+	pid := testkit.Recv(t, seen).pid
+	_, err = client.Call(testkit.Ctx(t), sys.Root, pid, "recv")
 	require.NoError(t, err)
-	require.Equal(t, "OK", readLine(t, r))
-	assert.Equal(t, "STARTTLS", recv(t, seen).line)
+	require.Equal(t, "OK", testkit.ReadLine(t, r))
+	assert.Equal(t, "STARTTLS", testkit.Recv(t, seen).line)
 
 	conn := tls.Client(raw, &tls.Config{RootCAs: certPool(cert.Leaf), ServerName: "127.0.0.1"})
-	ctx, cancel := context.WithTimeout(testCtx(t), 3*time.Second)
+	ctx, cancel := context.WithTimeout(testkit.Ctx(t), 3*time.Second)
 	defer cancel()
 	require.NoError(t, conn.HandshakeContext(ctx), "the server never started its handshake")
-	_, err = client.Call(testCtx(t), sys.Root, pid, "recv")
+	_, err = client.Call(testkit.Ctx(t), sys.Root, pid, "recv")
 	require.NoError(t, err)
 	_, err = conn.Write([]byte("MAIL\n"))
 	require.NoError(t, err)
-	assert.Equal(t, "3 tls MAIL", readLine(t, bufio.NewReader(conn)))
+	assert.Equal(t, "3 tls MAIL", testkit.ReadLine(t, bufio.NewReader(conn)))
 }

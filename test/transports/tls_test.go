@@ -14,6 +14,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
+	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -44,10 +45,10 @@ func (tlsProbe) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 }
 
 func TestTLSEcho(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	cert := selfSigned(t)
 	seen := make(chan tlsSeen, 8)
-	srv := startServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} },
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
 		server.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))))
 	addr := srv.Addr().String()
@@ -55,15 +56,15 @@ func TestTLSEcho(t *testing.T) {
 	t.Run("ClientDial", func(t *testing.T) {
 		packets := make(chan string, 8)
 		clientSeen := make(chan tlsSeen, 1)
-		pid := dial(t, sys, addr, func() behaviours.Handler {
+		pid := testkit.Dial(t, sys, addr, func() behaviours.Handler {
 			return struct {
 				collector
 				initOnly
 			}{collector{packets: packets}, initOnly{clientSeen}}
-		}, client.WithSocket(transport.WithFramer(transport.Line()),
+		}, nil, client.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{RootCAs: certPool(cert.Leaf)}))))
 
-		s := recv(t, seen)
+		s := testkit.Recv(t, seen)
 		assert.Equal(t, "tls", s.transport)
 		require.NotNil(t, s.state)
 		assert.True(t, s.state.HandshakeComplete)
@@ -71,27 +72,27 @@ func TestTLSEcho(t *testing.T) {
 		assert.NotEmpty(t, tls.CipherSuiteName(s.state.CipherSuite))
 		assert.Empty(t, s.state.PeerCertificates, "no client certificate was asked for")
 
-		cs := recv(t, clientSeen)
+		cs := testkit.Recv(t, clientSeen)
 		assert.Equal(t, "tls", cs.transport)
 		require.NotNil(t, cs.state)
 		assert.Equal(t, s.state.CipherSuite, cs.state.CipherSuite)
 		assert.Equal(t, "127.0.0.1", cs.peerCN, "the client sees the server's certificate")
 
 		for _, msg := range []string{"hello", "over", "tls"} {
-			require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte(msg)))
-			assert.Equal(t, "tls:"+msg, recv(t, packets))
+			require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte(msg)))
+			assert.Equal(t, "tls:"+msg, testkit.Recv(t, packets))
 		}
 	})
 
 	t.Run("PlainCryptoTLS", func(t *testing.T) {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: wait}, "tcp", addr,
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: testkit.Wait}, "tcp", addr,
 			&tls.Config{RootCAs: certPool(cert.Leaf), ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS12})
 		require.NoError(t, err)
 		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(wait)))
+		require.NoError(t, conn.SetDeadline(time.Now().Add(testkit.Wait)))
 		assert.Equal(t, uint16(tls.VersionTLS12), conn.ConnectionState().Version)
 
-		s := recv(t, seen)
+		s := testkit.Recv(t, seen)
 		assert.Equal(t, "tls", s.transport)
 		require.NotNil(t, s.state)
 		assert.Equal(t, uint16(tls.VersionTLS12), s.state.Version, "the handler sees the version negotiated")
@@ -101,7 +102,7 @@ func TestTLSEcho(t *testing.T) {
 		_, err = conn.Write([]byte("one\r\ntwo\nthree\n"))
 		require.NoError(t, err)
 		for _, want := range []string{"one", "two", "three"} {
-			assert.Equal(t, want, readLine(t, r))
+			assert.Equal(t, want, testkit.ReadLine(t, r))
 		}
 	})
 }
@@ -114,7 +115,7 @@ func (h initOnly) Init(c behaviours.Conn, _ any) behaviours.Result {
 }
 
 func TestTLSMutual(t *testing.T) {
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	serverCert := selfSigned(t)
 	ca := newAuthority(t, "etcp test CA")
 	stranger := newAuthority(t, "etcp test CA") // same name, other key
@@ -122,7 +123,7 @@ func TestTLSMutual(t *testing.T) {
 	wrong := stranger.issue(t, "client-good")
 
 	seen := make(chan tlsSeen, 8)
-	srv := startServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} },
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
 		server.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{
 				Certificates: []tls.Certificate{serverCert},
@@ -141,13 +142,13 @@ func TestTLSMutual(t *testing.T) {
 	collect := func() behaviours.Handler { return collector{packets: packets} }
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
-			pid := dial(t, sys, addr, collect, clientTLS(version, good))
-			s := recv(t, seen)
+			pid := testkit.Dial(t, sys, addr, collect, nil, clientTLS(version, good))
+			s := testkit.Recv(t, seen)
 			assert.Equal(t, "client-good", s.peerCN)
 			require.NotNil(t, s.state)
 			assert.Equal(t, version, s.state.Version)
-			require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte("mutual")))
-			assert.Equal(t, "tls:mutual", recv(t, packets))
+			require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("mutual")))
+			assert.Equal(t, "tls:mutual", testkit.Recv(t, packets))
 		})
 	}
 
@@ -156,11 +157,11 @@ func TestTLSMutual(t *testing.T) {
 	// fails its handshake and never runs Init.
 	for name, certs := range map[string][]tls.Certificate{"NoCert": nil, "WrongCert": {wrong}} {
 		t.Run(name, func(t *testing.T) {
-			pid, err := tryDial(t, sys, addr, collect, clientTLS(tls.VersionTLS12, certs...))
+			pid, err := testkit.TryDial(t, sys, addr, collect, nil, clientTLS(tls.VersionTLS12, certs...))
 			require.Error(t, err)
 			assert.Nil(t, pid)
 			assert.Contains(t, err.Error(), "tls")
-			requireEmpty(t, seen)
+			testkit.RequireEmpty(t, seen)
 		})
 	}
 
@@ -171,26 +172,26 @@ func TestTLSMutual(t *testing.T) {
 	for name, certs := range map[string][]tls.Certificate{"NoCert13": nil, "WrongCert13": {wrong}} {
 		t.Run(name, func(t *testing.T) {
 			ended := make(chan error, 1)
-			pid, err := tryDial(t, sys, addr, func() behaviours.Handler { return &endWatch{ended: ended} },
+			pid, err := testkit.TryDial(t, sys, addr, func() behaviours.Handler { return &endWatch{ended: ended} }, nil,
 				clientTLS(tls.VersionTLS13, certs...))
 			if err == nil {
-				reason := recv(t, ended)
+				reason := testkit.Recv(t, ended)
 				require.Error(t, reason, "the connection %s ends with the server's alert", pid.Id)
 				assert.Contains(t, reason.Error(), "tls")
 			}
-			requireEmpty(t, seen)
+			testkit.RequireEmpty(t, seen)
 		})
 	}
 
 	// The refused attempts left nothing behind, and good clients still
 	// get in.
-	pid := dial(t, sys, addr, collect, clientTLS(tls.VersionTLS13, good))
-	assert.Equal(t, "client-good", recv(t, seen).peerCN)
-	require.NoError(t, client.SendSync(testCtx(t), sys.Root, pid, []byte("again")))
-	assert.Equal(t, "tls:again", recv(t, packets))
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, wait, time.Millisecond,
+	pid := testkit.Dial(t, sys, addr, collect, nil, clientTLS(tls.VersionTLS13, good))
+	assert.Equal(t, "client-good", testkit.Recv(t, seen).peerCN)
+	require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("again")))
+	assert.Equal(t, "tls:again", testkit.Recv(t, packets))
+	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, time.Millisecond,
 		"only the last good client is a connection (the others were stopped with their subtests)")
-	requireEmpty(t, seen)
+	testkit.RequireEmpty(t, seen)
 }
 
 // endWatch reports its Terminate reason.
@@ -206,11 +207,11 @@ func (h *endWatch) Terminate(_ behaviours.Conn, reason error) error {
 
 func TestTLSHandshakeTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	sys := newSystem(t)
+	sys := testkit.NewSystem(t)
 	cert := selfSigned(t)
 	seen := make(chan tlsSeen, 256)
 	// One acceptor: a handshake that held it would stall every client.
-	srv := startServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} },
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
 		server.WithAcceptors(1),
 		server.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(timeout),
 			transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))))
@@ -220,7 +221,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	start := time.Now()
 	silent := make([]net.Conn, 3)
 	for i := range silent {
-		silent[i] = dialRaw(t, "tcp", addr)
+		silent[i] = testkit.DialRaw(t, "tcp", addr)
 	}
 	dropped := make(chan time.Duration, len(silent))
 	for _, c := range silent {
@@ -246,19 +247,19 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 			continue
 		default:
 		}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: wait}, "tcp", addr, cfg)
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: testkit.Wait}, "tcp", addr, cfg)
 		require.NoError(t, err)
-		require.NoError(t, conn.SetDeadline(time.Now().Add(wait)))
+		require.NoError(t, conn.SetDeadline(time.Now().Add(testkit.Wait)))
 		msg := fmt.Sprintf("client %d", i)
 		_, err = conn.Write([]byte(msg + "\n"))
 		require.NoError(t, err)
-		require.Equal(t, msg, readLine(t, bufio.NewReader(conn)))
+		require.Equal(t, msg, testkit.ReadLine(t, bufio.NewReader(conn)))
 		served = append(served, time.Since(start))
 		conn.Close()
 		require.Less(t, i, 10000, "the silent peers were never dropped")
 	}
 	for range len(silent) - 1 {
-		d := recv(t, dropped)
+		d := testkit.Recv(t, dropped)
 		require.Positive(t, d, "a silent peer got bytes or no error")
 		firstDrop = min(firstDrop, d)
 	}
@@ -271,7 +272,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 
 	// Only the real clients reached Init.
 	for range served {
-		assert.Equal(t, "tls", recv(t, seen).transport)
+		assert.Equal(t, "tls", testkit.Recv(t, seen).transport)
 	}
-	requireEmpty(t, seen)
+	testkit.RequireEmpty(t, seen)
 }
