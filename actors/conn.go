@@ -50,7 +50,8 @@ type Conn struct {
 
 	// Reading: see reader.go.
 	ev         readEvent
-	consumed   chan struct{}
+	evState    atomic.Int32  // evPosted, evWaiting or evConsumed: see readLoop
+	consumed   chan struct{} // wakes a reader that waits for its read to be consumed
 	readWanted atomic.Bool
 	readerOn   atomic.Bool
 	pending    []byte // bytes read but not yet delivered
@@ -76,7 +77,7 @@ type Conn struct {
 
 	// Writing: see write.go.
 	out       *[]byte
-	wdeadline time.Time
+	wdeadline time.Duration // the write deadline, as time.Since(epoch)
 
 	// The idle timeout: see timeout.go.
 	idle        time.Duration // < 0: none
@@ -321,7 +322,7 @@ func (c *Conn) onRead(ev *readEvent) {
 	case c.upgrade != nil:
 		c.heldRead = true // the reader must not read the handshake: startTLS releases it
 	default:
-		c.consumed <- struct{}{}
+		c.releaseReader()
 	}
 }
 

@@ -80,15 +80,39 @@ func (m *mailbox) PostSystemMessage(msg any) {
 	}
 }
 
-// postInline queues msg and, if the actor was idle, runs it (and anything
-// queued behind it) in the calling goroutine before returning.
-func (m *mailbox) postInline(msg any) {
+// postInline posts a read and, if the actor was idle, runs it (and
+// anything queued behind it) in the calling goroutine before returning.
+// An idle, empty mailbox hands the read straight to the connection.
+func (m *mailbox) postInline(ev *readEvent) {
+	if m.running.CompareAndSwap(false, true) {
+		m.mu.Lock()
+		direct := m.user.len() == 0 && m.sys.len() == 0 && !m.suspended
+		if !direct {
+			m.user.push(ev)
+		}
+		m.mu.Unlock()
+		if direct {
+			m.handleRead(ev)
+		}
+		m.run()
+		return
+	}
 	m.mu.Lock()
-	m.user.push(msg)
+	m.user.push(ev)
 	m.mu.Unlock()
 	if m.running.CompareAndSwap(false, true) {
 		m.run()
 	}
+}
+
+// handleRead runs one read outside the queue, failing like drain does.
+func (m *mailbox) handleRead(ev *readEvent) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.invoker.EscalateFailure(r, ev)
+		}
+	}()
+	m.conn.receiveRead(ev)
 }
 
 func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {

@@ -114,7 +114,16 @@ func (c *Conn) readLoop() (parked bool) {
 		}
 		fatal := c.ev.err != nil && !isTimeout(c.ev.err)
 		c.mb.postInline(&c.ev)
-		if _, ok := <-c.consumed; !ok || fatal {
+		// Usually the actor ran right here and consumed the read. If it
+		// did not (it was busy elsewhere, or holds the read for StartTLS),
+		// wait for releaseReader, or for the end of the connection.
+		if c.evState.CompareAndSwap(evPosted, evWaiting) {
+			if _, ok := <-c.consumed; !ok {
+				return false
+			}
+		}
+		c.evState.Store(evPosted)
+		if fatal {
 			return false
 		}
 		if !c.readWanted.Load() {
@@ -124,6 +133,20 @@ func (c *Conn) readLoop() (parked bool) {
 				return false
 			}
 		}
+	}
+}
+
+// The states of the one read in flight.
+const (
+	evPosted   int32 = iota // posted, not consumed yet
+	evWaiting               // the reader waits on c.consumed
+	evConsumed              // the actor is done with it
+)
+
+// releaseReader tells the reader its read was consumed (actor only).
+func (c *Conn) releaseReader() {
+	if c.evState.Swap(evConsumed) == evWaiting {
+		c.consumed <- struct{}{}
 	}
 }
 

@@ -38,7 +38,7 @@ func (c *Conn) startTLS() {
 	c.useSocket(up)
 	if c.heldRead {
 		c.heldRead = false
-		c.consumed <- struct{}{}
+		c.releaseReader()
 	}
 }
 

@@ -10,6 +10,10 @@ import (
 // message is done (settle), or earlier when an acknowledgement or a
 // close needs them on the wire.
 
+// epoch makes monotonic clock readings cheap: time.Since(epoch) reads
+// one clock, time.Now two.
+var epoch = time.Now()
+
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // maxPooledOut is the largest write buffer given back to the pool.
@@ -46,9 +50,9 @@ func (c *Conn) flush() error {
 		// Re-arm the write deadline at most every half timeout: a blocked
 		// write still ends within (WriteTimeout/2, WriteTimeout], and the
 		// hot path does not reset a runtime timer on every write.
-		if now := time.Now(); c.wdeadline.Sub(now) < wt/2 {
-			c.wdeadline = now.Add(wt)
-			c.sock.SetWriteDeadline(c.wdeadline)
+		if now := time.Since(epoch); c.wdeadline-now < wt/2 {
+			c.wdeadline = now + wt
+			c.sock.SetWriteDeadline(time.Now().Add(wt))
 		}
 	}
 	_, err := c.sock.Write(b)
