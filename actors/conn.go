@@ -45,53 +45,49 @@ type Conn struct {
 	ctx      actor.Context
 	self     *actor.PID
 	id       uint64
-	state    connState
-	accepted bool // server side: StartTLS acts as a TLS server
+	ev       readEvent     // the read in flight: see reader.go
+	consumed chan struct{} // made by the reader the first time it must wait; see readLoop
+	pending  []byte        // bytes read but not yet delivered
+	activeN  int           // frames left before turning passive; 0 = no limit
+	recvN    int
+	upgrade  *tls.Config // a StartTLS waiting for the current read to end
+	out      *[]byte     // the write buffer: see write.go
 
-	// Reading: see reader.go.
-	ev         readEvent
-	evState    atomic.Int32  // evPosted, evWaiting or evConsumed: see readLoop
-	consumed   chan struct{} // wakes a reader that waits for its read to be consumed
+	// Atomics shared with the reader (reader.go, park.go).
+	evState    atomic.Int32 // evPosted, evWaiting, evConsumed, evClosed
+	refs       atomic.Int32
 	readWanted atomic.Bool
 	readerOn   atomic.Bool
-	pending    []byte // bytes read but not yet delivered
-	passive    bool
-	activeN    int // frames left before turning passive; 0 = no limit
-	recvWant   bool
-	recvN      int
-	recvTimed  bool
-	upgrade    *tls.Config // a StartTLS waiting for the current read to end
-	heldRead   bool        // the reader waits on consumed until startTLS is done
-	refs       atomic.Int32
+	parkable   atomic.Bool
+	parkReq    atomic.Bool
+	parkArmed  atomic.Bool // the idle deadline is set; changed under dlMu
+	dlMu       sync.Mutex  // orders read-deadline changes of actor and reader
 
-	// Parking and hibernation: see park.go and hibernate.go.
-	parkAfter     time.Duration
-	parkable      atomic.Bool
-	parkReq       atomic.Bool
-	dlMu          sync.Mutex  // orders read-deadline changes of actor and reader
-	parkArmed     atomic.Bool // the idle deadline is set; changed under dlMu
-	readsSinceArm uint32      // reader only: reads since the idle deadline was armed
-	parkTok       uint64      // the poller's token; guarded by the poller's mutex
-	hibernated    bool
-	hibTimer      *time.Timer
+	readsSinceArm uint32        // reader only: reads since the idle deadline was armed
+	parkTok       uint64        // the poller's token; guarded by the poller's mutex
+	wdeadline     time.Duration // the write deadline, as time.Since(epoch)
 
-	// Writing: see write.go.
-	out       *[]byte
-	wdeadline time.Duration // the write deadline, as time.Since(epoch)
-
-	// The idle timeout: see timeout.go.
+	// The idle timeout (timeout.go) and hibernation (hibernate.go).
 	idle        time.Duration // < 0: none
-	lastArrival time.Time
-	idleTimer   *time.Timer
+	lastArrival time.Duration // as time.Since(epoch)
 	idleGen     uint64
+	idleTimer   *time.Timer
+	hibTimer    *time.Timer
 
-	from          behaviours.From // the call being handled
-	inCall        bool
-	upNotified    bool // the owner heard ConnUp(nil), so it hears ConnDown
+	from   behaviours.From // the call being handled
+	endErr error           // the reason the connection ended with
+	tracer Tracer
+	log    *slog.Logger
+
+	state         connState
+	accepted      bool // server side: StartTLS acts as a TLS server
+	passive       bool
+	recvWant      bool
+	recvTimed     bool
+	heldRead      bool // the reader waits for startTLS to release its read
+	hibernated    bool
 	hibernateNext bool
-	endErr        error // the reason the connection ended with
-	tracer        Tracer
-	log           *slog.Logger
+	upNotified    bool // the owner heard ConnUp(nil), so it hears ConnDown
 }
 
 // NewConn prepares the actor for a connected socket; spawn it with
@@ -100,19 +96,15 @@ type Conn struct {
 // listener.
 func NewConn(cfg *Config, sock transport.Conn, id uint64, accepted bool) *Conn {
 	c := &Conn{
-		cfg:       cfg,
-		sock:      sock,
-		id:        id,
-		accepted:  accepted,
-		passive:   cfg.Socket.Passive,
-		idle:      behaviours.Never,
-		tracer:    cfg.Tracer,
-		consumed:  make(chan struct{}, 1),
-		parkAfter: cfg.ParkAfter,
+		cfg:      cfg,
+		sock:     sock,
+		id:       id,
+		accepted: accepted,
+		passive:  cfg.Socket.Passive,
+		idle:     behaviours.Never,
+		tracer:   cfg.Tracer,
 	}
-	if c.parkAfter == 0 {
-		c.parkAfter = DefaultParkAfter
-	}
+
 	c.mb.conn = c
 	c.useSocket(sock)
 	c.refs.Store(1)
@@ -171,9 +163,9 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.start()
 	case *Call:
 		c.arrived()
-		c.from, c.inCall = behaviours.NewFrom(ctx.Sender()), true
+		c.from = behaviours.NewFrom(ctx.Sender())
 		c.run(cbCall, m.Request, nil)
-		c.from, c.inCall = behaviours.From{}, false
+		c.from = behaviours.From{}
 	case *Cast:
 		c.arrived()
 		c.run(cbCast, m.Message, nil)
@@ -285,7 +277,7 @@ func (c *Conn) handshake(sock transport.Conn) error {
 func (c *Conn) fail(err error) {
 	c.state = stateDone
 	c.sock.Close()
-	close(c.consumed)
+	c.closeReader()
 	if !errors.Is(err, ErrDeclined) {
 		c.Logger().Debug("etcp: connection start failed", "err", err)
 	}
@@ -423,7 +415,7 @@ func (c *Conn) terminate(reason error) {
 	c.stopHibernateTimer()
 	c.unparkForEnd()
 	c.sock.Close()
-	close(c.consumed)
+	c.closeReader()
 	if c.recvWant || c.readerOn.Load() {
 		c.readWanted.Store(false)
 	}

@@ -39,11 +39,11 @@ func (c *Conn) hibernate() {
 func (c *Conn) wake() {
 	c.hibernated = false
 	if c.idle > 0 {
-		c.lastArrival = time.Now()
+		c.lastArrival = time.Since(epoch)
 		c.resetTimer(c.idle)
 	}
 	if c.cfg.IdleHibernate > 0 {
-		c.lastArrival = time.Now()
+		c.lastArrival = time.Since(epoch)
 	}
 }
 
@@ -62,7 +62,7 @@ func (c *Conn) onHibernateTimer() {
 	if c.hibernated {
 		return
 	}
-	if rest := c.cfg.IdleHibernate - time.Since(c.lastArrival); rest > 0 {
+	if rest := c.cfg.IdleHibernate - (time.Since(epoch) - c.lastArrival); rest > 0 {
 		c.hibTimer = time.AfterFunc(rest, func() { c.mb.PostUserMessage(hibernateTick) })
 		return
 	}

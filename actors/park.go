@@ -18,12 +18,20 @@ import "time"
 
 // DefaultParkAfter is how long an active connection's reader waits for
 // bytes in its own goroutine before parking on the shared poller.
-const DefaultParkAfter = 20 * time.Millisecond
+const DefaultParkAfter = 10 * time.Millisecond
+
+// parkAfter is the connection's idle window before parking (<= 0: never).
+func (c *Conn) parkAfter() time.Duration {
+	if c.cfg.ParkAfter == 0 {
+		return DefaultParkAfter
+	}
+	return c.cfg.ParkAfter
+}
 
 // updateParkable recomputes whether the reader may manage the read
 // deadline (actor only; after a mode or socket change).
 func (c *Conn) updateParkable() {
-	p := canPark && c.raw != nil && !c.passive && c.parkAfter > 0
+	p := canPark && c.raw != nil && !c.passive && c.parkAfter() > 0
 	if p == c.parkable.Load() {
 		return
 	}
@@ -44,7 +52,7 @@ func (c *Conn) armParkDeadline() {
 	if c.parkable.Load() {
 		c.parkArmed.Store(true)
 		c.readsSinceArm = 0
-		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter))
+		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter()))
 	}
 	c.dlMu.Unlock()
 }
@@ -64,7 +72,7 @@ func (c *Conn) onReadDeadline() timeoutAction {
 	switch {
 	case c.parkable.Load() && !c.parkReq.Load() && c.readsSinceArm > 0:
 		c.readsSinceArm = 0
-		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter))
+		c.sock.SetReadDeadline(time.Now().Add(c.parkAfter()))
 		c.dlMu.Unlock()
 		return timeoutBusy
 	case c.parkable.Load() || c.parkReq.Load():

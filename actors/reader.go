@@ -83,7 +83,7 @@ func (c *Conn) reader() {
 func (c *Conn) readLoop() (parked bool) {
 	for {
 		// c.raw and c.sock change only while this goroutine waits on
-		// c.consumed (StartTLS), so reading them here does not race.
+		// its read to be released (StartTLS), so reading them here does not race.
 		if c.raw != nil {
 			if c.parkReq.Load() && c.park() {
 				return true
@@ -116,15 +116,18 @@ func (c *Conn) readLoop() (parked bool) {
 		c.mb.postInline(&c.ev)
 		// Usually the actor ran right here and consumed the read. If it
 		// did not (it was busy elsewhere, or holds the read for StartTLS),
-		// wait for releaseReader, or for the end of the connection.
-		if c.evState.CompareAndSwap(evPosted, evWaiting) {
-			if _, ok := <-c.consumed; !ok {
-				return false
+		// wait for releaseReader or closeReader. The channel is made on
+		// the first wait: most connections never need one.
+		if c.evState.Load() == evPosted {
+			if c.consumed == nil {
+				c.consumed = make(chan struct{}, 1)
+			}
+			if c.evState.CompareAndSwap(evPosted, evWaiting) {
+				<-c.consumed
 			}
 		}
-		c.evState.Store(evPosted)
-		if fatal {
-			return false
+		if !c.evState.CompareAndSwap(evConsumed, evPosted) || fatal {
+			return false // the connection ended, or the socket did
 		}
 		if !c.readWanted.Load() {
 			c.readerOn.Store(false)
@@ -141,12 +144,21 @@ const (
 	evPosted   int32 = iota // posted, not consumed yet
 	evWaiting               // the reader waits on c.consumed
 	evConsumed              // the actor is done with it
+	evClosed                // the connection ended: the reader stops
 )
 
 // releaseReader tells the reader its read was consumed (actor only).
 func (c *Conn) releaseReader() {
 	if c.evState.Swap(evConsumed) == evWaiting {
 		c.consumed <- struct{}{}
+	}
+}
+
+// closeReader tells the reader the connection ended (actor only). The
+// reader made c.consumed before it announced that it waits.
+func (c *Conn) closeReader() {
+	if c.evState.Swap(evClosed) == evWaiting {
+		close(c.consumed)
 	}
 }
 

@@ -26,7 +26,7 @@ func (c *Conn) arrived() {
 		c.idleGen++
 	}
 	if c.idle > 0 || c.cfg.IdleHibernate > 0 {
-		c.lastArrival = time.Now()
+		c.lastArrival = time.Since(epoch)
 	}
 }
 
@@ -38,7 +38,7 @@ func (c *Conn) setIdle(d time.Duration) {
 		return
 	}
 	c.idleGen++
-	c.lastArrival = time.Now()
+	c.lastArrival = time.Since(epoch)
 	if d > 0 {
 		c.resetTimer(d)
 	}
@@ -81,7 +81,7 @@ func (c *Conn) onIdle(m *idleFire) {
 		if m != timerFire {
 			return
 		}
-		if rest := c.idle - time.Since(c.lastArrival); rest > 0 {
+		if rest := c.idle - (time.Since(epoch) - c.lastArrival); rest > 0 {
 			c.resetTimer(rest)
 			return
 		}
@@ -89,7 +89,7 @@ func (c *Conn) onIdle(m *idleFire) {
 	c.run(cbTimeout, nil, nil)
 	if c.state == stateUp && c.idle > 0 {
 		// Nothing arrived: the timeout fires again d from now.
-		c.lastArrival = time.Now()
+		c.lastArrival = time.Since(epoch)
 		c.resetTimer(c.idle)
 	}
 }

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,7 +26,7 @@ type Server struct {
 	pid       *actor.PID
 	group     *actors.AcceptGroup
 	acceptors []acceptorRef
-	conns     sync.Map // id → actors.ConnInfo
+	conns     connSet
 	live      sync.WaitGroup
 	reason    atomic.Pointer[error]
 	stopOnce  sync.Once
@@ -192,15 +190,7 @@ func (s *Server) tellAcceptors(ctx context.Context, msg any) error {
 }
 
 // Connections lists the live connections, by id.
-func (s *Server) Connections() []actors.ConnInfo {
-	var out []actors.ConnInfo
-	s.conns.Range(func(_, v any) bool {
-		out = append(out, v.(actors.ConnInfo))
-		return true
-	})
-	slices.SortFunc(out, func(a, b actors.ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
-	return out
-}
+func (s *Server) Connections() []actors.ConnInfo { return s.conns.list() }
 
 // CodeChange asks every live connection to migrate its handler state
 // (Handler.CodeChange) and returns the errors joined.
@@ -248,11 +238,11 @@ type owner struct{ s *Server }
 
 func (o owner) ConnUp(info actors.ConnInfo, err error) {
 	if err == nil {
-		o.s.conns.Store(info.ID, info)
+		o.s.conns.add(info)
 	}
 }
 
-func (o owner) ConnDown(info actors.ConnInfo, _ error) { o.s.conns.Delete(info.ID) }
+func (o owner) ConnDown(info actors.ConnInfo, _ error) { o.s.conns.remove(info.ID) }
 
 func (o owner) StopReason() error {
 	if r := o.s.reason.Load(); r != nil {
