@@ -22,7 +22,7 @@ type ConnOptions struct {
 	// IdleHibernate hibernates a connection idle this long. Default never.
 	IdleHibernate time.Duration
 	// ParkAfter is how long an idle connection keeps its reader goroutine
-	// before parking on the shared poller. Default 20 ms; negative never.
+	// before parking on the shared poller. Default 10 ms; negative never.
 	ParkAfter time.Duration
 }
 
