@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,10 +92,10 @@ func (c *Conn) setMode(active bool, n int) {
 // buffered bytes do not already satisfy it.
 func (c *Conn) requestRecv(n int, timeout time.Duration) error {
 	if !c.passive {
-		return fmt.Errorf("Recv in active mode")
+		return errors.New("a Recv in active mode")
 	}
 	if n < 0 || n > c.cfg.Socket.MaxFrame {
-		return fmt.Errorf("Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.cfg.Socket.MaxFrame)
+		return fmt.Errorf("a Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.cfg.Socket.MaxFrame)
 	}
 	c.recvWant, c.recvN = true, n
 	c.recvTimed = timeout > 0

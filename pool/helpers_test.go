@@ -31,7 +31,6 @@ type echoServer struct {
 
 	mu     sync.Mutex
 	counts map[string]int // server connection (name + id) → lines
-	gen    int
 }
 
 type serverEcho struct {
