@@ -225,11 +225,9 @@ func (c *Conn) receiveAfterEnd(msg any) {
 	case *actor.Stopped:
 		c.mb.closeTo(c.ctx.ActorSystem().Root)
 		c.unref()
-	case *Call, *Send, *Stop, *CodeChange, *GetState, *SetTrace, *Info:
-		if msg, ok := msg.(*Stop); ok && msg != nil {
-			c.ack(nil) // stopping a stopped connection succeeds
-			return
-		}
+	case *Stop:
+		c.ack(nil) // stopping a stopped connection succeeds
+	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info:
 		c.ack(ErrClosed)
 	}
 }
@@ -331,7 +329,7 @@ func (c *Conn) onReadError(err error) {
 			reason, _ := r.StopReason()
 			c.terminate(reason)
 		}
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case isTimeout(err):
 		if c.recvWant && c.recvTimed {
 			c.clearRecv()
 			c.run(cbReadTimeout, nil, nil)
@@ -416,9 +414,7 @@ func (c *Conn) terminate(reason error) {
 	c.unparkForEnd()
 	c.sock.Close()
 	c.closeReader()
-	if c.recvWant || c.readerOn.Load() {
-		c.readWanted.Store(false)
-	}
+	c.readWanted.Store(false)
 	c.releaseBuffers()
 	if reason != nil && !errors.Is(reason, ErrShutdown) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
