@@ -21,7 +21,8 @@ import (
 // reading again. So there is at most one read in flight, a slow handler
 // slows its own peer through TCP back-pressure, and memory stays bounded.
 // Other transports (TLS) read the same way through Conn.Read, holding the
-// pooled buffer while they wait.
+// pooled buffer while they wait. A reader that has nothing to read for a
+// while parks on the shared poller and exits (park.go).
 
 // readBufSize is the size of one read.
 const readBufSize = 16 << 10
