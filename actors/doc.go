@@ -16,6 +16,20 @@
 // On Linux, the readers of idle connections park on a shared poller and
 // hold no goroutine.
 //
+// # Idle connections and hibernation
+//
+// A reader with nothing to read for [ConnOptions].ParkAfter (default
+// [DefaultParkAfter]) parks on the shared poller, which restarts it when
+// bytes or a close arrive. Hibernation (asked for by a Result, or after
+// IdleHibernate) parks at once and also gives back buffers and timers;
+// the PID, mailbox and handler state stay, and any message wakes it.
+//
+// # Options
+//
+// [ConnOptions] are what a server, client or pool gives every one of its
+// connections (socket options, logger, tracer, idle hibernation,
+// parking); each of those packages embeds them in its own Options.
+//
 // # Messages
 //
 // [Call] (answered with a [Reply]), [Cast], [Event], [Send], [Stop],
