@@ -96,7 +96,10 @@ var connSupervision = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive
 func NewAcceptor(id int, g *AcceptGroup) *Acceptor {
 	a := &Acceptor{id: id, group: g}
 	a.props = actor.PropsFromProducer(func() actor.Actor { return a.next },
-		actor.WithMailbox(func() actor.Mailbox { return a.next.Mailbox() }))
+		actor.WithMailbox(func() actor.Mailbox { return a.next.Mailbox() }),
+		actor.WithSpawnFunc(func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
+			return a.next.spawn(sys, id, p, parent)
+		}))
 	if g.Sleeping() {
 		a.mode.Store(int32(ModeSleeping))
 	}

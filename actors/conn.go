@@ -88,6 +88,10 @@ type Conn struct {
 	hibernated    bool
 	hibernateNext bool
 	upNotified    bool // the owner heard ConnUp(nil), so it hears ConnDown
+	resumed       bool // re-spawned after a passivation: Init ran before
+	watched       bool // someone watches the actor: it never passivates
+
+	proc *process // the connection's registry entry: see passivate.go
 }
 
 // NewConn prepares the actor for a connected socket; spawn it with
@@ -117,7 +121,7 @@ func NewConn(cfg *Config, sock transport.Conn, id uint64, accepted bool) *Conn {
 // Props returns Props that spawn c (one spawn only).
 func (c *Conn) Props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithMailbox(c.Mailbox))
+		actor.WithMailbox(c.Mailbox), actor.WithSpawnFunc(c.spawn))
 }
 
 // Mailbox returns c's mailbox, for a Props' mailbox producer.
@@ -154,13 +158,19 @@ func (c *Conn) Receive(ctx actor.Context) {
 	if c.tracer != nil {
 		c.traceMessage(msg)
 	}
-	if c.hibernated && msg != timerFire && msg != hibernateTick {
+	if c.hibernated && msg != timerFire && msg != hibernateTick && msg != passivateNudge {
 		c.wake()
 	}
 	switch m := msg.(type) {
 	case *actor.Started:
-		c.self = ctx.Self()
-		c.start()
+		if !c.resumed {
+			c.self = ctx.Self()
+			c.start()
+		} else if c.resumed = false; c.endErr != nil {
+			err := c.endErr // the socket could not be brought back
+			c.endErr = nil
+			c.terminate(err)
+		}
 	case *Call:
 		c.arrived()
 		c.from = behaviours.NewFrom(ctx.Sender())
@@ -179,6 +189,7 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.onIdle(m)
 	case *hibernateFire:
 		c.onHibernateTimer()
+	case *nudge:
 	case *Stop:
 		c.terminate(m.Reason)
 		c.ack(nil)
@@ -224,6 +235,9 @@ func (c *Conn) receiveAfterEnd(msg any) {
 	switch msg.(type) {
 	case *actor.Stopped:
 		c.mb.closeTo(c.ctx.ActorSystem().Root)
+		if c.proc != nil {
+			c.proc.end()
+		}
 		c.unref()
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds

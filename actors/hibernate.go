@@ -19,6 +19,12 @@ type hibernateFire struct{}
 
 var hibernateTick = &hibernateFire{}
 
+// nudge is posted by a reader that parked because its connection
+// hibernates: the mailbox's next turn may passivate it.
+type nudge struct{}
+
+var passivateNudge = &nudge{}
+
 func (c *Conn) hibernate() {
 	if c.out != nil {
 		c.releaseOut()

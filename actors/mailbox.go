@@ -22,6 +22,7 @@ type mailbox struct {
 	user, sys queue
 	running   atomic.Bool
 	suspended bool                // guarded by mu
+	retired   bool                // the actor passivated: posts are refused; guarded by mu
 	closed    actor.SenderContext // set once the actor stopped; guarded by mu
 
 	conn       *Conn // reads go to it directly (see drain)
@@ -32,18 +33,70 @@ type mailbox struct {
 
 var _ actor.Mailbox = (*mailbox)(nil)
 
-func (m *mailbox) PostUserMessage(msg any) {
+// PostUserMessage queues msg. The connection's own timers post here;
+// what reaches a passivated connection's old mailbox this way is dropped
+// (no timer fires while a connection hibernates). Everyone else posts
+// through the connection's process (passivate.go).
+func (m *mailbox) PostUserMessage(msg any) { m.post(msg, false) }
+
+func (m *mailbox) PostSystemMessage(msg any) { m.post(msg, true) }
+
+// post queues a message and schedules the mailbox; it reports false,
+// queueing nothing, once the mailbox is retired.
+func (m *mailbox) post(msg any, system bool) bool {
 	m.mu.Lock()
-	if s := m.closed; s != nil {
+	if m.retired {
+		m.mu.Unlock()
+		return false
+	}
+	if s := m.closed; s != nil && !system {
 		m.mu.Unlock()
 		rejectClosed(s, msg)
-		return
+		return true
 	}
-	m.user.push(msg)
+	if system {
+		m.sys.push(msg)
+	} else {
+		m.user.push(msg)
+	}
 	m.mu.Unlock()
 	if m.running.CompareAndSwap(false, true) {
 		m.dispatcher.Schedule(m.runFn)
 	}
+	return true
+}
+
+// hold keeps the mailbox from running while its actor is being spawned;
+// release lets it run what was posted meanwhile.
+func (m *mailbox) hold() { m.running.Store(true) }
+
+func (m *mailbox) release() {
+	m.running.Store(false)
+	m.mu.Lock()
+	more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
+	m.mu.Unlock()
+	if more && m.running.CompareAndSwap(false, true) {
+		m.dispatcher.Schedule(m.runFn)
+	}
+}
+
+// retire refuses posts from now on if nothing is queued, reporting
+// whether it did (mailbox owner only, with the process locked).
+func (m *mailbox) retire() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sys.len() > 0 || m.user.len() > 0 || m.closed != nil {
+		return false
+	}
+	m.retired = true
+	return true
+}
+
+// unretire takes back a retire whose passivation failed.
+func (m *mailbox) unretire() {
+	m.mu.Lock()
+	m.retired = false
+	m.mu.Unlock()
 }
 
 // closeTo runs once the actor has stopped. protoactor drops, unanswered,
@@ -68,15 +121,6 @@ func (m *mailbox) closeTo(s actor.SenderContext) {
 func rejectClosed(s actor.SenderContext, msg any) {
 	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
 		s.Send(env.Sender, &Reply{Err: ErrClosed})
-	}
-}
-
-func (m *mailbox) PostSystemMessage(msg any) {
-	m.mu.Lock()
-	m.sys.push(msg)
-	m.mu.Unlock()
-	if m.running.CompareAndSwap(false, true) {
-		m.dispatcher.Schedule(m.runFn)
 	}
 }
 
@@ -129,10 +173,15 @@ func (m *mailbox) UserMessageCount() int {
 }
 
 // run drains the mailbox, then goes idle; it loops again if a message
-// slipped in between the last pop and going idle.
+// slipped in between the last pop and going idle. A hibernating
+// connection passivates here, when its mailbox is empty: the mailbox
+// then stays "running" for good, so nothing schedules it again.
 func (m *mailbox) run() {
 	for {
 		m.drain()
+		if m.conn.hibernated && m.conn.passivate() {
+			return
+		}
 		m.running.Store(false)
 		m.mu.Lock()
 		more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
@@ -169,6 +218,9 @@ func (m *mailbox) drain() {
 			continue
 		}
 		switch msg.(type) {
+		case *actor.Watch:
+			m.conn.watched = true
+			m.invoker.InvokeSystemMessage(msg)
 		case *actor.SuspendMailbox:
 			m.setSuspended(true)
 		case *actor.ResumeMailbox:

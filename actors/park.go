@@ -89,15 +89,42 @@ func (c *Conn) onReadDeadline() timeoutAction {
 }
 
 // park hands the reader's socket to the shared poller (reader only),
-// first clearing the deadline a hibernation kick may have set.
+// first clearing the deadline a hibernation kick may have set. A reader
+// kicked by hibernation then nudges the actor, which passivates once it
+// is idle (passivate.go).
 func (c *Conn) park() bool {
 	c.dlMu.Lock()
-	if c.parkReq.Swap(false) {
+	kicked := c.parkReq.Swap(false)
+	if kicked {
 		c.parkArmed.Store(false)
 		c.sock.SetReadDeadline(time.Time{})
 	}
 	c.dlMu.Unlock()
-	return sharedPoller.park(c)
+	parked := false
+	if err := c.raw.Control(func(fd uintptr) { parked = sharedPoller.park(int(fd), c, &c.parkTok) }); err != nil {
+		return false
+	}
+	if parked && kicked {
+		c.mb.PostUserMessage(passivateNudge)
+	}
+	return parked
+}
+
+// ready is the poller's call: bytes or a close arrived, read them.
+func (c *Conn) ready() { c.reader() }
+
+// unpark takes a parked reader off the poller, reporting whether it was
+// there (the caller then holds the reader's reference). always: see
+// poller.unpark.
+func (c *Conn) unpark(always bool) bool {
+	if c.raw == nil {
+		return false
+	}
+	found := false
+	if err := c.raw.Control(func(fd uintptr) { found = sharedPoller.unpark(int(fd), always, c, &c.parkTok) }); err != nil {
+		found = sharedPoller.unpark(-1, false, c, &c.parkTok)
+	}
+	return found
 }
 
 // kickReader makes a reader waiting in its goroutine park now (actor
@@ -115,7 +142,7 @@ func (c *Conn) kickReader() {
 // unparkForEnd takes a parked connection off the poller when it ends,
 // dropping the reference the parked reader held.
 func (c *Conn) unparkForEnd() {
-	if sharedPoller.unpark(c) {
+	if c.unpark(false) {
 		c.unref()
 	}
 }

@@ -9,21 +9,26 @@ import (
 )
 
 // The shared poller parks idle and hibernated connections without a
-// goroutine each. A parked connection's socket is registered (one-shot,
-// level-triggered) with one epoll instance; one goroutine waits on it for
-// every parked socket of the process, and when a socket becomes readable
-// (bytes, or the peer closing) it starts that connection's reader again.
-// The goroutine exists only while something is parked, so an idle process
-// (and a test under goleak) has none. Go's own netpoller keeps its
-// registration of the socket; epoll allows a descriptor in several sets.
+// goroutine each. A parked socket is registered (one-shot, level-triggered)
+// with one epoll instance; one goroutine waits on it for every parked
+// socket of the process, and when a socket becomes readable (bytes, or the
+// peer closing) it calls the parked one's ready in a new goroutine: a
+// connection's reader starts again, a passivated connection wakes
+// (passivate.go). The goroutine exists only while something is parked, so
+// an idle process (and a test under goleak) has none. Go's own netpoller
+// keeps its registration of a live socket; epoll allows a descriptor in
+// several sets.
 
 const pollerEvents = 256
+
+// pollee is what waits on the poller.
+type pollee interface{ ready() }
 
 type poller struct {
 	mu      sync.Mutex
 	epfd    int
 	wake    [2]int // a pipe that interrupts EpollWait when the set empties
-	parked  map[uint64]*Conn
+	parked  map[uint64]pollee
 	nextTok uint64
 	running bool
 	done    chan struct{}
@@ -34,46 +39,50 @@ var sharedPoller = &poller{epfd: -1}
 // canPark is true where the shared poller exists.
 const canPark = true
 
-// park registers c's socket; the poller restarts c's reader when it is
-// readable. It reports false when the socket cannot be parked.
-func (p *poller) park(c *Conn) bool {
+// park registers fd for who, storing the registration's token in *tok
+// under the poller's lock. It reports false when fd cannot be parked.
+func (p *poller) park(fd int, who pollee, tok *uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.startLocked(); err != nil {
 		return false
 	}
 	p.nextTok++
-	tok := p.nextTok
+	t := p.nextTok
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
-	ev.Fd, ev.Pad = int32(uint32(tok)), int32(uint32(tok>>32))
-	var cerr error
-	err := c.raw.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-		if cerr == syscall.EEXIST {
-			// Parked before: a fired one-shot registration stays in the
-			// set, disabled, until re-armed.
-			cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
-		}
-	})
-	if err != nil || cerr != nil {
+	ev.Fd, ev.Pad = int32(uint32(t)), int32(uint32(t>>32))
+	err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+	if err == syscall.EEXIST {
+		// Parked before: a fired one-shot registration stays in the set,
+		// disabled, until re-armed.
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	}
+	if err != nil {
 		p.stopIfEmptyLocked()
 		return false
 	}
-	c.parkTok = tok
-	p.parked[tok] = c
+	*tok = t
+	p.parked[t] = who
 	return true
 }
 
-// unpark takes c out of the set if it is still there, reporting whether
-// it was (the caller then owns the reader's reference).
-func (p *poller) unpark(c *Conn) bool {
+// unpark takes who out if it is still parked under *tok, reporting
+// whether it was (the caller then owns what the poller would have
+// started). fd (if not negative) leaves the epoll set; with always, even
+// when the poller already fired: a fired one-shot registration outlives
+// the descriptor while a duplicate of it keeps the socket open.
+func (p *poller) unpark(fd int, always bool, who pollee, tok *uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.parkTok == 0 || p.parked[c.parkTok] != c {
+	found := *tok != 0 && p.parked[*tok] == who
+	if fd >= 0 && p.running && (found || always) {
+		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	}
+	if !found {
 		return false
 	}
-	delete(p.parked, c.parkTok)
-	_ = c.raw.Control(func(fd uintptr) { _ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	delete(p.parked, *tok)
+	*tok = 0
 	p.stopIfEmptyLocked()
 	return true
 }
@@ -98,7 +107,7 @@ func (p *poller) startLocked() error {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	p.epfd, p.running, p.done = epfd, true, make(chan struct{})
-	p.parked = make(map[uint64]*Conn)
+	p.parked = make(map[uint64]pollee)
 	go p.loop(epfd, p.wake[0], p.done)
 	return nil
 }
@@ -136,11 +145,11 @@ func (p *poller) loop(epfd, wakeR int, done chan struct{}) {
 				return // stopIfEmptyLocked asked us to go
 			}
 			p.mu.Lock()
-			c := p.parked[tok]
+			who := p.parked[tok]
 			delete(p.parked, tok)
 			p.mu.Unlock()
-			if c != nil {
-				go c.reader()
+			if who != nil {
+				go who.ready()
 			}
 		}
 		p.mu.Lock()

@@ -11,5 +11,7 @@ var sharedPoller = &poller{}
 
 const canPark = false
 
-func (*poller) park(*Conn) bool   { return false }
-func (*poller) unpark(*Conn) bool { return false }
+type pollee interface{ ready() }
+
+func (*poller) park(int, pollee, *uint64) bool         { return false }
+func (*poller) unpark(int, bool, pollee, *uint64) bool { return false }

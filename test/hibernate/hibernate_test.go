@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -121,6 +122,13 @@ func settled(t *testing.T) {
 	}
 }
 
+// passivated waits until n connections are passivated.
+func passivated(t *testing.T, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return actors.Passivated() == n }, 5*time.Second, time.Millisecond,
+		"want %d passivated connections", n)
+}
+
 func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 	f := start(t)
 	const n = 50
@@ -132,8 +140,10 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 		require.NoError(t, err)
 		pids[i] = peers[i].expect(t, "packet", 1)
 	}
-	// 50 hibernated connections, and no goroutine for any of them.
+	// 50 hibernated connections, passivated: no actor and no goroutine
+	// for any of them.
 	settled(t)
+	passivated(t, n)
 	for round := 2; round <= 3; round++ {
 		for i, p := range peers {
 			_, err := p.Write([]byte("again\n"))
@@ -141,6 +151,7 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 			require.Equal(t, pids[i], p.expect(t, "packet", round), "same PID after waking")
 		}
 		settled(t)
+		passivated(t, n)
 	}
 }
 
@@ -156,27 +167,34 @@ func TestHibernatedConnectionWakesOnEveryMessage(t *testing.T) {
 	root := f.sys.Root
 	ctx := context.Background()
 
+	// Each message below reaches a passivated connection.
+	passivated(t, 1)
 	got, err := client.Call(ctx, root, pid, "wake")
 	require.NoError(t, err)
 	require.Equal(t, 2, got)
 	require.Equal(t, id, p.expect(t, "call", 2))
 
+	passivated(t, 1)
 	client.Cast(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "cast", 3))
 
+	passivated(t, 1)
 	client.Event(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "event", 4))
 
+	passivated(t, 1)
 	client.Info(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "info", 5))
 
+	passivated(t, 1)
 	require.NoError(t, client.SendSync(ctx, root, pid, []byte("sent 6 "+id)))
-	p.expect(t, "sent", 6)
+	p.expect(t, "sent", 6) // a send runs no callback: the connection stays awake
 
 	_, err = p.Write([]byte("bytes\n"))
 	require.NoError(t, err)
 	require.Equal(t, id, p.expect(t, "packet", 6))
 
+	passivated(t, 1)
 	require.NoError(t, client.Stop(ctx, root, pid, errors.New("bye")))
 	select {
 	case err := <-f.done:
@@ -192,6 +210,7 @@ func TestHibernatedConnectionSeesPeerClose(t *testing.T) {
 	_, err := p.Write([]byte("hi\n"))
 	require.NoError(t, err)
 	p.expect(t, "packet", 1)
+	passivated(t, 1)
 	require.NoError(t, p.Close())
 	select {
 	case err := <-f.done:

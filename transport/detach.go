@@ -1,0 +1,98 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Detacher is a Conn that can give up everything but its socket while it
+// waits: Detach closes the Conn, keeping the socket open as a bare file
+// descriptor. A hibernating connection does this so that, while it
+// sleeps, it holds no net.Conn, no runtime poller entry and no addresses.
+// TCP and Unix connections are Detachers; TLS ones are not (crypto/tls
+// state cannot be rebuilt from a descriptor).
+type Detacher interface {
+	Detach() (Detached, error)
+}
+
+// Detached is an open socket held as a bare descriptor, owned by its
+// holder: it must be given back with Attach or Close, exactly once.
+type Detached struct {
+	fd   int32
+	kind uint8
+}
+
+const (
+	kindTCP uint8 = iota + 1
+	kindUnix
+)
+
+// FD is the socket's descriptor, for readiness polling; it stays owned by d.
+func (d Detached) FD() int { return int(d.fd) }
+
+// Valid reports whether d holds a socket.
+func (d Detached) Valid() bool { return d.kind != 0 }
+
+// Attach makes a Conn of the socket again, with the transport it was
+// detached from. The descriptor is given back whether or not it succeeds.
+func (d Detached) Attach() (Conn, error) {
+	if !d.Valid() {
+		return nil, errors.New("etcp/transport: attach of an empty Detached")
+	}
+	f := os.NewFile(uintptr(d.fd), "")
+	nc, err := net.FileConn(f) // a duplicate registered with the runtime poller
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("etcp/transport: attach: %w", err)
+	}
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		return &tcpConn{c}, nil
+	case *net.UnixConn:
+		return &unixConn{c}, nil
+	}
+	nc.Close()
+	return nil, fmt.Errorf("etcp/transport: attach: unexpected %T", nc)
+}
+
+// Close closes the socket.
+func (d Detached) Close() error {
+	if !d.Valid() {
+		return nil
+	}
+	return os.NewSyscallError("close", syscall.Close(int(d.fd)))
+}
+
+func (c *tcpConn) Detach() (Detached, error)  { return detach(c.TCPConn, kindTCP) }
+func (c *unixConn) Detach() (Detached, error) { return detach(c.UnixConn, kindUnix) }
+
+// detach duplicates c's descriptor, then closes c: the socket stays open
+// through the duplicate (close(2) of one descriptor of several neither
+// shuts the socket down nor resets it).
+func detach(c interface {
+	syscall.Conn
+	Close() error
+}, kind uint8) (Detached, error) {
+	var fd int
+	err := control(c, func(orig int) error {
+		var e error
+		fd, e = dupCloexec(orig)
+		return e
+	})
+	if err != nil {
+		return Detached{}, fmt.Errorf("etcp/transport: detach: %w", err)
+	}
+	c.Close()
+	return Detached{fd: int32(fd), kind: kind}, nil
+}
+
+func dupCloexec(fd int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, os.NewSyscallError("fcntl", errno)
+	}
+	return int(r), nil
+}
