@@ -425,9 +425,9 @@ func (c *Conn) terminate(reason error) {
 	}
 	c.stopIdle()
 	c.stopHibernateTimer()
+	c.closeReader() // before unparking: a reader parking now sees it (park)
 	c.unparkForEnd()
 	c.sock.Close()
-	c.closeReader()
 	c.readWanted.Store(false)
 	c.releaseBuffers()
 	if reason != nil && !errors.Is(reason, ErrShutdown) {

@@ -104,10 +104,18 @@ func (c *Conn) park() bool {
 	if err := c.raw.Control(func(fd uintptr) { parked = sharedPoller.park(int(fd), c, &c.parkTok) }); err != nil {
 		return false
 	}
-	if parked && kicked {
+	if !parked {
+		return false
+	}
+	if c.evState.Load() == evClosed {
+		// The connection ended meanwhile; terminate closes the reader
+		// before it unparks, so one of us takes the registration back.
+		return !c.unpark(false)
+	}
+	if kicked {
 		c.mb.PostUserMessage(passivateNudge)
 	}
-	return parked
+	return true
 }
 
 // ready is the poller's call: bytes or a close arrived, read them.

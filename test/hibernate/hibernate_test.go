@@ -70,7 +70,7 @@ type fixture struct {
 func start(t *testing.T, opts ...server.Option) *fixture {
 	t.Helper()
 	sys := testkit.NewSystem(t)
-	done := make(chan error, 1000)
+	done := make(chan error, 10000)
 	// ParkAfter(-1): only hibernation, never idle parking, may drop a goroutine.
 	opts = append([]server.Option{server.WithAcceptors(2), server.WithParkAfter(-1),
 		server.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
@@ -275,4 +275,26 @@ func TestIdleReadersPark(t *testing.T) {
 		echo(c, byte(i+1))
 	}
 	settled(t)
+}
+
+// Stopping a server wakes its passivated connections: each runs Terminate,
+// while idle readers of the woken ones park and unpark around them.
+func TestStopWithPassivatedConnections(t *testing.T) {
+	f := start(t, server.WithParkAfter(0), server.WithAcceptors(10))
+	const n = 5000
+	for range n {
+		p := f.dial(t)
+		_, err := p.Write([]byte("hi\n"))
+		require.NoError(t, err)
+		p.expect(t, "packet", 1)
+	}
+	passivated(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, f.srv.Stop(ctx, nil))
+	require.Len(t, f.done, n)
+	for range n {
+		require.ErrorIs(t, <-f.done, actors.ErrShutdown)
+	}
+	require.Zero(t, actors.Passivated())
 }
