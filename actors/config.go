@@ -28,6 +28,8 @@ type Config struct {
 	ParkAfter time.Duration
 	// Owner hears of connections starting and ending; nil for none.
 	Owner Owner
+	// Conns, if set, lists the connections while they are up.
+	Conns *ConnList
 	// Live counts connections whose actor or reader goroutine still runs;
 	// an owner waits on it to stop without leaving goroutines.
 	Live *sync.WaitGroup

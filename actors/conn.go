@@ -273,6 +273,12 @@ func (c *Conn) start() {
 		reason = c.endReason(ErrClosed)
 	}
 	c.upNotified = reason == nil
+	if l := c.cfg.Conns; l != nil && c.upNotified && c.proc != nil {
+		c.proc.mu.Lock()
+		c.proc.describe(c.sock)
+		c.proc.mu.Unlock()
+		l.add(c.proc)
+	}
 	if c.cfg.Owner != nil {
 		c.cfg.Owner.ConnUp(c.Info(), reason)
 	}
@@ -434,6 +440,9 @@ func (c *Conn) terminate(reason error) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
 	}
 	c.endErr = reason
+	if l := c.cfg.Conns; l != nil && c.upNotified && c.proc != nil {
+		l.remove(c.proc)
+	}
 	if c.cfg.Owner != nil && c.upNotified {
 		c.cfg.Owner.ConnDown(c.Info(), reason)
 	}

@@ -45,6 +45,13 @@ type process struct {
 	sleep  *sleepRecord // set while passivated
 	ended  bool         // the connection ended; guarded by mu
 	tok    uint64       // the poller's token while asleep
+	id     uint64
+
+	// What ConnList reports (guarded by mu; the addresses are nil while
+	// asleep) and the list's links (guarded by the list).
+	local, peer net.Addr
+	transport   string
+	prev, next  *process
 }
 
 var _ actor.Process = (*process)(nil)
@@ -56,7 +63,6 @@ type sleepRecord struct {
 	tracer   Tracer
 	pending  []byte
 	idle     time.Duration
-	id       uint64
 	activeN  int32
 	recvN    int32
 	sock     transport.Detached
@@ -111,6 +117,22 @@ func (p *process) ready() {
 	p.mu.Unlock()
 }
 
+// describe records what ConnList reports of sock (p locked).
+func (p *process) describe(sock transport.Conn) {
+	p.local, p.peer, p.transport = sock.LocalAddr(), sock.RemoteAddr(), sock.Transport()
+}
+
+// info describes the connection for ConnList.
+func (p *process) info() ConnInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	info := ConnInfo{ID: p.id, PID: p.self, Local: p.local, Peer: p.peer, Transport: p.transport}
+	if p.sleep != nil {
+		info.Local, info.Peer = p.sleep.sock.Addrs()
+	}
+	return info
+}
+
 // end runs when the actor has stopped for good.
 func (p *process) end() {
 	p.mu.Lock()
@@ -122,7 +144,7 @@ func (p *process) end() {
 // spawn is the connection's SpawnFunc: protoactor's own spawner, holding
 // the mailbox until the registry entry is the connection's process.
 func (c *Conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
-	p := &process{sys: sys, parent: parent.Self()}
+	p := &process{sys: sys, parent: parent.Self(), id: c.id}
 	c.proc = p
 	c.mb.hold()
 	pid, err := actor.DefaultSpawner(sys, id, props, parent)
@@ -186,9 +208,10 @@ func (c *Conn) passivate() bool {
 		c.unref() // the parked reader's reference; the actor's goes to the record
 	}
 	p.sleep = &sleepRecord{handler: c.handler, cfg: c.cfg, tracer: c.tracer, pending: c.pending,
-		idle: c.idle, id: c.id, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
+		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant}
 	p.mb.Store(nil)
+	p.local, p.peer = nil, nil
 	passivated.Add(1)
 	return true
 }
@@ -208,7 +231,7 @@ func (p *process) wake(msg any, system bool) {
 	passivated.Add(-1)
 	sharedPoller.unpark(r.sock.FD(), true, p, &p.tok)
 	sock, err := r.sock.Attach()
-	c := &Conn{cfg: r.cfg, id: r.id, accepted: r.accepted, passive: r.passive, idle: r.idle,
+	c := &Conn{cfg: r.cfg, id: p.id, accepted: r.accepted, passive: r.passive, idle: r.idle,
 		tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
 		recvN: int(r.recvN), recvWant: r.recvWant, state: stateUp, upNotified: true,
 		hibernated: true, resumed: true, proc: p, self: p.self}
@@ -218,6 +241,7 @@ func (p *process) wake(msg any, system bool) {
 		c.sock, c.endErr = closedSock{}, err // Started ends the connection with it
 	} else {
 		c.useSocket(sock)
+		p.describe(sock)
 	}
 	c.mb.hold()
 	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.Mailbox))

@@ -36,6 +36,11 @@ func (c *Conn) startTLS() {
 		return
 	}
 	c.useSocket(up)
+	if c.proc != nil {
+		c.proc.mu.Lock()
+		c.proc.describe(up)
+		c.proc.mu.Unlock()
+	}
 	if c.heldRead {
 		c.heldRead = false
 		c.releaseReader()

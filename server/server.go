@@ -26,7 +26,7 @@ type Server struct {
 	pid       *actor.PID
 	group     *actors.AcceptGroup
 	acceptors []acceptorRef
-	conns     connSet
+	conns     actors.ConnList
 	live      sync.WaitGroup
 	reason    atomic.Pointer[error]
 	stopOnce  sync.Once
@@ -80,7 +80,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	}
 	s := &Server{sys: sys, name: o.Name, done: make(chan struct{})}
 	log := cfg.Logger.With("server", o.Name)
-	cfg.Factory, cfg.Arg, cfg.Logger, cfg.Owner, cfg.Live = factory, arg, log, owner{s}, &s.live
+	cfg.Factory, cfg.Arg, cfg.Logger, cfg.Owner, cfg.Live, cfg.Conns = factory, arg, log, owner{s}, &s.live, &s.conns
 	s.group = &actors.AcceptGroup{Listener: ln, Logger: log, Conn: &cfg}
 	if o.StartAsleep {
 		if err := s.group.SetSleeping(true); err != nil {
@@ -190,7 +190,7 @@ func (s *Server) tellAcceptors(ctx context.Context, msg any) error {
 }
 
 // Connections lists the live connections, by id.
-func (s *Server) Connections() []actors.ConnInfo { return s.conns.list() }
+func (s *Server) Connections() []actors.ConnInfo { return s.conns.List() }
 
 // CodeChange asks every live connection to migrate its handler state
 // (Handler.CodeChange) and returns the errors joined.
@@ -233,16 +233,11 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 // Done is closed once the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// owner keeps the server's set of live connections.
+// owner gives the connections the reason the server stops with.
 type owner struct{ s *Server }
 
-func (o owner) ConnUp(info actors.ConnInfo, err error) {
-	if err == nil {
-		o.s.conns.add(info)
-	}
-}
-
-func (o owner) ConnDown(info actors.ConnInfo, _ error) { o.s.conns.remove(info.ID) }
+func (owner) ConnUp(actors.ConnInfo, error)   {}
+func (owner) ConnDown(actors.ConnInfo, error) {}
 
 func (o owner) StopReason() error {
 	if r := o.s.reason.Load(); r != nil {

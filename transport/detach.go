@@ -58,6 +58,32 @@ func (d Detached) Attach() (Conn, error) {
 	return nil, fmt.Errorf("etcp/transport: attach: unexpected %T", nc)
 }
 
+// Addrs reads the socket's local and peer addresses from the kernel.
+func (d Detached) Addrs() (local, peer net.Addr) {
+	fd := int(d.fd)
+	if sa, err := syscall.Getsockname(fd); err == nil {
+		local = sockaddrToAddr(sa, d.kind)
+	}
+	if sa, err := syscall.Getpeername(fd); err == nil {
+		peer = sockaddrToAddr(sa, d.kind)
+	}
+	return local, peer
+}
+
+func sockaddrToAddr(sa syscall.Sockaddr, kind uint8) net.Addr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *syscall.SockaddrUnix:
+		if kind == kindUnix {
+			return &net.UnixAddr{Name: a.Name, Net: "unix"}
+		}
+	}
+	return nil
+}
+
 // Close closes the socket.
 func (d Detached) Close() error {
 	if !d.Valid() {

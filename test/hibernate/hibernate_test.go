@@ -144,6 +144,19 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 	// for any of them.
 	settled(t)
 	passivated(t, n)
+	// The server still lists them, with their addresses read from the sockets.
+	byPeer := map[string]actors.ConnInfo{}
+	for _, info := range f.srv.Connections() {
+		byPeer[info.Peer.String()] = info
+	}
+	require.Len(t, byPeer, n)
+	for i, p := range peers {
+		info, ok := byPeer[p.LocalAddr().String()]
+		require.True(t, ok, "connection %d listed", i)
+		require.Equal(t, p.RemoteAddr().String(), info.Local.String())
+		require.Equal(t, pids[i], info.PID.Id)
+		require.Equal(t, "tcp", info.Transport)
+	}
 	for round := 2; round <= 3; round++ {
 		for i, p := range peers {
 			_, err := p.Write([]byte("again\n"))
