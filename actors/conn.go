@@ -274,9 +274,6 @@ func (c *Conn) start() {
 	}
 	c.upNotified = reason == nil
 	if l := c.cfg.Conns; l != nil && c.upNotified && c.proc != nil {
-		c.proc.mu.Lock()
-		c.proc.describe(c.sock)
-		c.proc.mu.Unlock()
 		l.add(c.proc)
 	}
 	if c.cfg.Owner != nil {

@@ -47,11 +47,7 @@ type process struct {
 	tok    uint64       // the poller's token while asleep
 	id     uint64
 
-	// What ConnList reports (guarded by mu; the addresses are nil while
-	// asleep) and the list's links (guarded by the list).
-	local, peer net.Addr
-	transport   string
-	prev, next  *process
+	prev, next *process // ConnList's links, guarded by the list
 }
 
 var _ actor.Process = (*process)(nil)
@@ -117,18 +113,19 @@ func (p *process) ready() {
 	p.mu.Unlock()
 }
 
-// describe records what ConnList reports of sock (p locked).
-func (p *process) describe(sock transport.Conn) {
-	p.local, p.peer, p.transport = sock.LocalAddr(), sock.RemoteAddr(), sock.Transport()
-}
-
-// info describes the connection for ConnList.
+// info describes the connection for ConnList. The live actor changes
+// its socket (StartTLS) with p locked, so its socket can be read here.
 func (p *process) info() ConnInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	info := ConnInfo{ID: p.id, PID: p.self, Local: p.local, Peer: p.peer, Transport: p.transport}
-	if p.sleep != nil {
+	info := ConnInfo{ID: p.id, PID: p.self}
+	switch mb := p.mb.Load(); {
+	case p.sleep != nil:
 		info.Local, info.Peer = p.sleep.sock.Addrs()
+		info.Transport = p.sleep.sock.Transport()
+	case mb != nil:
+		s := mb.conn.sock
+		info.Local, info.Peer, info.Transport = s.LocalAddr(), s.RemoteAddr(), s.Transport()
 	}
 	return info
 }
@@ -211,7 +208,6 @@ func (c *Conn) passivate() bool {
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant}
 	p.mb.Store(nil)
-	p.local, p.peer = nil, nil
 	passivated.Add(1)
 	return true
 }
@@ -241,7 +237,6 @@ func (p *process) wake(msg any, system bool) {
 		c.sock, c.endErr = closedSock{}, err // Started ends the connection with it
 	} else {
 		c.useSocket(sock)
-		p.describe(sock)
 	}
 	c.mb.hold()
 	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.Mailbox))

@@ -35,11 +35,12 @@ func (c *Conn) startTLS() {
 		c.terminate(err)
 		return
 	}
-	c.useSocket(up)
 	if c.proc != nil {
-		c.proc.mu.Lock()
-		c.proc.describe(up)
+		c.proc.mu.Lock() // ConnList reads the socket from other goroutines
+		c.useSocket(up)
 		c.proc.mu.Unlock()
+	} else {
+		c.useSocket(up)
 	}
 	if c.heldRead {
 		c.heldRead = false

@@ -58,6 +58,17 @@ func (d Detached) Attach() (Conn, error) {
 	return nil, fmt.Errorf("etcp/transport: attach: unexpected %T", nc)
 }
 
+// Transport names the transport the socket was detached from.
+func (d Detached) Transport() string {
+	switch d.kind {
+	case kindTCP:
+		return "tcp"
+	case kindUnix:
+		return "unix"
+	}
+	return ""
+}
+
 // Addrs reads the socket's local and peer addresses from the kernel.
 func (d Detached) Addrs() (local, peer net.Addr) {
 	fd := int(d.fd)

@@ -93,7 +93,7 @@ func TestStartTLSServer(t *testing.T) {
 		assert.Equal(t, conn.ConnectionState().CipherSuite, after.tls.CipherSuite)
 	}
 	require.Len(t, srv.Connections(), 1)
-	assert.Equal(t, "tcp", srv.Connections()[0].Transport, "the listing keeps the accepted transport")
+	assert.Equal(t, "tls", srv.Connections()[0].Transport, "the listing shows the transport now in use")
 }
 
 // starttlsClient asks for STARTTLS from Init and upgrades, as a TLS
