@@ -21,8 +21,15 @@
 // A reader with nothing to read for [ConnOptions].ParkAfter (default
 // [DefaultParkAfter]) parks on the shared poller, which restarts it when
 // bytes or a close arrive. Hibernation (asked for by a Result, or after
-// IdleHibernate) parks at once and also gives back buffers and timers;
-// the PID, mailbox and handler state stay, and any message wakes it.
+// IdleHibernate) parks at once, gives back buffers and timers, and then
+// passivates the actor: its protoactor context, its Conn and its net.Conn
+// go, and a small record keeps the handler and the socket's descriptor
+// under the same PID. Any message to the PID, bytes or a close spawn the
+// actor again with the same PID, parent and handler state; Init does not
+// run again. [Passivated] counts passivated connections. TLS connections,
+// and connections something watches, hibernate without passivating.
+//
+// [ConnList] lists an owner's live connections, passivated or not.
 //
 // # Options
 //

@@ -6,13 +6,14 @@ import "time"
 // has been idle Config.IdleHibernate, gives back what it can while it
 // waits: its write buffer, any slack in a partial frame's buffer, its
 // timers, and its reader goroutine, which parks on the shared poller
-// (park.go). The actor keeps its PID, mailbox and handler state, holding
-// no goroutine. It wakes on the next message (the mailbox runs it as
-// usual) or when the poller sees bytes or a close and restarts the reader.
+// (park.go). Once its mailbox is empty and its reader parked, it
+// passivates (passivate.go): the actor itself goes, leaving a small
+// record under the same PID that any message, bytes or a close wake.
 //
-// TLS connections cannot park their reader: crypto/tls may already hold
-// received records that socket readiness would never announce. They give
-// back everything else and keep their reader goroutine.
+// TLS connections cannot park their reader (crypto/tls may already hold
+// received records that socket readiness would never announce) nor be
+// rebuilt from a descriptor. They give back everything else and keep
+// their actor and reader goroutine.
 
 // hibernateFire is posted by the idle-hibernate timer.
 type hibernateFire struct{}

@@ -98,19 +98,27 @@ func (p *process) post(msg any, system bool) {
 			}
 			return
 		}
-		p.wake(msg, system)
+		if mb := p.wake(msg, system); mb != nil {
+			mb.release()
+		}
 		p.mu.Unlock()
 		return
 	}
 }
 
 // ready is the poller's call: the sleeping socket has bytes or closed.
+// The new actor's first turn runs right here: this goroutine is the
+// poller's, made for this.
 func (p *process) ready() {
 	p.mu.Lock()
+	var mb *mailbox
 	if p.sleep != nil {
-		p.wake(nil, false)
+		mb = p.wake(nil, false)
 	}
 	p.mu.Unlock()
+	if mb != nil {
+		mb.run()
+	}
 }
 
 // info describes the connection for ConnList. The live actor changes
@@ -220,8 +228,9 @@ func (c *Conn) restoreReader(reading bool) {
 }
 
 // wake spawns the connection's actor again from its record and delivers
-// msg (if any) to it (p locked).
-func (p *process) wake(msg any, system bool) {
+// msg (if any) to it (p locked). It returns the new actor's mailbox, held:
+// the caller releases it or runs it; nil if the actor could not be made.
+func (p *process) wake(msg any, system bool) *mailbox {
 	r := p.sleep
 	p.sleep = nil
 	passivated.Add(-1)
@@ -247,10 +256,14 @@ func (p *process) wake(msg any, system bool) {
 		c.Logger().Error("etcp: waking a connection failed", "err", err)
 		c.sock.Close()
 		p.ended = true
+		if l := r.cfg.Conns; l != nil {
+			l.remove(p)
+		}
+		c.unref()
 		if !system && msg != nil {
 			rejectClosed(p.sys.Root, msg)
 		}
-		return
+		return nil
 	}
 	p.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
 	pid.Id = p.self.Id                // ...and take the connection's; the actor has not run yet
@@ -258,7 +271,7 @@ func (p *process) wake(msg any, system bool) {
 	if msg != nil {
 		c.mb.post(msg, system)
 	}
-	c.mb.release()
+	return &c.mb
 }
 
 // spawnParent is the spawner context a re-spawn runs under: protoactor's

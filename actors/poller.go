@@ -15,7 +15,8 @@ import (
 // peer closing) it calls the parked one's ready in a new goroutine: a
 // connection's reader starts again, a passivated connection wakes
 // (passivate.go). The goroutine exists only while something is parked, so
-// an idle process (and a test under goleak) has none. Go's own netpoller
+// an idle process (and a test under goleak) has none once it has lingered
+// a moment. Go's own netpoller
 // keeps its registration of a live socket; epoll allows a descriptor in
 // several sets.
 
@@ -27,11 +28,9 @@ type pollee interface{ ready() }
 type poller struct {
 	mu      sync.Mutex
 	epfd    int
-	wake    [2]int // a pipe that interrupts EpollWait when the set empties
 	parked  map[uint64]pollee
 	nextTok uint64
 	running bool
-	done    chan struct{}
 }
 
 var sharedPoller = &poller{epfd: -1}
@@ -58,7 +57,6 @@ func (p *poller) park(fd int, who pollee, tok *uint64) bool {
 		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
 	}
 	if err != nil {
-		p.stopIfEmptyLocked()
 		return false
 	}
 	*tok = t
@@ -83,7 +81,6 @@ func (p *poller) unpark(fd int, always bool, who pollee, tok *uint64) bool {
 	}
 	delete(p.parked, *tok)
 	*tok = 0
-	p.stopIfEmptyLocked()
 	return true
 }
 
@@ -95,55 +92,30 @@ func (p *poller) startLocked() error {
 	if err != nil {
 		return os.NewSyscallError("epoll_create1", err)
 	}
-	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		syscall.Close(epfd)
-		return os.NewSyscallError("pipe2", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN} // token 0 is the pipe
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(p.wake[0])
-		syscall.Close(p.wake[1])
-		return os.NewSyscallError("epoll_ctl", err)
-	}
-	p.epfd, p.running, p.done = epfd, true, make(chan struct{})
+	p.epfd, p.running = epfd, true
 	p.parked = make(map[uint64]pollee)
-	go p.loop(epfd, p.wake[0], p.done)
+	go p.loop(epfd)
 	return nil
 }
 
-// stopIfEmptyLocked ends the poller goroutine when nothing is parked.
-func (p *poller) stopIfEmptyLocked() {
-	if !p.running || len(p.parked) > 0 {
-		return
-	}
-	p.running = false
-	syscall.Write(p.wake[1], []byte{1})
-	syscall.Close(p.wake[1])
-	p.epfd = -1
-	p.parked = nil
-}
+// pollerLinger is how long the poller waits with nothing parked before
+// its goroutine ends: connections that park and wake in quick succession
+// (a hibernate after every packet) keep one poller instead of making and
+// ending one each time.
+const pollerLinger = 100 // ms
 
-func (p *poller) loop(epfd, wakeR int, done chan struct{}) {
-	defer func() {
-		syscall.Close(epfd)
-		syscall.Close(wakeR)
-		close(done)
-	}()
+func (p *poller) loop(epfd int) {
 	events := make([]syscall.EpollEvent, pollerEvents)
 	for {
-		n, err := syscall.EpollWait(epfd, events, -1)
+		n, err := syscall.EpollWait(epfd, events, pollerLinger)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return
+			n = 0
 		}
 		for _, ev := range events[:n] {
 			tok := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if tok == 0 {
-				return // stopIfEmptyLocked asked us to go
-			}
 			p.mu.Lock()
 			who := p.parked[tok]
 			delete(p.parked, tok)
@@ -152,8 +124,17 @@ func (p *poller) loop(epfd, wakeR int, done chan struct{}) {
 				go who.ready()
 			}
 		}
+		if n > 0 {
+			continue
+		}
 		p.mu.Lock()
-		p.stopIfEmptyLocked()
+		if err != nil || len(p.parked) == 0 {
+			// Nothing parked for a whole linger (or the set failed): end.
+			p.running, p.epfd, p.parked = false, -1, nil
+			p.mu.Unlock()
+			syscall.Close(epfd)
+			return
+		}
 		p.mu.Unlock()
 	}
 }

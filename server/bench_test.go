@@ -37,9 +37,21 @@ func (benchEcho) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 	return behaviours.Send(p)
 }
 
+// hibernatingEcho sends every packet back and hibernates: each round trip
+// wakes a passivated connection and passivates it again.
+type hibernatingEcho struct{ behaviours.Base }
+
+func (hibernatingEcho) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	return behaviours.Send(p).Hibernate()
+}
+
 // startEtcp starts an etcp echo server on 127.0.0.1:0 and returns its
 // address and a function that stops it.
 func startEtcp(b *testing.B) (string, func()) {
+	return startEtcpWith(b, func() behaviours.Handler { return benchEcho{} })
+}
+
+func startEtcpWith(b *testing.B, factory behaviours.Factory) (string, func()) {
 	b.Helper()
 	discard := slog.New(slog.DiscardHandler)
 	// A short dead-letter throttle interval, as the test suites use, so that
@@ -47,7 +59,7 @@ func startEtcp(b *testing.B) (string, func()) {
 	// before goleak looks.
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
 		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	srv, err := server.Start(sys, func() behaviours.Handler { return benchEcho{} }, nil, "127.0.0.1:0",
+	srv, err := server.Start(sys, factory, nil, "127.0.0.1:0",
 		server.WithLogger(discard), server.WithSocket(transport.WithFramer(transport.Raw())))
 	if err != nil {
 		sys.Shutdown()
@@ -118,10 +130,12 @@ func startNet(b *testing.B) (string, func()) {
 	}
 }
 
-var servers = []struct {
+type echoServer struct {
 	name  string
 	start func(*testing.B) (string, func())
-}{
+}
+
+var servers = []echoServer{
 	{"etcp", startEtcp},
 	{"net", startNet},
 }
@@ -163,7 +177,21 @@ func (p *pinger) roundTrip() error {
 
 // benchPingPong runs size-byte round trips over one loopback connection
 // per server.
-func benchPingPong(b *testing.B, size int) {
+func benchPingPong(b *testing.B, size int) { benchPingPongOn(b, servers, size) }
+
+// BenchmarkPingPongHibernated64 prices passivation: every round trip of
+// the etcp side wakes a passivated connection (a new actor, the socket
+// attached again) and passivates it after the reply.
+func BenchmarkPingPongHibernated64(b *testing.B) {
+	benchPingPongOn(b, []echoServer{
+		{"etcp", func(b *testing.B) (string, func()) {
+			return startEtcpWith(b, func() behaviours.Handler { return hibernatingEcho{} })
+		}},
+		{"net", startNet},
+	}, 64)
+}
+
+func benchPingPongOn(b *testing.B, servers []echoServer, size int) {
 	for _, s := range servers {
 		b.Run(s.name, func(b *testing.B) {
 			addr, stop := s.start(b)

@@ -125,7 +125,7 @@ func settled(t *testing.T) {
 // passivated waits until n connections are passivated.
 func passivated(t *testing.T, n int64) {
 	t.Helper()
-	require.Eventually(t, func() bool { return actors.Passivated() == n }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return actors.Passivated() == n }, 10*time.Second, time.Millisecond,
 		"want %d passivated connections", n)
 }
 
@@ -294,7 +294,7 @@ func TestIdleReadersPark(t *testing.T) {
 // while idle readers of the woken ones park and unpark around them.
 func TestStopWithPassivatedConnections(t *testing.T) {
 	f := start(t, server.WithParkAfter(0), server.WithAcceptors(10))
-	const n = 5000
+	const n = 1000
 	for range n {
 		p := f.dial(t)
 		_, err := p.Write([]byte("hi\n"))
