@@ -134,6 +134,12 @@ func (c *Conn) readLoop() (parked bool) {
 			c.readerOn.Store(false)
 			// The actor may have asked again between the load and the store.
 			if !c.readWanted.Load() || !c.readerOn.CompareAndSwap(false, true) {
+				if c.parkReq.Load() {
+					// Hibernating, and no read wanted (passive mode): the
+					// reader is done, so the actor may passivate now. The
+					// kick itself is left for the next reader (park).
+					c.mb.PostUserMessage(passivateNudge)
+				}
 				return false
 			}
 		}
