@@ -42,10 +42,9 @@ type process struct {
 	sys    *actor.ActorSystem
 	parent *actor.PID
 	self   *actor.PID
-	sleep  sleepRecord // kept while asleep: one object per connection, allocated once
-	asleep bool        // passivated; guarded by mu
-	ended  bool        // the connection ended; guarded by mu
-	tok    uint64      // the poller's token while asleep
+	sleep  *sleepRecord // set while passivated
+	ended  bool         // the connection ended; guarded by mu
+	tok    uint64       // the poller's token while asleep
 	id     uint64
 
 	prev, next *process // ConnList's links, guarded by the list
@@ -113,7 +112,7 @@ func (p *process) post(msg any, system bool) {
 func (p *process) ready() {
 	p.mu.Lock()
 	var mb *mailbox
-	if p.asleep {
+	if p.sleep != nil {
 		mb = p.wake(nil, false)
 	}
 	p.mu.Unlock()
@@ -129,7 +128,7 @@ func (p *process) info() ConnInfo {
 	defer p.mu.Unlock()
 	info := ConnInfo{ID: p.id, PID: p.self}
 	switch mb := p.mb.Load(); {
-	case p.asleep:
+	case p.sleep != nil:
 		info.Local, info.Peer = p.sleep.sock.Addrs()
 		info.Transport = p.sleep.sock.Transport()
 	case mb != nil:
@@ -213,8 +212,7 @@ func (c *Conn) passivate() bool {
 	if reading {
 		c.unref() // the parked reader's reference; the actor's goes to the record
 	}
-	p.asleep = true
-	p.sleep = sleepRecord{handler: c.handler, cfg: c.cfg, tracer: c.tracer, pending: c.pending,
+	p.sleep = &sleepRecord{handler: c.handler, cfg: c.cfg, tracer: c.tracer, pending: c.pending,
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant}
 	p.mb.Store(nil)
@@ -234,7 +232,7 @@ func (c *Conn) restoreReader(reading bool) {
 // the caller releases it or runs it; nil if the actor could not be made.
 func (p *process) wake(msg any, system bool) *mailbox {
 	r := p.sleep
-	p.sleep, p.asleep = sleepRecord{}, false
+	p.sleep = nil
 	passivated.Add(-1)
 	sharedPoller.unpark(r.sock.FD(), true, p, &p.tok)
 	sock, err := r.sock.Attach()
