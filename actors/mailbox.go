@@ -149,6 +149,21 @@ func (m *mailbox) postInline(ev *readEvent) {
 	}
 }
 
+// postNudge posts a passivation nudge from the connection's reader and,
+// if the actor is idle, runs it right here, as postInline does for reads.
+func (m *mailbox) postNudge() {
+	m.mu.Lock()
+	if m.retired || m.closed != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.user.push(passivateNudge)
+	m.mu.Unlock()
+	if m.running.CompareAndSwap(false, true) {
+		m.run()
+	}
+}
+
 // handleRead runs one read outside the queue, failing like drain does.
 func (m *mailbox) handleRead(ev *readEvent) {
 	defer func() {

@@ -113,7 +113,7 @@ func (c *Conn) park() bool {
 		return !c.unpark(false)
 	}
 	if kicked {
-		c.mb.PostUserMessage(passivateNudge)
+		c.mb.postNudge()
 	}
 	return true
 }

@@ -138,7 +138,7 @@ func (c *Conn) readLoop() (parked bool) {
 					// Hibernating, and no read wanted (passive mode): the
 					// reader is done, so the actor may passivate now. The
 					// kick itself is left for the next reader (park).
-					c.mb.PostUserMessage(passivateNudge)
+					c.mb.postNudge()
 				}
 				return false
 			}
