@@ -20,7 +20,9 @@ type Conn interface {
 	// ID is the connection's number, unique within its server, client or pool.
 	ID() uint64
 	// Context is the actor context the callback runs in: send to other
-	// actors, spawn children, watch. Valid only during the callback. In
+	// actors, spawn children, watch. Valid only during the callback. A
+	// connection with children, or watched by another actor, no longer
+	// passivates when it hibernates. In
 	// HandlePacket its Message and Sender are not the packet's (socket
 	// reads bypass protoactor's envelopes).
 	Context() actor.Context

@@ -142,7 +142,10 @@ func (r Result) Timeout(d time.Duration) Result {
 
 // Hibernate asks the connection to give back all the memory it can until
 // the next packet or message; it applies to the next wait only, and no
-// timeout fires while hibernated.
+// timeout fires while hibernated. A TCP or Unix connection is passivated:
+// its actor stops and is spawned again, with the same PID and handler,
+// when something arrives (Init does not run again). The Conn and actor
+// context a callback was given are not the ones after a wake.
 func (r Result) Hibernate() Result {
 	r.flags |= flagHibernate
 	return r
