@@ -56,7 +56,11 @@ func (c *Conn) Logger() *slog.Logger {
 		if base == nil {
 			base = slog.Default()
 		}
-		c.log = base.With("conn", c.id, "peer", c.sock.RemoteAddr().String())
+		peer := "none"
+		if a := c.sock.RemoteAddr(); a != nil {
+			peer = a.String()
+		}
+		c.log = base.With("conn", c.id, "peer", peer)
 	}
 	return c.log
 }

@@ -201,6 +201,8 @@ func (c *Conn) passivate() bool {
 		c.mb.unretire()
 		sock, aerr := d.Attach()
 		if aerr != nil {
+			c.readerOn.Store(false)
+			c.unref() // the parked reader's reference: it will not run again
 			c.sock = closedSock{}
 			c.terminate(fmt.Errorf("etcp: passivation: %w", aerr))
 			return false
@@ -251,14 +253,11 @@ func (p *process) wake(msg any, system bool) *mailbox {
 	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.Mailbox))
 	pid, err := actor.DefaultSpawner(p.sys, p.self.Id+"$wake", props, spawnParent{pid: p.parent})
 	if err != nil {
-		// Only a name taken by someone else gets here; the connection
-		// cannot come back.
+		// Only a name taken by someone else gets here: the connection
+		// cannot come back, so it ends without its actor.
 		c.Logger().Error("etcp: waking a connection failed", "err", err)
 		c.sock.Close()
-		p.ended = true
-		if l := r.cfg.Conns; l != nil {
-			l.remove(p)
-		}
+		p.lost(r.cfg, err)
 		c.unref()
 		if !system && msg != nil {
 			rejectClosed(p.sys.Root, msg)
@@ -272,6 +271,23 @@ func (p *process) wake(msg any, system bool) *mailbox {
 		c.mb.post(msg, system)
 	}
 	return &c.mb
+}
+
+// lost ends a connection whose actor could not be spawned again: it leaves
+// the registry and its owner's list, and its parent and owner hear of it
+// as if it had stopped (p locked).
+func (p *process) lost(cfg *Config, reason error) {
+	p.ended = true
+	p.sys.ProcessRegistry.Remove(p.self)
+	if cfg.Conns != nil {
+		cfg.Conns.remove(p)
+	}
+	if cfg.Owner != nil {
+		cfg.Owner.ConnDown(ConnInfo{ID: p.id, PID: p.self}, reason)
+	}
+	if parent, ok := p.sys.ProcessRegistry.Get(p.parent); ok && p.parent != nil {
+		parent.SendSystemMessage(p.parent, &actor.Terminated{Who: p.self})
+	}
 }
 
 // spawnParent is the spawner context a re-spawn runs under: protoactor's

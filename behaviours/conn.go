@@ -21,8 +21,8 @@ type Conn interface {
 	ID() uint64
 	// Context is the actor context the callback runs in: send to other
 	// actors, spawn children, watch. Valid only during the callback. A
-	// connection with children, or watched by another actor, no longer
-	// passivates when it hibernates. In
+	// connection does not passivate while it has children, nor at all
+	// once another actor has watched it. In
 	// HandlePacket its Message and Sender are not the packet's (socket
 	// reads bypass protoactor's envelopes).
 	Context() actor.Context

@@ -1,0 +1,75 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/transport"
+)
+
+// sleepy hibernates from Init on and reports Terminate's reason.
+type sleepy struct {
+	behaviours.Base
+	done chan error
+}
+
+func (s *sleepy) Init(behaviours.Conn, any) behaviours.Result { return behaviours.Hibernate() }
+func (s *sleepy) Terminate(_ behaviours.Conn, reason error) error {
+	s.done <- reason
+	return reason
+}
+
+// A passivated connection whose socket cannot be brought back ends with
+// the reason (Terminate runs, a request gets ErrClosed), and its owner's
+// Live count drops as for any end.
+func TestWakeWithLostSocketEndsTheConnection(t *testing.T) {
+	discard := slog.New(slog.DiscardHandler)
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
+		actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	t.Cleanup(sys.Shutdown)
+
+	ln, err := transport.TCP().Listen(context.Background(), "127.0.0.1:0", nil)
+	require.NoError(t, err)
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer peer.Close()
+	sock, err := ln.Accept()
+	require.NoError(t, err)
+
+	so, err := transport.New()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	var live sync.WaitGroup
+	cfg := &Config{Socket: so, Logger: discard, Live: &live,
+		Factory: func() behaviours.Handler { return &sleepy{done: done} }}
+	c := NewConn(cfg, sock, 1, true)
+	pid, err := sys.Root.SpawnNamed(c.Props(), "lost")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return Passivated() == 1 }, 5*time.Second, time.Millisecond)
+
+	p := c.proc
+	p.mu.Lock()
+	require.NoError(t, p.sleep.sock.Close()) // the descriptor is gone: Attach fails
+	p.mu.Unlock()
+
+	_, err = Request(context.Background(), sys.Root, pid, &Call{Request: "wake"})
+	require.ErrorIs(t, err, ErrClosed)
+	select {
+	case reason := <-done:
+		require.ErrorIs(t, reason, syscall.EBADF)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Terminate did not run")
+	}
+	live.Wait()
+	require.Zero(t, Passivated())
+}
