@@ -12,18 +12,15 @@ import (
 // pointers and no map entry, and a passivated connection keeps no
 // addresses (they are read from its socket when the list is read).
 type ConnList struct {
-	shards [16]struct {
-		sync.Mutex
-		head *process
-	}
+	shards [16]connShard
 }
 
-func (l *ConnList) shard(p *process) *struct {
+type connShard struct {
 	sync.Mutex
 	head *process
-} {
-	return &l.shards[p.id%uint64(len(l.shards))]
 }
+
+func (l *ConnList) shard(p *process) *connShard { return &l.shards[p.id%uint64(len(l.shards))] }
 
 func (l *ConnList) add(p *process) {
 	sh := l.shard(p)

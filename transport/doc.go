@@ -11,7 +11,9 @@
 // A user plugs in a transport of their own by implementing the two small
 // interfaces; a Conn that also implements [syscall.Conn] gets etcp's
 // zero-buffer idle reads for free, and package transporttest checks that
-// it behaves as etcp expects.
+// it behaves as etcp expects. A Conn that is a [Detacher] (TCP and Unix
+// are) can be held as a bare descriptor, [Detached], while its connection
+// hibernates, and attached again when it wakes.
 //
 // # Framing
 //
