@@ -44,15 +44,25 @@ func (m *mailbox) PostSystemMessage(msg any) { m.post(msg, true) }
 // post queues a message and schedules the mailbox; it reports false,
 // queueing nothing, once the mailbox is retired.
 func (m *mailbox) post(msg any, system bool) bool {
+	queued, retired := m.enqueue(msg, system)
+	if queued && m.running.CompareAndSwap(false, true) {
+		m.dispatcher.Schedule(m.runFn)
+	}
+	return !retired
+}
+
+// enqueue queues msg, reporting whether it did. A retired mailbox refuses
+// it; a user message reaching a closed one is answered instead.
+func (m *mailbox) enqueue(msg any, system bool) (queued, retired bool) {
 	m.mu.Lock()
 	if m.retired {
 		m.mu.Unlock()
-		return false
+		return false, true
 	}
 	if s := m.closed; s != nil && !system {
 		m.mu.Unlock()
 		rejectClosed(s, msg)
-		return true
+		return false, false
 	}
 	if system {
 		m.sys.push(msg)
@@ -60,10 +70,7 @@ func (m *mailbox) post(msg any, system bool) bool {
 		m.user.push(msg)
 	}
 	m.mu.Unlock()
-	if m.running.CompareAndSwap(false, true) {
-		m.dispatcher.Schedule(m.runFn)
-	}
-	return true
+	return true, false
 }
 
 // hold keeps the mailbox from running while its actor is being spawned;
@@ -71,11 +78,7 @@ func (m *mailbox) post(msg any, system bool) bool {
 func (m *mailbox) hold() { m.running.Store(true) }
 
 func (m *mailbox) release() {
-	m.running.Store(false)
-	m.mu.Lock()
-	more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
-	m.mu.Unlock()
-	if more && m.running.CompareAndSwap(false, true) {
+	if m.idle() {
 		m.dispatcher.Schedule(m.runFn)
 	}
 }
@@ -152,14 +155,7 @@ func (m *mailbox) postInline(ev *readEvent) {
 // postNudge posts a passivation nudge from the connection's reader and,
 // if the actor is idle, runs it right here, as postInline does for reads.
 func (m *mailbox) postNudge() {
-	m.mu.Lock()
-	if m.retired || m.closed != nil {
-		m.mu.Unlock()
-		return
-	}
-	m.user.push(passivateNudge)
-	m.mu.Unlock()
-	if m.running.CompareAndSwap(false, true) {
+	if queued, _ := m.enqueue(passivateNudge, false); queued && m.running.CompareAndSwap(false, true) {
 		m.run()
 	}
 }
@@ -197,14 +193,20 @@ func (m *mailbox) run() {
 		if m.conn.hibernated && m.conn.passivate() {
 			return
 		}
-		m.running.Store(false)
-		m.mu.Lock()
-		more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
-		m.mu.Unlock()
-		if !more || !m.running.CompareAndSwap(false, true) {
+		if !m.idle() {
 			return
 		}
 	}
+}
+
+// idle marks the mailbox idle; if a message slipped in meanwhile it takes
+// the mailbox back and reports true: the caller must run it again.
+func (m *mailbox) idle() bool {
+	m.running.Store(false)
+	m.mu.Lock()
+	more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
+	m.mu.Unlock()
+	return more && m.running.CompareAndSwap(false, true)
 }
 
 func (m *mailbox) drain() {
