@@ -34,14 +34,6 @@ func TestCallbackErrorPanicWithError(t *testing.T) {
 	assert.Contains(t, err.Error(), "Init panicked: boom")
 }
 
-func TestModeString(t *testing.T) {
-	assert.Equal(t, "accepting", actors.ModeAccepting.String())
-	assert.Equal(t, "sleeping", actors.ModeSleeping.String())
-	assert.Equal(t, "closed", actors.ModeClosed.String())
-	assert.Equal(t, "Mode(7)", actors.Mode(7).String())
-	assert.Equal(t, "Mode(-1)", actors.Mode(-1).String())
-}
-
 func TestTraceKindString(t *testing.T) {
 	for k, want := range map[actors.TraceKind]string{
 		actors.TracePacketIn: "packet-in", actors.TracePacketOut: "packet-out",

@@ -11,7 +11,7 @@ import (
 
 // apply carries out a callback's Result, in the order documented on
 // [behaviours.Result]. It is the one place Results take effect.
-func (c *Conn) apply(cb callback, r *behaviours.Result) {
+func (c *conn) apply(cb callback, r *behaviours.Result) {
 	if r.HasPackets() {
 		if err := r.Packets(c.queue); err != nil {
 			c.terminate(err)
@@ -51,10 +51,6 @@ func (c *Conn) apply(cb callback, r *behaviours.Result) {
 			c.terminate(invalid(cb, "StartTLS with a nil config"))
 			return
 		}
-		if cb != cbPacket && c.readerOn.Load() {
-			c.terminate(invalid(cb, "StartTLS while a read is outstanding (use it from HandlePacket, or in passive mode with no Recv asked)"))
-			return
-		}
 		c.upgrade = cfg
 	}
 	if reason, ok := r.StopReason(); ok {
@@ -70,73 +66,60 @@ func (c *Conn) apply(cb callback, r *behaviours.Result) {
 	}
 }
 
-// canUpgrade reports whether a StartTLS can start now: no read is in
-// flight that could take the handshake's bytes (a read that lands first
-// is held by onRead, its bytes fed to the handshake).
-func (c *Conn) canUpgrade() bool {
-	return c.upgrade != nil && (c.heldRead || !c.readerOn.Load())
-}
-
 // setMode switches between active and passive mode.
-func (c *Conn) setMode(active bool, n int) {
+func (c *conn) setMode(active bool, n int) {
 	if !active {
 		c.passive = true
 	} else {
 		c.passive, c.activeN = false, max(n, 0)
 		c.clearRecv()
 	}
-	c.updateParkable()
 }
 
 // requestRecv records a passive read; settle starts the reader if the
 // buffered bytes do not already satisfy it.
-func (c *Conn) requestRecv(n int, timeout time.Duration) error {
+func (c *conn) requestRecv(n int, timeout time.Duration) error {
 	if !c.passive {
 		return errors.New("a Recv in active mode")
 	}
-	if n < 0 || n > c.cfg.Socket.MaxFrame {
-		return fmt.Errorf("a Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.cfg.Socket.MaxFrame)
+	if n < 0 || n > c.g.socket.MaxFrame {
+		return fmt.Errorf("a Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.g.socket.MaxFrame)
 	}
 	c.recvWant, c.recvN = true, n
 	c.recvTimed = timeout > 0
 	if c.recvTimed {
-		c.setReadDeadline(time.Now().Add(timeout))
+		c.armRecvTimer(timeout)
 	}
 	return nil
 }
 
-func (c *Conn) clearRecv() {
-	if c.recvTimed {
-		c.setReadDeadline(time.Time{})
+func (c *conn) clearRecv() {
+	if c.recvTimed && c.recvTimer != nil {
+		c.recvTimer.Stop()
 	}
 	c.recvWant, c.recvTimed, c.recvN = false, false, 0
 }
 
-// setReadDeadline sets a passive read's deadline (actor only).
-func (c *Conn) setReadDeadline(t time.Time) {
-	c.dlMu.Lock()
-	c.sock.SetReadDeadline(t)
-	c.dlMu.Unlock()
-}
-
 // settle runs after every message while the connection is up: it starts
-// a pending StartTLS, delivers buffered frames the handler now wants,
-// flushes writes, steers the reader and re-arms the idle timeout.
-func (c *Conn) settle() {
-	if c.canUpgrade() {
+// a pending StartTLS once the reader has let go of the socket, delivers
+// buffered frames the handler now wants, flushes writes, starts the
+// reader if bytes are wanted and none runs, re-arms the idle timeout and
+// hibernates if asked.
+func (c *conn) settle() {
+	if c.upgrade != nil && c.stopReader() {
 		c.startTLS()
-		if c.state != stateUp {
+		if c.life != lifeUp {
 			return
 		}
 	}
 	if len(c.pending) > 0 && c.wants() {
 		c.pending = c.keep(c.consume(c.pending), c.pending)
-		if c.state != stateUp {
+		if c.life != lifeUp {
 			return
 		}
-		if c.canUpgrade() { // StartTLS from a buffered frame
+		if c.upgrade != nil && c.stopReader() { // StartTLS from a buffered frame
 			c.startTLS()
-			if c.state != stateUp {
+			if c.life != lifeUp {
 				return
 			}
 		}
@@ -145,12 +128,8 @@ func (c *Conn) settle() {
 		c.terminate(err)
 		return
 	}
-	if c.wants() || c.upgrade != nil { // a deferred StartTLS reads the handshake's first bytes
-		if !c.readWanted.Load() || !c.readerOn.Load() {
-			c.startReading()
-		}
-	} else if c.readWanted.Load() {
-		c.readWanted.Store(false)
+	if c.wants() && c.upgrade == nil {
+		c.startReading()
 	}
 	c.armIdle()
 	c.armHibernateTimer()

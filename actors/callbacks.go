@@ -29,7 +29,7 @@ func (cb callback) String() string { return callbackNames[cb] }
 
 // invoke runs one callback, turning a panic into a *CallbackError. The
 // deferred closure does not escape, so the call costs no allocation.
-func (c *Conn) invoke(cb callback, msg any, p []byte, from behaviours.From) (r behaviours.Result, err error) {
+func (c *conn) invoke(cb callback, msg any, p []byte, from behaviours.From) (r behaviours.Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &CallbackError{Callback: cb.String(), Cause: v, Stack: debug.Stack()}
@@ -60,7 +60,7 @@ func (c *Conn) invoke(cb callback, msg any, p []byte, from behaviours.From) (r b
 }
 
 // invokeTerminate runs Terminate, which may replace the reason.
-func (c *Conn) invokeTerminate(reason error) (final error) {
+func (c *conn) invokeTerminate(reason error) (final error) {
 	defer func() {
 		if v := recover(); v != nil {
 			final = &CallbackError{Callback: "Terminate", Cause: v, Stack: debug.Stack()}
@@ -70,7 +70,7 @@ func (c *Conn) invokeTerminate(reason error) (final error) {
 }
 
 // invokeCodeChange runs CodeChange.
-func (c *Conn) invokeCodeChange(m *CodeChange) (h behaviours.Handler, err error) {
+func (c *conn) invokeCodeChange(m *CodeChange) (h behaviours.Handler, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &CallbackError{Callback: "CodeChange", Cause: v, Stack: debug.Stack()}

@@ -7,134 +7,122 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
 
-// connState is where a connection is in its life.
-type connState uint8
+// life is where the connection's actor is in its own life. Only the
+// actor reads or writes it; what other goroutines see is the state word
+// (state.go).
+type life uint8
 
 const (
-	stateStarting connState = iota
-	stateUp
-	stateDone // Terminate ran (or the start failed); the socket is closed
+	lifeStarting life = iota // spawned: the handshake and Init have not run
+	lifeUp                   // Init accepted the connection
+	lifeDone                 // Terminate ran (or the start failed); the socket is closed
 )
 
-// Conn is the actor that owns one socket: server, client and pool
-// connections are all this actor. Socket reads arrive in its mailbox as
-// messages (posted inline by its reader, see reader.go), as do calls,
-// casts, events and anything else; it runs the handler's callbacks one at
-// a time and applies the Results they return (apply.go).
+// conn is the actor that owns one socket: server, client and pool
+// connections are all this actor. Socket reads arrive in its mailbox
+// (posted inline by its reader, see reader.go), as do calls, casts,
+// events and anything else; it runs the handler's callbacks one at a
+// time and applies the Results they return (apply.go). Which goroutine
+// may touch which field is set by the connection's state (state.go and
+// the package doc); unmarked fields are the actor's.
 //
-// Conn also implements [behaviours.Conn], the metadata every callback
-// sees. Its methods are for the actor's own goroutine only.
-type Conn struct {
+// conn also implements [behaviours.Conn], the metadata every callback
+// sees.
+type conn struct {
 	mb       mailbox // first: the hot fields sit together
-	cfg      *Config
+	g        *Group
+	proc     *process // its registry entry and state word; outlives passivation
 	sock     transport.Conn
 	raw      syscall.RawConn // set when reads can park without a buffer
 	readFn   func(uintptr) bool
 	handler  behaviours.Handler
 	ctx      actor.Context
 	self     *actor.PID
+	notify   *actor.PID // hears ConnUp and (unless upOnly) ConnDown; nil for none
 	id       uint64
-	ev       readEvent     // the read in flight: see reader.go
-	consumed chan struct{} // made by the reader the first time it must wait; see readLoop
+	ev       readEvent     // the read in flight: the reader's until posted, then the actor's
+	consumed chan struct{} // made by the reader before it first waits (stWaiting)
 	pending  []byte        // bytes read but not yet delivered
 	activeN  int           // frames left before turning passive; 0 = no limit
 	recvN    int
-	upgrade  *tls.Config // a StartTLS waiting for the current read to end
+	upgrade  *tls.Config // a StartTLS waiting for the reader to stop
 	out      *[]byte     // the write buffer: see write.go
+	refs     atomic.Int32
 
-	// Atomics shared with the reader (reader.go, park.go).
-	evState    atomic.Int32 // evPosted, evWaiting, evConsumed, evClosed
-	refs       atomic.Int32
-	readWanted atomic.Bool
-	readerOn   atomic.Bool
-	parkable   atomic.Bool
-	parkReq    atomic.Bool
-	parkArmed  atomic.Bool // the idle deadline is set; changed under dlMu
-	dlMu       sync.Mutex  // orders read-deadline changes of actor and reader
+	// The reader's own (reader.go, park.go): it arms the idle deadline.
+	readsSinceArm uint32
+	deadlineArmed bool
+	pollKey       poll.Key // the reader's registration: written before stParked, read after
 
-	readsSinceArm uint32        // reader only: reads since the idle deadline was armed
-	parkTok       uint64        // the poller's token; guarded by the poller's mutex
-	wdeadline     time.Duration // the write deadline, as time.Since(epoch)
+	wdeadline time.Duration // the write deadline, as time.Since(epoch)
 
-	// The idle timeout (timeout.go) and hibernation (hibernate.go).
-	idle        time.Duration // < 0: none
-	lastArrival time.Duration // as time.Since(epoch)
-	idleGen     uint64
-	idleTimer   *time.Timer
-	hibTimer    *time.Timer
+	// The idle timeout, the passive read timeout (timeout.go) and
+	// hibernation (hibernate.go).
+	idle         time.Duration // < 0: none
+	lastArrival  time.Duration // as time.Since(epoch)
+	idleGen      uint64
+	idleTimer    *time.Timer
+	recvDeadline time.Duration // as time.Since(epoch), while recvTimed
+	recvTimer    *time.Timer
+	hibTimer     *time.Timer
 
 	from   behaviours.From // the call being handled
 	endErr error           // the reason the connection ended with
 	tracer Tracer
 	log    *slog.Logger
 
-	state         connState
+	life          life
 	accepted      bool // server side: StartTLS acts as a TLS server
 	passive       bool
 	recvWant      bool
 	recvTimed     bool
-	heldRead      bool // the reader waits for startTLS to release its read
 	hibernated    bool
 	hibernateNext bool
 	upNotified    bool // the owner heard ConnUp(nil), so it hears ConnDown
+	upOnly        bool // notify hears ConnUp only (a client's start)
 	resumed       bool // re-spawned after a passivation: Init ran before
 	watched       bool // someone watches the actor: it never passivates
-
-	proc *process // the connection's registry entry: see passivate.go
 }
 
-// NewConn prepares the actor for a connected socket; spawn it with
-// [Conn.Props] or a Props whose producer returns it and whose mailbox
-// producer returns [Conn.Mailbox]. accepted says the socket came from a
-// listener.
-func NewConn(cfg *Config, sock transport.Conn, id uint64, accepted bool) *Conn {
-	c := &Conn{
-		cfg:      cfg,
-		sock:     sock,
-		id:       id,
-		accepted: accepted,
-		passive:  cfg.Socket.Passive,
-		idle:     behaviours.Never,
-		tracer:   cfg.Tracer,
-	}
-
+// newConn prepares the actor for a connected socket.
+func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
+	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
+		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id}}
 	c.mb.conn = c
 	c.useSocket(sock)
 	c.refs.Store(1)
-	if cfg.Live != nil {
-		cfg.Live.Add(1)
-	}
+	g.live.Add(1)
 	return c
 }
 
-// Props returns Props that spawn c (one spawn only).
-func (c *Conn) Props() *actor.Props {
+// props returns Props that spawn c (one spawn only).
+func (c *conn) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
-		actor.WithMailbox(c.Mailbox), actor.WithSpawnFunc(c.spawn))
+		actor.WithMailbox(c.mailbox), actor.WithSpawnFunc(c.spawn))
 }
 
-// Mailbox returns c's mailbox, for a Props' mailbox producer.
-func (c *Conn) Mailbox() actor.Mailbox { return &c.mb }
+func (c *conn) mailbox() actor.Mailbox { return &c.mb }
 
-// Abandon releases a Conn that was never spawned: it closes the socket.
-func (c *Conn) Abandon() {
+// abandon releases a conn that was never spawned: it closes the socket.
+func (c *conn) abandon() {
 	c.sock.Close()
 	c.unref()
 }
 
-// useSocket switches the connection to sock, choosing how it is read.
-func (c *Conn) useSocket(sock transport.Conn) {
+// useSocket switches the connection to sock, choosing how it is read
+// (actor only, while it owns the socket's read side).
+func (c *conn) useSocket(sock transport.Conn) {
 	c.sock, c.raw = sock, nil
 	if sc, ok := sock.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
@@ -144,14 +132,13 @@ func (c *Conn) useSocket(sock transport.Conn) {
 			}
 		}
 	}
-	c.updateParkable()
 }
 
 // Receive is the actor's behaviour: it routes every message to a callback.
-func (c *Conn) Receive(ctx actor.Context) {
+func (c *conn) Receive(ctx actor.Context) {
 	c.ctx = ctx
 	msg := ctx.Message()
-	if c.state == stateDone {
+	if c.life == lifeDone {
 		c.receiveAfterEnd(msg)
 		return
 	}
@@ -187,6 +174,8 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.onSend(m)
 	case *idleFire:
 		c.onIdle(m)
+	case *recvFire:
+		c.onRecvTimer()
 	case *hibernateFire:
 		c.onHibernateTimer()
 	case *nudge:
@@ -194,7 +183,7 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.terminate(m.Reason)
 		c.ack(nil)
 	case *actor.Stopping:
-		c.terminate(c.ownerStopReason())
+		c.terminate(c.g.ownerStopReason())
 	case *actor.Stopped, *actor.Restarting, *actor.ReceiveTimeout, *actor.Terminated:
 	case *CodeChange:
 		c.onCodeChange(m)
@@ -204,40 +193,43 @@ func (c *Conn) Receive(ctx actor.Context) {
 		c.tracer = m.Tracer
 		c.ack(nil)
 	case *Info:
-		c.ack(c.Info())
+		c.ack(c.info())
 	default:
 		c.arrived()
 		c.run(cbInfo, msg, nil)
 	}
-	if c.state == stateUp {
+	if c.life == lifeUp {
 		c.settle()
 	}
 }
 
 // receiveRead handles what the reader posted, in the mailbox's turn (see
 // mailbox.drain); c.ctx is the context of the actor's earlier messages.
-func (c *Conn) receiveRead(ev *readEvent) {
-	if c.state == stateDone {
-		return
+// The turn ends by handing the socket back to the reader, or not (see
+// nextRead).
+func (c *conn) receiveRead(ev *readEvent) {
+	if c.life != lifeUp {
+		return // ended while the read was queued: the reader has been told
 	}
 	if c.hibernated {
 		c.wake()
 	}
 	c.arrived()
 	c.onRead(ev)
-	if c.state == stateUp {
+	if c.life == lifeUp {
 		c.settle()
+	}
+	if c.life == lifeUp {
+		c.releaseRead(c.nextRead())
 	}
 }
 
 // receiveAfterEnd answers what reaches a connection that has ended.
-func (c *Conn) receiveAfterEnd(msg any) {
+func (c *conn) receiveAfterEnd(msg any) {
 	switch msg.(type) {
 	case *actor.Stopped:
 		c.mb.closeTo(c.ctx.ActorSystem().Root)
-		if c.proc != nil {
-			c.proc.end()
-		}
+		c.proc.end()
 		c.unref()
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds
@@ -247,17 +239,17 @@ func (c *Conn) receiveAfterEnd(msg any) {
 }
 
 // start runs on Started: the transport handshake, then Init.
-func (c *Conn) start() {
+func (c *conn) start() {
 	if err := c.handshake(c.sock); err != nil {
 		c.fail(err)
 		return
 	}
-	c.handler = c.cfg.Factory()
+	c.handler = c.g.factory()
 	if c.handler == nil {
 		c.fail(errors.New("etcp: handler factory returned nil"))
 		return
 	}
-	r, err := c.invoke(cbInit, c.cfg.Arg, nil, behaviours.From{})
+	r, err := c.invoke(cbInit, c.g.arg, nil, behaviours.From{})
 	if err != nil {
 		c.fail(err)
 		return
@@ -266,44 +258,51 @@ func (c *Conn) start() {
 		c.fail(ErrDeclined)
 		return
 	}
-	c.state = stateUp
+	c.life = lifeUp
 	c.apply(cbInit, &r)
 	var reason error // Init asked to close or stop: the start fails with that
-	if c.state == stateDone {
+	if c.life == lifeDone {
 		reason = c.endReason(ErrClosed)
 	}
 	c.upNotified = reason == nil
-	if l := c.cfg.Conns; l != nil && c.upNotified && c.proc != nil {
-		l.add(c.proc)
+	if c.upNotified {
+		c.g.conns.add(c.proc)
 	}
-	if c.cfg.Owner != nil {
-		c.cfg.Owner.ConnUp(c.Info(), reason)
+	c.tell(&ConnUp{Info: c.info(), Err: reason})
+	if c.upOnly {
+		c.notify = nil
 	}
 }
 
-func (c *Conn) handshake(sock transport.Conn) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Socket.HandshakeTimeout)
+func (c *conn) handshake(sock transport.Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.socket.HandshakeTimeout)
 	defer cancel()
 	return sock.Handshake(ctx)
 }
 
-// fail ends a connection whose start failed: Init never ran, so neither
-// does Terminate.
-func (c *Conn) fail(err error) {
-	c.state = stateDone
+// fail ends a connection whose start failed. Init did not complete, so
+// Terminate does not run (as OTP, where a failed init does not call
+// terminate).
+func (c *conn) fail(err error) {
+	c.life = lifeDone
+	c.closeRead()
 	c.sock.Close()
-	c.closeReader()
 	if !errors.Is(err, ErrDeclined) {
 		c.Logger().Debug("etcp: connection start failed", "err", err)
 	}
-	if c.cfg.Owner != nil {
-		c.cfg.Owner.ConnUp(c.Info(), err)
-	}
+	c.tell(&ConnUp{Info: c.info(), Err: err})
 	c.ctx.Stop(c.self)
 }
 
+// tell sends msg to the actor that hears of the connection, if any.
+func (c *conn) tell(msg any) {
+	if c.notify != nil {
+		c.ctx.Send(c.notify, msg)
+	}
+}
+
 // run invokes a callback and applies its Result; a panic ends the connection.
-func (c *Conn) run(cb callback, msg any, p []byte) {
+func (c *conn) run(cb callback, msg any, p []byte) {
 	r, err := c.invoke(cb, msg, p, c.from)
 	if err != nil {
 		c.terminate(err)
@@ -316,45 +315,26 @@ func (c *Conn) run(cb callback, msg any, p []byte) {
 }
 
 // onRead handles what the reader read: bytes, end of stream or an error.
-func (c *Conn) onRead(ev *readEvent) {
-	if ev.err != nil {
-		err := ev.err
-		ev.err = nil
-		c.onReadError(err)
-	} else {
+func (c *conn) onRead(ev *readEvent) {
+	if ev.err == nil {
 		c.take(ev)
+		return
 	}
-	switch {
-	case c.state == stateDone:
-	case c.upgrade != nil:
-		c.heldRead = true // the reader must not read the handshake: startTLS releases it
-	default:
-		c.releaseReader()
-	}
-}
-
-func (c *Conn) onReadError(err error) {
-	switch {
-	case errors.Is(err, io.EOF):
-		r, cerr := c.invoke(cbDisconnect, nil, nil, behaviours.From{})
-		if cerr != nil {
-			c.terminate(cerr)
-			return
-		}
-		c.apply(cbDisconnect, &r)
-		if c.state != stateDone {
-			reason, _ := r.StopReason()
-			c.terminate(reason)
-		}
-	case isTimeout(err):
-		if c.recvWant && c.recvTimed {
-			c.clearRecv()
-			c.run(cbReadTimeout, nil, nil)
-		}
-		// A stale deadline (the read it bounded completed): ignore.
-	case c.state == stateDone:
-	default:
+	err := ev.err
+	ev.err = nil
+	if !errors.Is(err, io.EOF) {
 		c.terminate(err)
+		return
+	}
+	r, cerr := c.invoke(cbDisconnect, nil, nil, behaviours.From{})
+	if cerr != nil {
+		c.terminate(cerr)
+		return
+	}
+	c.apply(cbDisconnect, &r)
+	if c.life != lifeDone {
+		reason, _ := r.StopReason()
+		c.terminate(reason)
 	}
 }
 
@@ -364,7 +344,7 @@ func isTimeout(err error) bool {
 }
 
 // onSend writes a packet for client.SendSync / SendAsync.
-func (c *Conn) onSend(m *Send) {
+func (c *conn) onSend(m *Send) {
 	if err := c.queue(m.Data); err != nil {
 		c.terminate(err)
 		c.ack(err)
@@ -380,7 +360,7 @@ func (c *Conn) onSend(m *Send) {
 	}
 }
 
-func (c *Conn) onCodeChange(m *CodeChange) {
+func (c *conn) onCodeChange(m *CodeChange) {
 	h, err := c.invokeCodeChange(m)
 	if err == nil && h != nil {
 		c.handler = h
@@ -388,7 +368,7 @@ func (c *Conn) onCodeChange(m *CodeChange) {
 	c.ack(err)
 }
 
-func (c *Conn) stateSnapshot() any {
+func (c *conn) stateSnapshot() any {
 	if sr, ok := c.handler.(behaviours.StateReader); ok {
 		return sr.State()
 	}
@@ -396,13 +376,13 @@ func (c *Conn) stateSnapshot() any {
 }
 
 // ack answers a request (when it has a sender) with a *Reply.
-func (c *Conn) ack(v any) {
+func (c *conn) ack(v any) {
 	if s := c.ctx.Sender(); s != nil {
 		c.sendReply(s, v)
 	}
 }
 
-func (c *Conn) sendReply(to *actor.PID, v any) {
+func (c *conn) sendReply(to *actor.PID, v any) {
 	reply := &Reply{Value: v}
 	if err, ok := v.(error); ok {
 		reply = &Reply{Err: err}
@@ -415,63 +395,55 @@ func (c *Conn) sendReply(to *actor.PID, v any) {
 
 // terminate ends the connection: Terminate runs once, then the socket
 // closes and the owner hears of it.
-func (c *Conn) terminate(reason error) {
-	if c.state == stateDone {
+func (c *conn) terminate(reason error) {
+	if c.life == lifeDone {
 		return
 	}
-	c.state = stateDone
+	c.life = lifeDone
 	if err := c.flush(); err != nil && reason == nil {
 		reason = err
 	}
 	if c.handler != nil {
 		reason = c.invokeTerminate(reason)
 	}
-	c.stopIdle()
-	c.stopHibernateTimer()
-	c.closeReader() // before unparking: a reader parking now sees it (park)
-	c.unparkForEnd()
+	c.stopTimers()
+	if c.hibernated {
+		c.hibernated = false
+		c.g.hibernated.Add(-1)
+	}
+	c.closeRead()
 	c.sock.Close()
-	c.readWanted.Store(false)
 	c.releaseBuffers()
 	if reason != nil && !errors.Is(reason, ErrShutdown) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
 	}
 	c.endErr = reason
-	if l := c.cfg.Conns; l != nil && c.upNotified && c.proc != nil {
-		l.remove(c.proc)
-	}
-	if c.cfg.Owner != nil && c.upNotified {
-		c.cfg.Owner.ConnDown(c.Info(), reason)
+	if c.upNotified {
+		c.g.conns.remove(c.proc)
+		if !c.g.stopping.Load() {
+			c.tell(&ConnDown{Info: c.info(), Reason: reason})
+		}
 	}
 	c.ctx.Stop(c.self)
 }
 
-func (c *Conn) endReason(fallback error) error {
+func (c *conn) endReason(fallback error) error {
 	if c.endErr != nil {
 		return c.endErr
 	}
 	return fallback
 }
 
-func (c *Conn) ownerStopReason() error {
-	if c.cfg.Owner != nil {
-		if r := c.cfg.Owner.StopReason(); r != nil {
-			return r
-		}
-	}
-	return ErrShutdown
-}
-
 // unref drops one of the references held by the actor and the reader;
-// the last one out tells the owner's Live group.
-func (c *Conn) unref() {
-	if c.refs.Add(-1) == 0 && c.cfg.Live != nil {
-		c.cfg.Live.Done()
+// the last one out tells the group.
+func (c *conn) unref() {
+	if c.refs.Add(-1) == 0 {
+		c.g.live.Done()
 	}
 }
 
-// Info describes the connection.
-func (c *Conn) Info() ConnInfo {
+// info describes the connection.
+func (c *conn) info() ConnInfo {
 	return ConnInfo{ID: c.id, PID: c.self, Local: c.sock.LocalAddr(), Peer: c.sock.RemoteAddr(),
 		Transport: c.sock.Transport()}
 }

@@ -6,12 +6,13 @@ import (
 	"sync"
 )
 
-// ConnList is the set of an owner's live connections (set it as
-// [Config.Conns]). It is kept inside the connections themselves: each
-// one's process links into it, so a connection costs the list two
-// pointers and no map entry, and a passivated connection keeps no
-// addresses (they are read from its socket when the list is read).
-type ConnList struct {
+// connList is the set of a group's connections that are up. It is kept
+// inside the connections themselves: each one's process links into it,
+// so a connection costs the list two pointers and no map entry, and a
+// passivated connection keeps no addresses (they are read from its
+// socket when the list is read). It is sharded so that connections
+// starting and ending on many goroutines do not contend on one lock.
+type connList struct {
 	shards [16]connShard
 }
 
@@ -20,9 +21,9 @@ type connShard struct {
 	head *process
 }
 
-func (l *ConnList) shard(p *process) *connShard { return &l.shards[p.id%uint64(len(l.shards))] }
+func (l *connList) shard(p *process) *connShard { return &l.shards[p.id%uint64(len(l.shards))] }
 
-func (l *ConnList) add(p *process) {
+func (l *connList) add(p *process) {
 	sh := l.shard(p)
 	sh.Lock()
 	p.prev, p.next = nil, sh.head
@@ -33,7 +34,7 @@ func (l *ConnList) add(p *process) {
 	sh.Unlock()
 }
 
-func (l *ConnList) remove(p *process) {
+func (l *connList) remove(p *process) {
 	sh := l.shard(p)
 	sh.Lock()
 	if p.prev != nil {
@@ -48,17 +49,52 @@ func (l *ConnList) remove(p *process) {
 	sh.Unlock()
 }
 
-// List describes the connections, sorted by ID.
-func (l *ConnList) List() []ConnInfo {
-	var out []ConnInfo
+// each calls f for every connection, one shard locked at a time.
+func (l *connList) each(f func(*process)) {
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.Lock()
 		for p := sh.head; p != nil; p = p.next {
-			out = append(out, p.info())
+			f(p)
 		}
 		sh.Unlock()
 	}
+}
+
+// list describes the connections, sorted by ID.
+func (l *connList) list() []ConnInfo {
+	var out []ConnInfo
+	l.each(func(p *process) { out = append(out, p.info()) })
 	slices.SortFunc(out, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// stats counts the connections by their states.
+func (l *connList) stats() (s Stats) {
+	l.each(func(p *process) {
+		one := p.stats()
+		s.Up++
+		s.Reading += one.Reading
+		s.Parked += one.Parked
+		s.Passivated += one.Passivated
+		s.Busy += one.Busy
+	})
+	return s
+}
+
+// stats counts one connection.
+func (p *process) stats() (s Stats) {
+	s.Up = 1
+	switch st := p.st.load(); {
+	case st.holdsGoroutine():
+		s.Reading = 1
+	case st == stParked:
+		s.Parked = 1
+	case st == stAsleep:
+		s.Passivated = 1
+	}
+	if mb := p.mb.Load(); mb != nil && mb.running.Load() {
+		s.Busy = 1
+	}
+	return s
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // A TraceLog keeps the last N events of the connections it traces, like
-// Erlang's sys:log. Give it to server.WithTracer or client.Trace.
+// Erlang's sys:log. Give it to actors.WithTracer or client.Trace.
 func ExampleTraceLog() {
 	log := actors.NewTraceLog(3)
 	log.Trace(actors.TraceEvent{Conn: 1, Kind: actors.TraceMessageIn, Message: "hello"})

@@ -20,18 +20,34 @@ import (
 type mailbox struct {
 	mu        sync.Mutex
 	user, sys queue
-	running   atomic.Bool
-	suspended bool                // guarded by mu
-	retired   bool                // the actor passivated: posts are refused; guarded by mu
-	closed    actor.SenderContext // set once the actor stopped; guarded by mu
+	running   atomic.Bool         // a goroutine runs (or holds) the mailbox
+	status    mbStatus            // guarded by mu
+	suspended bool                // protoactor's SuspendMailbox; guarded by mu
+	closedTo  actor.SenderContext // answers user messages once closed; guarded by mu
 
-	conn       *Conn // reads go to it directly (see drain)
+	conn       *conn // reads go to it directly (see drain)
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
 	runFn      func() // m.run, bound once so scheduling does not allocate
 }
 
 var _ actor.Mailbox = (*mailbox)(nil)
+
+// mbStatus is what a mailbox does with what is posted to it.
+//
+//	open    -> retired  the actor passivates (retire, with its queues empty)
+//	retired -> open     the passivation gave up (unretire)
+//	open    -> closed   the actor stopped (closeTo)
+//
+// A retired mailbox refuses posts (its process posts them to the next
+// actor); a closed one answers requests with ErrClosed.
+type mbStatus uint8
+
+const (
+	mbOpen mbStatus = iota
+	mbRetired
+	mbClosed
+)
 
 // PostUserMessage queues msg. The connection's own timers post here;
 // what reaches a passivated connection's old mailbox this way is dropped
@@ -55,11 +71,12 @@ func (m *mailbox) post(msg any, system bool) bool {
 // it; a user message reaching a closed one is answered instead.
 func (m *mailbox) enqueue(msg any, system bool) (queued, retired bool) {
 	m.mu.Lock()
-	if m.retired {
+	switch {
+	case m.status == mbRetired:
 		m.mu.Unlock()
 		return false, true
-	}
-	if s := m.closed; s != nil && !system {
+	case m.status == mbClosed && !system:
+		s := m.closedTo
 		m.mu.Unlock()
 		rejectClosed(s, msg)
 		return false, false
@@ -88,17 +105,19 @@ func (m *mailbox) release() {
 func (m *mailbox) retire() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.sys.len() > 0 || m.user.len() > 0 || m.closed != nil {
+	if m.sys.len() > 0 || m.user.len() > 0 || m.status != mbOpen {
 		return false
 	}
-	m.retired = true
+	m.status = mbRetired
 	return true
 }
 
 // unretire takes back a retire whose passivation failed.
 func (m *mailbox) unretire() {
 	m.mu.Lock()
-	m.retired = false
+	if m.status == mbRetired {
+		m.status = mbOpen
+	}
 	m.mu.Unlock()
 }
 
@@ -109,7 +128,7 @@ func (m *mailbox) unretire() {
 // ErrClosed through s instead, now and from now on.
 func (m *mailbox) closeTo(s actor.SenderContext) {
 	m.mu.Lock()
-	m.closed = s
+	m.status, m.closedTo = mbClosed, s
 	var left []any
 	for msg := m.user.pop(); msg != nil; msg = m.user.pop() {
 		left = append(left, msg)
@@ -152,12 +171,15 @@ func (m *mailbox) postInline(ev *readEvent) {
 	}
 }
 
-// postNudge posts a passivation nudge from the connection's reader and,
-// if the actor is idle, runs it right here, as postInline does for reads.
-func (m *mailbox) postNudge() {
-	if queued, _ := m.enqueue(passivateNudge, false); queued && m.running.CompareAndSwap(false, true) {
+// postNudge posts a nudge from the connection's reader and, if the actor
+// is idle, runs it right here, as postInline does for reads. It reports
+// false if the mailbox is retired (a passivation is under way or done).
+func (m *mailbox) postNudge() bool {
+	queued, retired := m.enqueue(passivateNudge, false)
+	if queued && m.running.CompareAndSwap(false, true) {
 		m.run()
 	}
+	return !retired
 }
 
 // handleRead runs one read outside the queue, failing like drain does.

@@ -46,3 +46,19 @@ type SetTrace struct{ Tracer Tracer }
 
 // Info returns the connection's [ConnInfo] in a *Reply.
 type Info struct{}
+
+// ConnUp tells the actor a connection was spawned for (see
+// [Group.Spawn]) that it started: Err is nil once Init accepted it, or
+// says why the handshake or Init failed ([ErrDeclined] for a decline).
+type ConnUp struct {
+	Info ConnInfo
+	Err  error
+}
+
+// ConnDown tells the same actor that a connection that came up has
+// ended, after its Terminate, with the final reason (nil for a normal
+// end).
+type ConnDown struct {
+	Info   ConnInfo
+	Reason error
+}

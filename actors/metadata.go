@@ -11,28 +11,28 @@ import (
 	"github.com/etcp-go/etcp/transport"
 )
 
-var _ behaviours.Conn = (*Conn)(nil)
+var _ behaviours.Conn = (*conn)(nil)
 
 // Self is the connection actor's PID.
-func (c *Conn) Self() *actor.PID { return c.self }
+func (c *conn) Self() *actor.PID { return c.self }
 
 // ID is the connection's number within its owner.
-func (c *Conn) ID() uint64 { return c.id }
+func (c *conn) ID() uint64 { return c.id }
 
 // Context is the actor context of the callback being run.
-func (c *Conn) Context() actor.Context { return c.ctx }
+func (c *conn) Context() actor.Context { return c.ctx }
 
 // LocalAddr is the socket's local address.
-func (c *Conn) LocalAddr() net.Addr { return c.sock.LocalAddr() }
+func (c *conn) LocalAddr() net.Addr { return c.sock.LocalAddr() }
 
 // RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.sock.RemoteAddr() }
+func (c *conn) RemoteAddr() net.Addr { return c.sock.RemoteAddr() }
 
 // Transport names the socket's current transport.
-func (c *Conn) Transport() string { return c.sock.Transport() }
+func (c *conn) Transport() string { return c.sock.Transport() }
 
 // TLS is the negotiated TLS state, or nil on a plain socket.
-func (c *Conn) TLS() *tls.ConnectionState {
+func (c *conn) TLS() *tls.ConnectionState {
 	if s, ok := c.sock.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		st := s.ConnectionState()
 		return &st
@@ -41,18 +41,18 @@ func (c *Conn) TLS() *tls.ConnectionState {
 }
 
 // Passive reports whether the connection is in passive mode.
-func (c *Conn) Passive() bool { return c.passive }
+func (c *conn) Passive() bool { return c.passive }
 
 // SocketOptions reads the socket's options.
-func (c *Conn) SocketOptions() (transport.SocketOptions, error) { return c.sock.SocketOptions() }
+func (c *conn) SocketOptions() (transport.SocketOptions, error) { return c.sock.SocketOptions() }
 
 // SetSocketOptions changes the socket's options.
-func (c *Conn) SetSocketOptions(o transport.SocketOptions) error { return c.sock.SetSocketOptions(o) }
+func (c *conn) SetSocketOptions(o transport.SocketOptions) error { return c.sock.SetSocketOptions(o) }
 
 // Logger is the connection's logger, tagged with its id and peer.
-func (c *Conn) Logger() *slog.Logger {
+func (c *conn) Logger() *slog.Logger {
 	if c.log == nil {
-		base := c.cfg.Logger
+		base := c.g.logger
 		if base == nil {
 			base = slog.Default()
 		}

@@ -2,15 +2,21 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/etcp-go/etcp/transport"
 )
 
+// ErrInvalidOptions: an option is invalid. The option errors of
+// packages server, client and pool wrap it.
+var ErrInvalidOptions = errors.New("etcp: invalid options")
+
 // ConnOptions are the options a server, client or pool gives every one of
-// its connections. Each of those packages embeds them in its own Options
-// and offers a With* option per field.
+// its connections. Each of those packages embeds them in its own Options;
+// the With* functions of this package set them, and all three accept
+// them.
 type ConnOptions struct {
 	// Socket are the socket-level options (transport, framing, mode,
 	// timeouts): see [transport.Options].
@@ -22,25 +28,101 @@ type ConnOptions struct {
 	// IdleHibernate hibernates a connection idle this long. Default never.
 	IdleHibernate time.Duration
 	// ParkAfter is how long an idle connection keeps its reader goroutine
-	// before parking on the shared poller. Default 10 ms; negative never.
+	// before parking on the shared poller. Default [DefaultParkAfter];
+	// negative never.
 	ParkAfter time.Duration
 }
 
-// Build validates o and returns the connection Config they make, with the
-// logger defaulting to fallback; the owner fills in Factory, Arg, Owner
-// and Live.
-func (o *ConnOptions) Build(fallback *slog.Logger) (Config, error) {
+func (o *ConnOptions) connOptions() *ConnOptions { return o }
+
+// DefaultParkAfter is how long a connection's reader waits for bytes in
+// its own goroutine before parking on the shared poller.
+const DefaultParkAfter = 10 * time.Millisecond
+
+// Option configures a server, client or pool. The With* functions of this
+// package make the options all three take; packages server, client and
+// pool add their own (server.WithAcceptors, pool.WithStrategy...).
+type Option interface {
+	apply(configurable) error
+}
+
+// configurable is the Options of a server, client or pool: each embeds
+// ConnOptions.
+type configurable interface{ connOptions() *ConnOptions }
+
+type connOption func(*ConnOptions)
+
+func (f connOption) apply(c configurable) error {
+	f(c.connOptions())
+	return nil
+}
+
+// WithSocket adds socket-level options (transport, framing, mode,
+// timeouts).
+func WithSocket(opts ...transport.Option) Option {
+	return connOption(func(o *ConnOptions) { o.Socket = append(o.Socket, opts...) })
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return connOption(func(o *ConnOptions) { o.Logger = l }) }
+
+// WithTracer traces every connection.
+func WithTracer(t Tracer) Option { return connOption(func(o *ConnOptions) { o.Tracer = t }) }
+
+// WithIdleHibernate hibernates connections idle for d.
+func WithIdleHibernate(d time.Duration) Option {
+	return connOption(func(o *ConnOptions) { o.IdleHibernate = d })
+}
+
+// WithParkAfter sets how long an idle connection keeps its reader
+// goroutine before it parks (negative: always).
+func WithParkAfter(d time.Duration) Option {
+	return connOption(func(o *ConnOptions) { o.ParkAfter = d })
+}
+
+// OwnOption makes an option that only an Options of type T takes (an
+// Options of package server, client or pool): it sets what f sets, and
+// [Apply] refuses it for any other kind of owner.
+func OwnOption[T any](name string, f func(*T)) Option { return ownOption[T]{name: name, f: f} }
+
+type ownOption[T any] struct {
+	name string
+	f    func(*T)
+}
+
+func (o ownOption[T]) apply(c configurable) error {
+	t, ok := any(c).(*T)
+	if !ok {
+		return fmt.Errorf("%w: %s is not an option of a %T", ErrInvalidOptions, o.name, c)
+	}
+	o.f(t)
+	return nil
+}
+
+// Apply applies opts in order to o, the Options of a server, client or
+// pool. A nil option, or one of another kind of owner, is an error
+// wrapping [ErrInvalidOptions].
+func Apply(o configurable, opts []Option) error {
+	for i, opt := range opts {
+		if opt == nil {
+			return fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
+		}
+		if err := opt.apply(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate checks o and returns its socket options with every default
+// filled in.
+func (o *ConnOptions) validate() (transport.Options, error) {
 	if o.IdleHibernate < 0 {
-		return Config{}, errors.New("IdleHibernate is negative")
+		return transport.Options{}, fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
 	}
 	so, err := transport.New(o.Socket...)
 	if err != nil {
-		return Config{}, err
+		return so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	logger := o.Logger
-	if logger == nil {
-		logger = fallback
-	}
-	return Config{Socket: so, Logger: logger, Tracer: o.Tracer,
-		IdleHibernate: o.IdleHibernate, ParkAfter: o.ParkAfter}, nil
+	return so, nil
 }

@@ -10,18 +10,20 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
 
 // Passivation: a hibernating connection whose mailbox is empty and whose
-// reader is parked stops being an actor. Its protoactor context, its Conn,
-// its net.Conn and its runtime poller entry are let go; what is left is
-// its process (below) holding a small record: the handler, the socket as
-// a bare descriptor registered with the shared poller, and the few
-// settings a connection carries. The first message to its PID, or the
-// poller seeing bytes or a close, spawns the actor again, under the same
-// PID and parent, with the same handler; Init does not run again.
+// reader is parked (or that reads nothing) stops being an actor. Its
+// protoactor context, its conn, its net.Conn and its runtime poller entry
+// are let go; what is left is its process (below) holding a small record:
+// the handler, the socket as a bare descriptor registered with the shared
+// poller, and the few settings a connection carries. The first message to
+// its PID, or the poller seeing bytes or a close, spawns the actor again,
+// under the same PID and parent, with the same handler; Init does not run
+// again.
 //
 // The registry holds a connection's process, not protoactor's
 // ActorProcess, for the connection's whole life, so PIDs that cached it
@@ -33,21 +35,21 @@ import (
 // A connection stays an actor while it hibernates when it cannot be
 // rebuilt from a descriptor (TLS), when something watches it or it has
 // children or a receive timeout (protoactor keeps those in the context),
-// or while a read, write or StartTLS is under way.
+// or while a write, a timed Recv or a StartTLS is under way.
 
-// process is the connection's protoactor Process.
+// process is the connection's protoactor Process, and the holder of its
+// state word for its whole life.
 type process struct {
+	st     stateWord
 	mu     sync.Mutex              // taken to passivate and to wake
 	mb     atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
 	sys    *actor.ActorSystem
 	parent *actor.PID
 	self   *actor.PID
-	sleep  *sleepRecord // set while passivated
-	ended  bool         // the connection ended; guarded by mu
-	tok    uint64       // the poller's token while asleep
+	sleep  *sleepRecord // set while asleep
 	id     uint64
 
-	prev, next *process // ConnList's links, guarded by the list
+	prev, next *process // the group's list links, guarded by the list
 }
 
 var _ actor.Process = (*process)(nil)
@@ -55,24 +57,20 @@ var _ actor.Process = (*process)(nil)
 // sleepRecord is what a passivated connection keeps.
 type sleepRecord struct {
 	handler  behaviours.Handler
-	cfg      *Config
+	g        *Group
+	notify   *actor.PID
 	tracer   Tracer
 	pending  []byte
 	idle     time.Duration
 	activeN  int32
 	recvN    int32
 	sock     transport.Detached
+	key      poll.Key // the registration while watched
 	accepted bool
 	passive  bool
 	recvWant bool
+	watched  bool // the socket is registered with the poller
 }
-
-// passivated counts the connections that are passivated right now.
-var passivated atomic.Int64
-
-// Passivated is the number of connections of this process that are
-// passivated (hibernated with no actor) right now.
-func Passivated() int64 { return passivated.Load() }
 
 var stopSystemMessage = &actor.Stop{}
 
@@ -91,7 +89,7 @@ func (p *process) post(msg any, system bool) {
 		case p.mb.Load() != nil: // woken meanwhile, or a passivation gave up: post again
 			p.mu.Unlock()
 			continue
-		case p.ended:
+		case p.sleep == nil: // ended
 			p.mu.Unlock()
 			if !system {
 				rejectClosed(p.sys.Root, msg)
@@ -106,10 +104,9 @@ func (p *process) post(msg any, system bool) {
 	}
 }
 
-// ready is the poller's call: the sleeping socket has bytes or closed.
-// The new actor's first turn runs right here: this goroutine is the
-// poller's, made for this.
-func (p *process) ready() {
+// readyAsleep wakes the passivated connection the poller saw bytes or a
+// close on; the new actor's first turn runs right here.
+func (p *process) readyAsleep() {
 	p.mu.Lock()
 	var mb *mailbox
 	if p.sleep != nil {
@@ -121,8 +118,9 @@ func (p *process) ready() {
 	}
 }
 
-// info describes the connection for ConnList. The live actor changes
-// its socket (StartTLS) with p locked, so its socket can be read here.
+// info describes the connection for its group's list. The live actor
+// changes its socket (StartTLS) with p locked, so its socket can be read
+// here.
 func (p *process) info() ConnInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,16 +139,15 @@ func (p *process) info() ConnInfo {
 // end runs when the actor has stopped for good.
 func (p *process) end() {
 	p.mu.Lock()
-	p.ended = true
 	p.mb.Store(nil)
 	p.mu.Unlock()
 }
 
 // spawn is the connection's SpawnFunc: protoactor's own spawner, holding
 // the mailbox until the registry entry is the connection's process.
-func (c *Conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
-	p := &process{sys: sys, parent: parent.Self(), id: c.id}
-	c.proc = p
+func (c *conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
+	p := c.proc
+	p.sys, p.parent = sys, parent.Self()
 	c.mb.hold()
 	pid, err := actor.DefaultSpawner(sys, id, props, parent)
 	if err != nil {
@@ -165,68 +162,58 @@ func (c *Conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, pare
 
 // passivate turns a hibernating, idle connection into a sleep record
 // (mailbox owner only, its queues drained). It reports whether it did;
-// if not, the connection stays an actor.
-func (c *Conn) passivate() bool {
-	p := c.proc
-	if p == nil || !canPark || c.state != stateUp || c.watched || c.upgrade != nil || c.heldRead ||
-		c.recvTimed || c.out != nil || c.raw == nil {
+// if not, the connection stays an actor, and what kept it awake (a read,
+// a message, a reader still parking) brings it back here or wakes it.
+func (c *conn) passivate() bool {
+	if !canPark || c.life != lifeUp || c.watched || c.upgrade != nil || c.recvTimed ||
+		c.out != nil || c.raw == nil {
 		return false
 	}
 	det, ok := c.sock.(transport.Detacher)
 	if !ok || len(c.ctx.Children()) > 0 || c.ctx.ReceiveTimeout() > 0 {
 		return false
 	}
+	p := c.proc
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !c.mb.retire() {
 		return false // a message came in: handle it first
 	}
-	// A parked reader comes off the poller (if the poller fired, a reader
-	// runs: it nudges us once it parks again). Off it either way goes any
-	// fired registration of the old descriptor.
-	reading := c.readerOn.Load()
-	if !c.unpark(true) && reading {
-		c.mb.unretire()
+	watch, ok := c.takeForSleep()
+	if !ok {
+		c.mb.unretire() // the reader nudges once it has parked, or a read comes
 		return false
 	}
 	d, err := det.Detach()
 	if err != nil {
 		c.Logger().Debug("etcp: passivation failed; hibernating in place", "err", err)
-		c.restoreReader(reading)
+		c.restoreReader(watch)
 		c.mb.unretire()
 		return false
 	}
-	if reading && !sharedPoller.park(d.FD(), p, &p.tok) {
-		// The socket is gone from c: without the poller it cannot wait.
-		c.mb.unretire()
-		sock, aerr := d.Attach()
-		if aerr != nil {
-			c.readerOn.Store(false)
-			c.unref() // the parked reader's reference: it will not run again
-			c.sock = closedSock{}
-			c.terminate(fmt.Errorf("etcp: passivation: %w", aerr))
+	r := &sleepRecord{handler: c.handler, g: c.g, notify: c.notify, tracer: c.tracer, pending: c.pending,
+		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
+		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
+	if watch {
+		if r.key, err = sharedPoller.Add(d.FD(), p); err != nil {
+			// The socket is gone from c: without the poller it cannot wait.
+			c.mb.unretire()
+			sock, aerr := d.Attach()
+			if aerr != nil {
+				c.sock = closedSock{}
+				c.restoreReader(true) // it fails on the closed socket and ends
+				c.terminate(fmt.Errorf("etcp: passivation: %w", aerr))
+				return false
+			}
+			c.useSocket(sock)
+			c.restoreReader(true)
 			return false
 		}
-		c.useSocket(sock)
-		c.restoreReader(true)
-		return false
 	}
-	if reading {
-		c.unref() // the parked reader's reference; the actor's goes to the record
-	}
-	p.sleep = &sleepRecord{handler: c.handler, cfg: c.cfg, tracer: c.tracer, pending: c.pending,
-		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
-		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant}
+	c.sleep(watch)
+	p.sleep = r
 	p.mb.Store(nil)
-	passivated.Add(1)
 	return true
-}
-
-// restoreReader parks the reader again after a passivation gave up.
-func (c *Conn) restoreReader(reading bool) {
-	if reading && !c.park() {
-		go c.reader()
-	}
 }
 
 // wake spawns the connection's actor again from its record and delivers
@@ -235,13 +222,14 @@ func (c *Conn) restoreReader(reading bool) {
 func (p *process) wake(msg any, system bool) *mailbox {
 	r := p.sleep
 	p.sleep = nil
-	passivated.Add(-1)
-	sharedPoller.unpark(r.sock.FD(), true, p, &p.tok)
+	if r.watched {
+		sharedPoller.Remove(r.sock.FD(), r.key)
+	}
 	sock, err := r.sock.Attach()
-	c := &Conn{cfg: r.cfg, id: p.id, accepted: r.accepted, passive: r.passive, idle: r.idle,
-		tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
-		recvN: int(r.recvN), recvWant: r.recvWant, state: stateUp, upNotified: true,
-		hibernated: true, resumed: true, proc: p, self: p.self}
+	c := &conn{g: r.g, proc: p, id: p.id, notify: r.notify, accepted: r.accepted, passive: r.passive,
+		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
+		recvN: int(r.recvN), recvWant: r.recvWant, life: lifeUp, upNotified: true,
+		hibernated: true, resumed: true, self: p.self}
 	c.mb.conn = c
 	c.refs.Store(1) // the record kept the actor's reference
 	if err != nil {
@@ -250,20 +238,20 @@ func (p *process) wake(msg any, system bool) *mailbox {
 		c.useSocket(sock)
 	}
 	c.mb.hold()
-	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.Mailbox))
+	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.mailbox))
 	pid, err := actor.DefaultSpawner(p.sys, p.self.Id+"$wake", props, spawnParent{pid: p.parent})
 	if err != nil {
 		// Only a name taken by someone else gets here: the connection
 		// cannot come back, so it ends without its actor.
 		c.Logger().Error("etcp: waking a connection failed", "err", err)
 		c.sock.Close()
-		p.lost(r.cfg, err)
-		c.unref()
+		p.lost(c, err)
 		if !system && msg != nil {
 			rejectClosed(p.sys.Root, msg)
 		}
 		return nil
 	}
+	p.awaken(true)
 	p.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
 	pid.Id = p.self.Id                // ...and take the connection's; the actor has not run yet
 	p.mb.Store(&c.mb)
@@ -274,20 +262,21 @@ func (p *process) wake(msg any, system bool) *mailbox {
 }
 
 // lost ends a connection whose actor could not be spawned again: it leaves
-// the registry and its owner's list, and its parent and owner hear of it
+// the registry and its group's list, and its parent and owner hear of it
 // as if it had stopped (p locked).
-func (p *process) lost(cfg *Config, reason error) {
-	p.ended = true
+func (p *process) lost(c *conn, reason error) {
+	p.awaken(false)
+	g := c.g
+	g.hibernated.Add(-1)
 	p.sys.ProcessRegistry.Remove(p.self)
-	if cfg.Conns != nil {
-		cfg.Conns.remove(p)
-	}
-	if cfg.Owner != nil {
-		cfg.Owner.ConnDown(ConnInfo{ID: p.id, PID: p.self}, reason)
+	g.conns.remove(p)
+	if c.notify != nil {
+		p.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
 	}
 	if parent, ok := p.sys.ProcessRegistry.Get(p.parent); ok && p.parent != nil {
 		parent.SendSystemMessage(p.parent, &actor.Terminated{Who: p.self})
 	}
+	c.unref()
 }
 
 // spawnParent is the spawner context a re-spawn runs under: protoactor's

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,18 +45,16 @@ func TestWakeWithLostSocketEndsTheConnection(t *testing.T) {
 	sock, err := ln.Accept()
 	require.NoError(t, err)
 
-	so, err := transport.New()
-	require.NoError(t, err)
 	done := make(chan error, 1)
-	var live sync.WaitGroup
-	cfg := &Config{Socket: so, Logger: discard, Live: &live,
-		Factory: func() behaviours.Handler { return &sleepy{done: done} }}
-	c := NewConn(cfg, sock, 1, true)
-	pid, err := sys.Root.SpawnNamed(c.Props(), "lost")
+	g, err := NewGroup(&ConnOptions{}, func() behaviours.Handler { return &sleepy{done: done} }, nil, discard)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return Passivated() == 1 }, 5*time.Second, time.Millisecond)
+	pid, err := g.Spawn(sys.Root, "lost", 1, sock, true, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.Stats().Passivated == 1 }, 5*time.Second, time.Millisecond)
 
-	p := c.proc
+	proc, ok := sys.ProcessRegistry.Get(pid)
+	require.True(t, ok)
+	p := proc.(*process)
 	p.mu.Lock()
 	require.NoError(t, p.sleep.sock.Close()) // the descriptor is gone: Attach fails
 	p.mu.Unlock()
@@ -70,6 +67,6 @@ func TestWakeWithLostSocketEndsTheConnection(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Terminate did not run")
 	}
-	live.Wait()
-	require.Zero(t, Passivated())
+	g.Wait()
+	require.Equal(t, Stats{}, g.Stats())
 }

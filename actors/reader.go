@@ -5,24 +5,33 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
+	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/transport"
 )
+
+// canPark is true where the shared poller exists.
+const canPark = poll.Supported
 
 // How a connection reads.
 //
 // One reader goroutine per connection runs while the handler wants bytes
 // (active mode, or a passive Recv). On a socket that exposes its
-// descriptor (TCP, Unix) the reader parks on readiness through
+// descriptor (TCP, Unix) the reader waits for readiness through
 // syscall.RawConn and holds no buffer while it waits: it takes a pooled
-// buffer only once bytes are there. It then posts the bytes to the actor's
-// mailbox with postInline, which runs the actor right here when it is idle
-// (no goroutine hop), and waits until the actor has consumed them before
-// reading again. So there is at most one read in flight, a slow handler
-// slows its own peer through TCP back-pressure, and memory stays bounded.
-// Other transports (TLS) read the same way through Conn.Read, holding the
-// pooled buffer while they wait. A reader that has nothing to read for a
-// while parks on the shared poller and exits (park.go).
+// buffer only once bytes are there. It then posts the bytes to the
+// actor's mailbox with postInline, which runs the actor right here when
+// it is idle (no goroutine hop), and does not read again until the actor
+// has released the read (stPosted in state.go). So there is at most one
+// read in flight, a slow handler slows its own peer through TCP
+// back-pressure, and memory stays bounded. Other transports (TLS) read
+// the same way through Conn.Read, holding the pooled buffer while they
+// wait. A reader that has nothing to read for ParkAfter parks on the
+// shared poller and ends (park.go).
+
+// rawFramer is the framer that needs no reassembly.
+var rawFramer = transport.Raw()
 
 // readBufSize is the size of one read.
 const readBufSize = 16 << 10
@@ -39,7 +48,7 @@ type readEvent struct {
 
 // rawRead is the syscall.RawConn read callback: it returns false (wait for
 // readiness) without holding a buffer.
-func (c *Conn) rawRead(fd uintptr) bool {
+func (c *conn) rawRead(fd uintptr) bool {
 	b := bufPool.Get().(*[]byte)
 	for {
 		n, err := syscall.Read(int(fd), *b)
@@ -62,42 +71,28 @@ func (c *Conn) rawRead(fd uintptr) bool {
 	}
 }
 
-// startReading makes sure a reader runs (actor only).
-func (c *Conn) startReading() {
-	c.readWanted.Store(true)
-	if c.readerOn.CompareAndSwap(false, true) {
-		c.refs.Add(1)
-		go c.reader()
-	}
-}
-
-// reader runs readLoop and drops the reader's reference unless the
-// reader parked on the shared poller, which then holds it.
-func (c *Conn) reader() {
-	if !c.readLoop() {
+// reader is the reader goroutine: it drops its reference when it ends,
+// unless the reference went to the poller with the socket.
+func (c *conn) reader() {
+	if c.readLoop() != readerGone {
 		c.unref()
 	}
 }
 
-// readLoop reads until the handler stops wanting bytes, the socket ends,
-// or the connection parks; it reports whether it parked.
-func (c *Conn) readLoop() (parked bool) {
+// readLoop reads until the actor stops wanting bytes, the connection
+// ends, or the reader parks.
+func (c *conn) readLoop() readerStep {
 	for {
-		// c.raw and c.sock change only while this goroutine waits on
-		// its read to be released (StartTLS), so reading them here does not race.
+		// c.raw and c.sock change only while the actor owns the socket
+		// (stIdle, stPosted), never while this goroutine reads.
 		if c.raw != nil {
-			if c.parkReq.Load() && c.park() {
-				return true
-			}
-			c.armParkDeadline()
+			c.armDeadline()
 			if err := c.raw.Read(c.readFn); err != nil {
 				if isTimeout(err) {
-					switch c.onReadDeadline() {
-					case timeoutParked:
-						return true
-					case timeoutBusy:
-						continue
+					if step := c.onDeadline(); step != readOn {
+						return step
 					}
+					continue
 				}
 				c.ev.err = err
 			} else {
@@ -106,71 +101,68 @@ func (c *Conn) readLoop() (parked bool) {
 		} else {
 			b := bufPool.Get().(*[]byte)
 			n, err := c.sock.Read(*b)
-			if n > 0 {
+			switch {
+			case n > 0:
 				c.ev.buf, c.ev.n = b, n
-			} else {
+			case isTimeout(err): // a kick: the actor wants the socket
+				bufPool.Put(b)
+				if step := c.onDeadline(); step != readOn {
+					return step
+				}
+				continue
+			default:
 				bufPool.Put(b)
 				c.ev.err = err
 			}
 		}
-		fatal := c.ev.err != nil && !isTimeout(c.ev.err)
+		if !c.posted() {
+			c.dropRead()
+			return readerDone // the connection ended
+		}
 		c.mb.postInline(&c.ev)
-		// Usually the actor ran right here and consumed the read. If it
-		// did not (it was busy elsewhere, or holds the read for StartTLS),
-		// wait for releaseReader or closeReader. The channel is made on
-		// the first wait: most connections never need one.
-		if c.evState.Load() == evPosted {
-			if c.consumed == nil {
-				c.consumed = make(chan struct{}, 1)
+		// Usually the actor ran right here and released the read.
+		switch s := c.awaitRelease(); s {
+		case stReading:
+		case stKickPark, stKickStop:
+			if step := c.onKicked(s); step != readOn {
+				return step
 			}
-			if c.evState.CompareAndSwap(evPosted, evWaiting) {
-				<-c.consumed
-			}
-		}
-		if !c.evState.CompareAndSwap(evConsumed, evPosted) || fatal {
-			return false // the connection ended, or the socket did
-		}
-		if !c.readWanted.Load() {
-			c.readerOn.Store(false)
-			// The actor may have asked again between the load and the store.
-			if !c.readWanted.Load() || !c.readerOn.CompareAndSwap(false, true) {
-				if c.parkReq.Load() {
-					// Hibernating, and no read wanted (passive mode): the
-					// reader is done, so the actor may passivate now. The
-					// kick itself is left for the next reader (park).
-					c.mb.postNudge()
-				}
-				return false
-			}
+		default:
+			return readerDone // stopped (stIdle) or ended
 		}
 	}
 }
 
-// The states of the one read in flight.
-const (
-	evPosted   int32 = iota // posted, not consumed yet
-	evWaiting               // the reader waits on c.consumed
-	evConsumed              // the actor is done with it
-	evClosed                // the connection ended: the reader stops
-)
+// dropRead gives back what a read took when no one will consume it.
+func (c *conn) dropRead() {
+	if c.ev.buf != nil {
+		c.putBuf(&c.ev)
+	}
+	c.ev.err = nil
+}
 
-// releaseReader tells the reader its read was consumed (actor only).
-func (c *Conn) releaseReader() {
-	if c.evState.Swap(evConsumed) == evWaiting {
-		c.consumed <- struct{}{}
+// armDeadline arms the idle deadline after which an idle reader parks,
+// if parking is on and it is not armed yet (reader). A kick the actor
+// made meanwhile is made again: arming must not undo it.
+func (c *conn) armDeadline() {
+	if c.deadlineArmed || !canPark || c.g.parkAfter <= 0 {
+		return
+	}
+	c.deadlineArmed, c.readsSinceArm = true, 0
+	c.sock.SetReadDeadline(time.Now().Add(c.g.parkAfter))
+	if s := c.proc.st.load(); s == stKickPark || s == stKickStop {
+		c.sock.SetReadDeadline(kickTime)
 	}
 }
 
-// closeReader tells the reader the connection ended (actor only). The
-// reader made c.consumed before it announced that it waits.
-func (c *Conn) closeReader() {
-	if c.evState.Swap(evClosed) == evWaiting {
-		close(c.consumed)
-	}
+// clearDeadline clears the read deadline (reader).
+func (c *conn) clearDeadline() {
+	c.deadlineArmed = false
+	c.sock.SetReadDeadline(time.Time{})
 }
 
 // take delivers freshly read bytes; what no frame used yet is kept.
-func (c *Conn) take(ev *readEvent) {
+func (c *conn) take(ev *readEvent) {
 	data := (*ev.buf)[:ev.n]
 	if len(c.pending) > 0 {
 		c.pending = append(c.pending, data...)
@@ -185,14 +177,14 @@ func (c *Conn) take(ev *readEvent) {
 	c.putBuf(ev)
 }
 
-func (c *Conn) putBuf(ev *readEvent) {
+func (c *conn) putBuf(ev *readEvent) {
 	bufPool.Put(ev.buf)
 	ev.buf, ev.n = nil, 0
 }
 
 // keep moves the unconsumed tail rest of buf to its front, and lets a
 // large buffer go once it is empty.
-func (c *Conn) keep(rest, buf []byte) []byte {
+func (c *conn) keep(rest, buf []byte) []byte {
 	if len(rest) == 0 {
 		if cap(buf) > readBufSize {
 			return nil
@@ -203,14 +195,14 @@ func (c *Conn) keep(rest, buf []byte) []byte {
 }
 
 // wants reports whether the handler wants frames now.
-func (c *Conn) wants() bool { return !c.passive || c.recvWant }
+func (c *conn) wants() bool { return !c.passive || c.recvWant }
 
 // consume delivers frames from data while the handler wants them and
 // returns the bytes left over.
-func (c *Conn) consume(data []byte) []byte {
-	framer, max := c.cfg.Socket.Framer, c.cfg.Socket.MaxFrame
-	raw := transport.IsRaw(framer)
-	for len(data) > 0 && c.wants() && c.state == stateUp && c.upgrade == nil {
+func (c *conn) consume(data []byte) []byte {
+	framer, max := c.g.socket.Framer, c.g.socket.MaxFrame
+	raw := framer == rawFramer
+	for len(data) > 0 && c.wants() && c.life == lifeUp && c.upgrade == nil {
 		var frame []byte
 		var n int
 		if raw && c.passive && c.recvN > 0 {
@@ -235,7 +227,7 @@ func (c *Conn) consume(data []byte) []byte {
 }
 
 // deliver runs HandlePacket for one frame, counting it against the mode.
-func (c *Conn) deliver(frame []byte) {
+func (c *conn) deliver(frame []byte) {
 	if c.passive {
 		c.clearRecv()
 	} else if c.activeN > 0 {

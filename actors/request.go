@@ -14,30 +14,22 @@ import (
 const DefaultRequestTimeout = 5 * time.Second
 
 // Request sends msg to a connection (or acceptor) and waits for its
-// *Reply, within ctx's deadline (or [DefaultRequestTimeout]). A PID with
-// no live actor gives an error wrapping [ErrClosed].
+// *Reply until ctx ends (at most [DefaultRequestTimeout] when ctx has no
+// deadline). It returns as soon as ctx is cancelled or its deadline
+// passes, with ctx's error in the chain. A PID with no live actor gives an
+// error wrapping [ErrClosed].
 func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any) (any, error) {
 	if pid == nil {
 		return nil, fmt.Errorf("%w: nil PID", ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, err)
 	}
-	timeout := DefaultRequestTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	res, err := s.RequestFuture(pid, msg, timeout).Result()
-	switch {
-	case errors.Is(err, actor.ErrDeadLetter):
-		return nil, fmt.Errorf("%w: %s has no actor", ErrClosed, pid.Id)
-	case errors.Is(err, actor.ErrTimeout):
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, ctx.Err())
-		}
-		return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, context.DeadlineExceeded)
-	case err != nil:
-		return nil, err
+	w := newWaiter(s.ActorSystem())
+	s.RequestWithCustomSender(pid, msg, w.pid)
+	res, err := w.wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, err)
 	}
 	switch r := res.(type) {
 	case *Reply:
@@ -46,5 +38,55 @@ func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any
 		return nil, fmt.Errorf("%w: %s has no actor", ErrClosed, pid.Id)
 	default:
 		return res, nil
+	}
+}
+
+// waiter is a one-shot reply address: a protoactor Process registered
+// under its own PID whose first user message is handed to wait. Unlike
+// protoactor's futures it waits on a context, so a request returns the
+// moment its caller gives up, and it leaves no timer or goroutine behind.
+type waiter struct {
+	sys *actor.ActorSystem
+	pid *actor.PID
+	ch  chan any
+}
+
+var _ actor.Process = (*waiter)(nil)
+
+func newWaiter(sys *actor.ActorSystem) *waiter {
+	w := &waiter{sys: sys, ch: make(chan any, 1)}
+	w.pid, _ = sys.ProcessRegistry.Add(w, "etcp-wait"+sys.ProcessRegistry.NextId())
+	return w
+}
+
+func (w *waiter) SendUserMessage(_ *actor.PID, msg any) {
+	select {
+	case w.ch <- actor.UnwrapEnvelopeMessage(msg):
+	default: // answered already
+	}
+}
+
+func (*waiter) SendSystemMessage(*actor.PID, any) {}
+func (*waiter) Stop(*actor.PID)                   {}
+
+// errNoDeadline is the cause when DefaultRequestTimeout passes.
+var errNoDeadline = errors.New("etcp: no reply within the default request timeout")
+
+// wait returns the first message sent to w, or ctx's error once it ends.
+func (w *waiter) wait(ctx context.Context) (any, error) {
+	defer w.sys.ProcessRegistry.Remove(w.pid)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, DefaultRequestTimeout, errNoDeadline)
+		defer cancel()
+	}
+	select {
+	case m := <-w.ch:
+		return m, nil
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); cause == errNoDeadline {
+			return nil, fmt.Errorf("%w (%v)", context.DeadlineExceeded, cause)
+		}
+		return nil, ctx.Err()
 	}
 }

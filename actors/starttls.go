@@ -2,16 +2,16 @@ package actors
 
 import (
 	"bytes"
-	"time"
 
 	"github.com/etcp-go/etcp/transport"
 )
 
 // startTLS upgrades the live socket (STARTTLS). It runs from settle, after
-// the Result's packets were flushed, with the reader paused. Bytes the peer
+// the Result's packets were flushed, once the actor owns the socket (the
+// reader stopped, or its read is held: stIdle, stPosted). Bytes the peer
 // sent right behind the upgrade request (already read, so in pending) are
 // the start of the handshake: they are fed to TLS first.
-func (c *Conn) startTLS() {
+func (c *conn) startTLS() {
 	cfg := c.upgrade
 	c.upgrade = nil
 	if err := c.flush(); err != nil {
@@ -23,29 +23,16 @@ func (c *Conn) startTLS() {
 		sock = &prefixConn{Conn: c.sock, r: bytes.NewReader(c.pending)}
 		c.pending = nil
 	}
-	// The idle reader's park deadline must not bound the handshake (a
-	// passive Recv's deadline stays: it bounds the read asked for).
-	c.dlMu.Lock()
-	if c.parkArmed.Swap(false) {
-		c.sock.SetReadDeadline(time.Time{})
-	}
-	c.dlMu.Unlock()
+	// The reader's idle deadline must not bound the handshake.
+	c.clearDeadline()
 	up := transport.UpgradeTLS(sock, cfg, c.accepted)
 	if err := c.handshake(up); err != nil {
 		c.terminate(err)
 		return
 	}
-	if c.proc != nil {
-		c.proc.mu.Lock() // ConnList reads the socket from other goroutines
-		c.useSocket(up)
-		c.proc.mu.Unlock()
-	} else {
-		c.useSocket(up)
-	}
-	if c.heldRead {
-		c.heldRead = false
-		c.releaseReader()
-	}
+	c.proc.mu.Lock() // the group's list reads the socket from other goroutines
+	c.useSocket(up)
+	c.proc.mu.Unlock()
 }
 
 // prefixConn reads some bytes already taken from the socket before

@@ -21,17 +21,17 @@ type idleFire struct{ gen uint64 }
 var timerFire = &idleFire{}
 
 // arrived notes that a message or packet arrived.
-func (c *Conn) arrived() {
+func (c *conn) arrived() {
 	if c.idle >= 0 {
 		c.idleGen++
 	}
-	if c.idle > 0 || c.cfg.IdleHibernate > 0 {
+	if c.idle > 0 || c.g.idleHibernate > 0 {
 		c.lastArrival = time.Since(epoch)
 	}
 }
 
 // setIdle changes the timeout (Never clears it).
-func (c *Conn) setIdle(d time.Duration) {
+func (c *conn) setIdle(d time.Duration) {
 	c.idle = d
 	if d < 0 {
 		c.stopIdle()
@@ -46,13 +46,13 @@ func (c *Conn) setIdle(d time.Duration) {
 
 // armIdle runs after each message: a Timeout(0) fires once the mailbox
 // is empty, then clears itself.
-func (c *Conn) armIdle() {
+func (c *conn) armIdle() {
 	if c.idle == 0 && c.mb.UserMessageCount() == 0 {
 		c.mb.PostUserMessage(&idleFire{gen: c.idleGen})
 	}
 }
 
-func (c *Conn) resetTimer(d time.Duration) {
+func (c *conn) resetTimer(d time.Duration) {
 	if c.idleTimer == nil {
 		c.idleTimer = time.AfterFunc(d, func() { c.mb.PostUserMessage(timerFire) })
 		return
@@ -60,14 +60,14 @@ func (c *Conn) resetTimer(d time.Duration) {
 	c.idleTimer.Reset(d)
 }
 
-func (c *Conn) stopIdle() {
+func (c *conn) stopIdle() {
 	if c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}
 }
 
 // onIdle handles a timer fire or a Timeout(0) message.
-func (c *Conn) onIdle(m *idleFire) {
+func (c *conn) onIdle(m *idleFire) {
 	switch {
 	case c.idle < 0:
 		return
@@ -87,9 +87,52 @@ func (c *Conn) onIdle(m *idleFire) {
 		}
 	}
 	c.run(cbTimeout, nil, nil)
-	if c.state == stateUp && c.idle > 0 {
+	if c.life == lifeUp && c.idle > 0 {
 		// Nothing arrived: the timeout fires again d from now.
 		c.lastArrival = time.Since(epoch)
 		c.resetTimer(c.idle)
+	}
+}
+
+// The passive read timeout (etcp's srtimeout) is a timer of the actor's,
+// like the idle timeout: it does not depend on where the reader is
+// (reading, parked on the poller, or stopped), and it never touches the
+// socket's read deadline, which belongs to the reader.
+
+// recvFire is posted by the passive read timer.
+type recvFire struct{}
+
+var recvTick = &recvFire{}
+
+// armRecvTimer starts the timeout of the Recv just asked for.
+func (c *conn) armRecvTimer(d time.Duration) {
+	c.recvDeadline = time.Since(epoch) + d
+	if c.recvTimer == nil {
+		c.recvTimer = time.AfterFunc(d, func() { c.mb.PostUserMessage(recvTick) })
+		return
+	}
+	c.recvTimer.Reset(d)
+}
+
+// onRecvTimer runs SocketReadTimeout if the Recv it bounds is still
+// waiting; a fire left over from an earlier Recv re-arms for the rest.
+func (c *conn) onRecvTimer() {
+	if !c.recvTimed {
+		return
+	}
+	if rest := c.recvDeadline - time.Since(epoch); rest > 0 {
+		c.recvTimer.Reset(rest)
+		return
+	}
+	c.clearRecv()
+	c.run(cbReadTimeout, nil, nil)
+}
+
+// stopTimers stops every timer of the connection as it ends.
+func (c *conn) stopTimers() {
+	c.stopIdle()
+	c.stopHibernateTimer()
+	if c.recvTimer != nil {
+		c.recvTimer.Stop()
 	}
 }

@@ -9,20 +9,20 @@ import (
 
 // Trace helpers: called only when a Tracer is set.
 
-func (c *Conn) trace(ev TraceEvent) {
+func (c *conn) trace(ev TraceEvent) {
 	ev.Time, ev.Conn = time.Now(), c.id
 	c.tracer.Trace(ev)
 }
 
-func (c *Conn) traceBytes(k TraceKind, p []byte) {
+func (c *conn) traceBytes(k TraceKind, p []byte) {
 	c.trace(TraceEvent{Kind: k, Data: append([]byte(nil), p...)})
 }
 
-func (c *Conn) traceMessage(msg any) {
+func (c *conn) traceMessage(msg any) {
 	c.trace(TraceEvent{Kind: TraceMessageIn, Message: msg})
 }
 
-func (c *Conn) traceResult(cb callback, r *behaviours.Result) {
+func (c *conn) traceResult(cb callback, r *behaviours.Result) {
 	c.trace(TraceEvent{Kind: TraceResult, Callback: cb.String(), Message: describe(r)})
 }
 

@@ -20,11 +20,11 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b
 const maxPooledOut = 64 << 10
 
 // queue frames p into the write buffer.
-func (c *Conn) queue(p []byte) error {
+func (c *conn) queue(p []byte) error {
 	if c.out == nil {
 		c.out = outPool.Get().(*[]byte)
 	}
-	b, err := c.cfg.Socket.Framer.Encode(*c.out, p)
+	b, err := c.g.socket.Framer.Encode(*c.out, p)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (c *Conn) queue(p []byte) error {
 }
 
 // flush writes what is queued.
-func (c *Conn) flush() error {
+func (c *conn) flush() error {
 	if c.out == nil {
 		return nil
 	}
@@ -46,7 +46,7 @@ func (c *Conn) flush() error {
 		return nil
 	}
 	defer c.releaseOut()
-	if wt := c.cfg.Socket.WriteTimeout; wt > 0 {
+	if wt := c.g.socket.WriteTimeout; wt > 0 {
 		// Re-arm the write deadline at most every half timeout: a blocked
 		// write still ends within (WriteTimeout/2, WriteTimeout], and the
 		// hot path does not reset a runtime timer on every write.
@@ -60,7 +60,7 @@ func (c *Conn) flush() error {
 }
 
 // releaseOut gives the write buffer back to the pool.
-func (c *Conn) releaseOut() {
+func (c *conn) releaseOut() {
 	if cap(*c.out) <= maxPooledOut {
 		*c.out = (*c.out)[:0]
 		outPool.Put(c.out)
@@ -69,7 +69,7 @@ func (c *Conn) releaseOut() {
 }
 
 // releaseBuffers lets every buffer go at the end.
-func (c *Conn) releaseBuffers() {
+func (c *conn) releaseBuffers() {
 	if c.out != nil {
 		c.releaseOut()
 	}

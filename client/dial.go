@@ -23,46 +23,29 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	if spawner == nil || factory == nil {
 		return nil, fmt.Errorf("%w: nil spawner or handler factory", ErrInvalidOptions)
 	}
-	o, cfg, err := buildOptions(opts, spawner.ActorSystem().Logger())
+	o, err := options(opts)
 	if err != nil {
 		return nil, err
 	}
-	so := &cfg.Socket
+	g, err := actors.NewGroup(&o.ConnOptions, factory, arg, spawner.ActorSystem().Logger())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	so := g.Socket()
 	dctx, cancel := context.WithTimeout(ctx, so.ConnectTimeout)
 	sock, err := so.Transport.Dial(dctx, addr, so)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("etcp/client: %w", err)
 	}
-	up := make(chan error, 1)
-	cfg.Factory, cfg.Arg, cfg.Owner = factory, arg, startWatcher(up)
 	id := connSeq.Add(1)
-	c := actors.NewConn(&cfg, sock, id, false)
-	var pid *actor.PID
-	if o.Name == "" {
-		pid, err = spawner.SpawnNamed(c.Props(), fmt.Sprintf("conn-%d", id))
-	} else {
-		pid, err = spawner.SpawnNamed(c.Props(), o.Name)
+	name := o.Name
+	if name == "" {
+		name = fmt.Sprintf("conn-%d", id)
 	}
+	pid, err := g.Start(ctx, spawner, name, id, sock)
 	if err != nil {
-		c.Abandon()
-		return nil, fmt.Errorf("etcp/client: spawn: %w", err)
+		return nil, fmt.Errorf("etcp/client: start %s: %w", addr, err)
 	}
-	select {
-	case err := <-up:
-		if err != nil {
-			return nil, fmt.Errorf("etcp/client: start %s: %w", addr, err)
-		}
-		return pid, nil
-	case <-ctx.Done():
-		spawner.ActorSystem().Root.Stop(pid)
-		return nil, fmt.Errorf("etcp/client: start %s: %w", addr, ctx.Err())
-	}
+	return pid, nil
 }
-
-// startWatcher reports the outcome of the start to Dial.
-type startWatcher chan<- error
-
-func (w startWatcher) ConnUp(_ actors.ConnInfo, err error) { w <- err }
-func (startWatcher) ConnDown(actors.ConnInfo, error)       {}
-func (startWatcher) StopReason() error                     { return nil }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -49,7 +50,7 @@ func ExampleDial() {
 	quiet := slog.New(slog.DiscardHandler)
 
 	srv, err := server.Start(sys, func() behaviours.Handler { return upper{} }, nil, "127.0.0.1:0",
-		server.WithAcceptors(1), server.WithLogger(quiet))
+		server.WithAcceptors(1), actors.WithLogger(quiet))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -57,7 +58,7 @@ func ExampleDial() {
 	defer srv.Stop(ctx, nil)
 
 	pid, err := client.Dial(ctx, sys.Root, srv.Addr().String(), func() behaviours.Handler { return &asker{} }, nil,
-		client.WithLogger(quiet))
+		actors.WithLogger(quiet))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -28,17 +28,6 @@ type (
 		sock transport.Conn
 		err  error
 	}
-	connUp struct {
-		id  ID
-		gen uint64
-		pid *actor.PID
-		err error
-	}
-	connDown struct {
-		id     ID
-		gen    uint64
-		reason error
-	}
 	retryConn struct {
 		id  ID
 		gen uint64
@@ -70,6 +59,7 @@ type supervisor struct {
 	ready   chan struct{}
 	initial []string
 	conns   map[ID]*entry
+	byPID   map[string]*entry // entries with a connection actor, by its PID's Id
 	nextID  ID
 }
 
@@ -99,13 +89,13 @@ func (s *supervisor) Receive(ctx actor.Context) {
 		ctx.Respond(&actors.Reply{Value: pid})
 	case *dialed:
 		s.onDialed(ctx, m)
-	case *connUp:
-		if e := s.current(m.id, m.gen); e != nil {
+	case *actors.ConnUp:
+		if e := s.ofPID(m.Info.PID); e != nil {
 			s.onUp(e, m)
 		}
-	case *connDown:
-		if e := s.current(m.id, m.gen); e != nil {
-			s.exit(e, m.reason)
+	case *actors.ConnDown:
+		if e := s.ofPID(m.Info.PID); e != nil {
+			s.exit(e, m.Reason)
 		}
 	case *retryConn:
 		if e := s.current(m.id, m.gen); e != nil && e.state == StateWaiting {
@@ -133,6 +123,26 @@ func (s *supervisor) current(id ID, gen uint64) *entry {
 	return e
 }
 
+// ofPID returns the entry whose current connection actor is pid, if the
+// pool is not closing: news of an earlier incarnation finds none.
+func (s *supervisor) ofPID(pid *actor.PID) *entry {
+	if pid == nil || s.p.closed.Load() {
+		return nil
+	}
+	return s.byPID[pid.Id]
+}
+
+// setPID records e's connection actor (nil: none).
+func (s *supervisor) setPID(e *entry, pid *actor.PID) {
+	if e.pid != nil {
+		delete(s.byPID, e.pid.Id)
+	}
+	e.pid = pid
+	if pid != nil {
+		s.byPID[pid.Id] = e
+	}
+}
+
 // add registers a connection to addr and dials it.
 func (s *supervisor) add(addr string) ID {
 	s.nextID++
@@ -151,18 +161,20 @@ func (s *supervisor) dial(e *entry) {
 		e.restarts++
 	}
 	e.gen++
-	e.state, e.pid = StateConnecting, nil
+	e.state = StateConnecting
+	s.setPID(e, nil)
 	s.publish(e)
 	if p.closed.Load() {
 		return
 	}
-	dctx, cancel := context.WithTimeout(p.dialCtx, p.conn.Socket.ConnectTimeout)
+	dctx, cancel := context.WithTimeout(p.dialCtx, p.conns.Socket().ConnectTimeout)
 	e.cancel = cancel
 	id, gen, addr := e.id, e.gen, e.addr
 	p.dials.Add(1)
 	go func() {
 		defer p.dials.Done()
-		sock, err := p.conn.Socket.Transport.Dial(dctx, addr, &p.conn.Socket)
+		so := p.conns.Socket()
+		sock, err := so.Transport.Dial(dctx, addr, so)
 		cancel()
 		p.deliver(&dialed{id: id, gen: gen, sock: sock, err: err})
 	}()
@@ -203,26 +215,22 @@ func (s *supervisor) onDialed(ctx actor.Context, d *dialed) {
 		s.exit(e, fmt.Errorf("%w: dial %s: %w", ErrStartFailed, e.addr, d.err))
 		return
 	}
-	cfg := p.conn
-	cfg.Logger, cfg.Owner = p.log.With("addr", e.addr), &connOwner{p: p, id: e.id, gen: e.gen}
-	c := actors.NewConn(&cfg, d.sock, uint64(e.id), false)
-	pid, err := ctx.SpawnNamed(c.Props(), fmt.Sprintf("conn-%d-%d", e.id, e.gen))
+	pid, err := p.conns.Spawn(ctx, fmt.Sprintf("conn-%d-%d", e.id, e.gen), uint64(e.id), d.sock, false, ctx.Self())
 	if err != nil {
-		c.Abandon()
 		s.exit(e, fmt.Errorf("%w: spawn: %w", ErrStartFailed, err))
 		return
 	}
-	e.pid = pid
+	s.setPID(e, pid)
 	s.publish(e)
 }
 
-func (s *supervisor) onUp(e *entry, m *connUp) {
-	if m.err != nil {
-		s.exit(e, fmt.Errorf("%w: %s: %w", ErrStartFailed, e.addr, m.err))
+func (s *supervisor) onUp(e *entry, m *actors.ConnUp) {
+	if m.Err != nil {
+		s.exit(e, fmt.Errorf("%w: %s: %w", ErrStartFailed, e.addr, m.Err))
 		return
 	}
-	e.state, e.pid, e.upSince = StateUp, m.pid, time.Now()
-	e.member = &member{id: e.id, pid: m.pid}
+	e.state, e.upSince = StateUp, time.Now()
+	e.member = &member{id: e.id, pid: e.pid}
 	s.publish(e)
 	s.publishLive()
 }
@@ -241,7 +249,8 @@ func (s *supervisor) exit(e *entry, reason error) {
 	e.failures++
 	e.lastExit = reason
 	wasLive := e.member != nil
-	e.pid, e.member = nil, nil
+	s.setPID(e, nil)
+	e.member = nil
 	if wasLive {
 		s.publishLive()
 	}
@@ -286,6 +295,7 @@ func (s *supervisor) wait(e *entry, d time.Duration) {
 // drop forgets e: no restart, no dial, not listed.
 func (s *supervisor) drop(e *entry) {
 	s.quiet(e)
+	s.setPID(e, nil)
 	delete(s.conns, e.id)
 	p := s.p
 	p.mu.Lock()

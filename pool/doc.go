@@ -16,7 +16,7 @@
 // connections to be up.
 //
 //	p, err := pool.Start(sys, newHandler, arg, []string{"db1:6379", "db2:6379"},
-//		pool.WithSocket(transport.WithConnectTimeout(time.Second)))
+//		actors.WithSocket(transport.WithConnectTimeout(time.Second)))
 //	...
 //	defer p.Stop(context.Background(), nil)
 //

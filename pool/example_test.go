@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/server"
@@ -46,7 +47,7 @@ func Example() {
 	}), actor.WithDeadLetterThrottleInterval(time.Millisecond))
 	lines := transport.WithFramer(transport.Line())
 	srv, err := server.Start(sys, func() behaviours.Handler { return lineEcho{} }, nil, "127.0.0.1:0",
-		server.WithSocket(lines))
+		actors.WithSocket(lines))
 	if err != nil {
 		panic(err)
 	}
@@ -54,7 +55,7 @@ func Example() {
 
 	addr := srv.Addr().String()
 	p, err := pool.Start(sys, func() behaviours.Handler { return &asker{} }, nil, []string{addr, addr},
-		pool.WithSocket(lines), pool.WithWaitForConnection(3*time.Second))
+		actors.WithSocket(lines), pool.WithWaitForConnection(3*time.Second))
 	if err != nil {
 		panic(err)
 	}

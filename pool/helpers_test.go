@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/server"
@@ -80,7 +81,7 @@ func (s *echoServer) start() {
 	var err error
 	require.Eventually(s.t, func() bool {
 		s.srv, err = server.Start(s.sys, func() behaviours.Handler { return &serverEcho{s: s} }, nil, s.addr,
-			server.WithAcceptors(2), server.WithSocket(lines), server.WithLogger(testkit.Discard))
+			server.WithAcceptors(2), actors.WithSocket(lines), actors.WithLogger(testkit.Discard))
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond, "restart on %s", s.addr)
 	s.addr = s.srv.Addr().String()
@@ -186,7 +187,7 @@ func startPool(t *testing.T, sys *actor.ActorSystem, h func() behaviours.Handler
 	if h == nil {
 		h = func() behaviours.Handler { return &client{} }
 	}
-	opts = append([]pool.Option{pool.WithSocket(lines), fast}, opts...)
+	opts = append([]pool.Option{actors.WithSocket(lines), fast}, opts...)
 	p, err := pool.Start(sys, h, nil, addrs, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Stop(testkit.CtxTimeout(t, 10*time.Second), nil)) })

@@ -2,11 +2,9 @@ package pool
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/etcp-go/etcp/actors"
-	"github.com/etcp-go/etcp/transport"
 )
 
 // Strategy is how a send picks one of the live connections.
@@ -40,7 +38,8 @@ type Options struct {
 	Name string
 	// ConnOptions are what every connection gets: socket options
 	// (including the 3 s connect timeout), logger (also the pool's),
-	// tracer, idle hibernation and parking.
+	// tracer, idle hibernation and parking (set with actors.WithSocket,
+	// actors.WithLogger...).
 	actors.ConnOptions
 	// ExitPolicy decides what happens to a connection that ended or failed
 	// to start. Default: Always(RestartBackoff()).
@@ -58,57 +57,46 @@ type Options struct {
 	exitPolicySet bool
 }
 
-// Option changes [Options].
-type Option func(*Options)
+// Option configures a pool: the options of this package, or any of
+// package actors that every server, client and pool takes
+// (actors.WithSocket, actors.WithLogger, actors.WithTracer,
+// actors.WithIdleHibernate, actors.WithParkAfter).
+type Option = actors.Option
 
 // WithName names the pool.
-func WithName(name string) Option { return func(o *Options) { o.Name = name } }
-
-// WithSocket adds socket-level options (transport, framing, mode,
-// timeouts).
-func WithSocket(opts ...transport.Option) Option {
-	return func(o *Options) { o.Socket = append(o.Socket, opts...) }
+func WithName(name string) Option {
+	return actors.OwnOption("pool.WithName", func(o *Options) { o.Name = name })
 }
-
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
-
-// WithTracer traces every connection of the pool.
-func WithTracer(t actors.Tracer) Option { return func(o *Options) { o.Tracer = t } }
-
-// WithIdleHibernate hibernates connections idle for d.
-func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.IdleHibernate = d } }
-
-// WithParkAfter sets how long an idle connection keeps its reader
-// goroutine (negative: always).
-func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
 
 // WithExitPolicy sets the policy deciding, per connection, what happens
 // when it ends or fails to start; [Always] turns one [Decision] into a
 // policy.
 func WithExitPolicy(p ExitPolicy) Option {
-	return func(o *Options) { o.ExitPolicy, o.exitPolicySet = p, true }
+	return actors.OwnOption("pool.WithExitPolicy", func(o *Options) { o.ExitPolicy, o.exitPolicySet = p, true })
 }
 
 // WithBackoff sets the backoff of [ActionBackoff].
-func WithBackoff(b Backoff) Option { return func(o *Options) { o.Backoff = b } }
+func WithBackoff(b Backoff) Option {
+	return actors.OwnOption("pool.WithBackoff", func(o *Options) { o.Backoff = b })
+}
 
 // WithStrategy sets how sends pick a connection.
-func WithStrategy(s Strategy) Option { return func(o *Options) { o.Strategy = s } }
+func WithStrategy(s Strategy) Option {
+	return actors.OwnOption("pool.WithStrategy", func(o *Options) { o.Strategy = s })
+}
 
 // WithWaitForConnection makes a send that finds no live connection wait
 // up to d for one to come up before it fails with [ErrNoConnection].
 func WithWaitForConnection(d time.Duration) Option {
-	return func(o *Options) { o.WaitForConnection = d }
+	return actors.OwnOption("pool.WithWaitForConnection", func(o *Options) { o.WaitForConnection = d })
 }
 
-func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config, error) {
+// options applies opts over the defaults and validates what is the
+// pool's own.
+func options(opts []Option) (Options, error) {
 	var o Options
-	for i, opt := range opts {
-		if opt == nil {
-			return o, actors.Config{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
-		}
-		opt(&o)
+	if err := actors.Apply(&o, opts); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	var err error
 	switch {
@@ -120,17 +108,11 @@ func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config,
 		err = fmt.Errorf("%w: nil ExitPolicy", ErrInvalidOptions)
 	}
 	if err != nil {
-		return o, actors.Config{}, err
+		return o, err
 	}
 	if o.ExitPolicy == nil {
 		o.ExitPolicy = Always(RestartBackoff())
 	}
-	if o.Backoff, err = o.Backoff.withDefaults(); err != nil {
-		return o, actors.Config{}, err
-	}
-	cfg, err := o.Build(fallback)
-	if err != nil {
-		return o, cfg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
-	return o, cfg, nil
+	o.Backoff, err = o.Backoff.withDefaults()
+	return o, err
 }

@@ -69,11 +69,10 @@ type Pool struct {
 	sys  *actor.ActorSystem
 	name string
 	pid  *actor.PID
-	o    Options
-	conn actors.Config // what every connection gets (a copy each)
-	log  *slog.Logger
+	o     Options
+	conns *actors.Group // every connection of the pool
+	log   *slog.Logger
 
-	live        sync.WaitGroup // connection goroutines (actors.Config.Live)
 	dials       sync.WaitGroup // dialling goroutines
 	dialCtx     context.Context
 	cancelDials context.CancelFunc
@@ -116,21 +115,25 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 			return nil, fmt.Errorf("%w: address %d is empty", ErrInvalidOptions, i)
 		}
 	}
-	o, cfg, err := buildOptions(opts, sys.Logger())
+	o, err := options(opts)
 	if err != nil {
 		return nil, err
+	}
+	conns, err := actors.NewGroup(&o.ConnOptions, factory, arg, sys.Logger())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("pool-%d", poolSeq.Add(1))
 	}
-	p := &Pool{sys: sys, name: o.Name, o: o, conn: cfg,
-		log: cfg.Logger.With("pool", o.Name), infos: make(map[ID]ConnInfo),
+	conns.SetLogger(conns.Logger().With("pool", o.Name))
+	p := &Pool{sys: sys, name: o.Name, o: o, conns: conns, log: conns.Logger(), infos: make(map[ID]ConnInfo),
 		changed: make(chan struct{}), pending: make(map[*dialed]struct{}), done: make(chan struct{})}
-	p.conn.Factory, p.conn.Arg, p.conn.Live = factory, arg, &p.live
 	p.dialCtx, p.cancelDials = context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &supervisor{p: p, ready: ready, initial: slices.Clone(addrs), conns: make(map[ID]*entry)}
+		return &supervisor{p: p, ready: ready, initial: slices.Clone(addrs), conns: make(map[ID]*entry),
+			byPID: make(map[string]*entry)}
 	}, actor.WithSupervisor(connSupervision))
 	// The actor sets p.pid itself in Started, before it dials anything.
 	if _, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name); err != nil {
@@ -299,6 +302,7 @@ func (p *Pool) beginStop(reason error) {
 		p.snap.Store(nil)
 		close(p.changed) // wake waiting senders: they see the pool closed
 		p.mu.Unlock()
+		p.conns.BeginStop(reason)
 		p.cancelDials()
 		go func() {
 			_ = p.sys.Root.StopFuture(p.pid).Wait()
@@ -310,38 +314,13 @@ func (p *Pool) beginStop(reason error) {
 			clear(p.pending)
 			clear(p.infos)
 			p.mu.Unlock()
-			p.live.Wait()
+			p.conns.Wait()
 			p.log.Debug("etcp: pool stopped", "reason", reason)
 			close(p.done)
 		}()
 	})
 }
 
-// stopReason is what connections stopped with the pool see.
-func (p *Pool) stopReason() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reason
-}
-
-// connOwner hears of one incarnation of one pool connection and tells the
-// pool's actor.
-type connOwner struct {
-	p   *Pool
-	id  ID
-	gen uint64
-}
-
-func (o *connOwner) ConnUp(info actors.ConnInfo, err error) {
-	if !o.p.closed.Load() {
-		o.p.sys.Root.Send(o.p.pid, &connUp{id: o.id, gen: o.gen, pid: info.PID, err: err})
-	}
-}
-
-func (o *connOwner) ConnDown(_ actors.ConnInfo, reason error) {
-	if !o.p.closed.Load() {
-		o.p.sys.Root.Send(o.p.pid, &connDown{id: o.id, gen: o.gen, reason: reason})
-	}
-}
-
-func (o *connOwner) StopReason() error { return o.p.stopReason() }
+// Stats counts the pool's connections by state (up, reading, parked,
+// hibernated, passivated).
+func (p *Pool) Stats() actors.Stats { return p.conns.Stats() }

@@ -84,7 +84,7 @@ func TestStopPoolPolicy(t *testing.T) {
 	b := startEcho(t, sys, "")
 	rec := &terms{}
 	h := func() behaviours.Handler { return &client{terms: rec} }
-	p, err := pool.Start(sys, h, nil, []string{a.addr, b.addr}, pool.WithSocket(lines),
+	p, err := pool.Start(sys, h, nil, []string{a.addr, b.addr}, actors.WithSocket(lines),
 		pool.WithExitPolicy(pool.Always(pool.StopPool(errBoom))))
 	require.NoError(t, err)
 	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 2))
@@ -325,7 +325,7 @@ func TestStopRunsTerminate(t *testing.T) {
 			down := freeAddr(t)
 			rec := &terms{}
 			p, err := pool.Start(sys, func() behaviours.Handler { return &client{terms: rec} }, nil,
-				[]string{srv.addr, srv.addr, srv.addr, down}, pool.WithSocket(lines), fast)
+				[]string{srv.addr, srv.addr, srv.addr, down}, actors.WithSocket(lines), fast)
 			require.NoError(t, err)
 			require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 3))
 
@@ -353,7 +353,7 @@ func TestStoppingThePoolActorStopsThePool(t *testing.T) {
 	srv := startEcho(t, sys, "")
 	rec := &terms{}
 	p, err := pool.Start(sys, func() behaviours.Handler { return &client{terms: rec} }, nil,
-		[]string{srv.addr}, pool.WithSocket(lines))
+		[]string{srv.addr}, actors.WithSocket(lines))
 	require.NoError(t, err)
 	require.NoError(t, p.WaitUp(testkit.CtxTimeout(t, 5*time.Second), 1))
 	require.NoError(t, sys.Root.StopFuture(p.PID()).Wait())
@@ -397,12 +397,12 @@ func TestStartValidation(t *testing.T) {
 		{"nil option", sys, h, nil, []pool.Option{nil}},
 		{"nil exit policy", sys, h, nil, []pool.Option{pool.WithExitPolicy(nil)}},
 		{"negative wait", sys, h, nil, []pool.Option{pool.WithWaitForConnection(-1)}},
-		{"negative hibernate", sys, h, nil, []pool.Option{pool.WithIdleHibernate(-1)}},
+		{"negative hibernate", sys, h, nil, []pool.Option{actors.WithIdleHibernate(-1)}},
 		{"unknown strategy", sys, h, nil, []pool.Option{pool.WithStrategy(9)}},
 		{"backoff max below initial", sys, h, nil, []pool.Option{pool.WithBackoff(pool.Backoff{Initial: time.Second, Max: time.Millisecond})}},
 		{"backoff multiplier below 1", sys, h, nil, []pool.Option{pool.WithBackoff(pool.Backoff{Multiplier: 0.5})}},
 		{"backoff jitter above 1", sys, h, nil, []pool.Option{pool.WithBackoff(pool.Backoff{Jitter: 2})}},
-		{"bad socket option", sys, h, nil, []pool.Option{pool.WithSocket(nil)}},
+		{"bad socket option", sys, h, nil, []pool.Option{actors.WithSocket(nil)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pool.Start(tc.sys, tc.h, nil, tc.addr, tc.opts...)

@@ -23,6 +23,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/goleak"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/transport"
@@ -60,7 +61,7 @@ func startEtcpWith(b *testing.B, factory behaviours.Factory) (string, func()) {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
 		actor.WithDeadLetterThrottleInterval(time.Millisecond))
 	srv, err := server.Start(sys, factory, nil, "127.0.0.1:0",
-		server.WithLogger(discard), server.WithSocket(transport.WithFramer(transport.Raw())))
+		actors.WithLogger(discard), actors.WithSocket(transport.WithFramer(transport.Raw())))
 	if err != nil {
 		sys.Shutdown()
 		b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -50,7 +51,7 @@ func ExampleStart() {
 	defer cancel()
 
 	srv, err := server.Start(sys, func() behaviours.Handler { return echo{} }, nil, "127.0.0.1:0",
-		server.WithAcceptors(2), server.WithLogger(slog.New(slog.DiscardHandler)))
+		server.WithAcceptors(2), actors.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -82,7 +83,7 @@ func ExampleServer_Sleep() {
 	defer cancel()
 
 	srv, err := server.Start(sys, func() behaviours.Handler { return echo{} }, nil, "127.0.0.1:0",
-		server.WithStartAsleep(), server.WithLogger(slog.New(slog.DiscardHandler)))
+		server.WithStartAsleep(), actors.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -2,11 +2,8 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
-	"time"
 
 	"github.com/etcp-go/etcp/actors"
-	"github.com/etcp-go/etcp/transport"
 )
 
 // DefaultAcceptors is the number of acceptors a server starts, as etcp and
@@ -24,57 +21,44 @@ type Options struct {
 	// StartAsleep starts the acceptors asleep; Wake starts accepting.
 	StartAsleep bool
 	// ConnOptions are what every connection gets: socket options, logger,
-	// tracer, idle hibernation, parking.
+	// tracer, idle hibernation, parking (set with actors.WithSocket,
+	// actors.WithLogger...).
 	actors.ConnOptions
 }
 
-// Option changes [Options].
-type Option func(*Options)
+// Option configures a server: the options of this package, or any of
+// package actors that every server, client and pool takes
+// (actors.WithSocket, actors.WithLogger, actors.WithTracer,
+// actors.WithIdleHibernate, actors.WithParkAfter).
+type Option = actors.Option
 
 // WithName names the server.
-func WithName(name string) Option { return func(o *Options) { o.Name = name } }
-
-// WithAcceptors sets the number of acceptors.
-func WithAcceptors(n int) Option { return func(o *Options) { o.Acceptors = n } }
-
-// WithStartAsleep starts the server with its acceptors asleep.
-func WithStartAsleep() Option { return func(o *Options) { o.StartAsleep = true } }
-
-// WithSocket adds socket-level options (transport, framing, mode, timeouts).
-func WithSocket(opts ...transport.Option) Option {
-	return func(o *Options) { o.Socket = append(o.Socket, opts...) }
+func WithName(name string) Option {
+	return actors.OwnOption("server.WithName", func(o *Options) { o.Name = name })
 }
 
-// WithLogger sets the logger.
-func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
+// WithAcceptors sets the number of acceptors.
+func WithAcceptors(n int) Option {
+	return actors.OwnOption("server.WithAcceptors", func(o *Options) { o.Acceptors = n })
+}
 
-// WithTracer traces every connection of the server.
-func WithTracer(t actors.Tracer) Option { return func(o *Options) { o.Tracer = t } }
+// WithStartAsleep starts the server with its acceptors asleep.
+func WithStartAsleep() Option {
+	return actors.OwnOption("server.WithStartAsleep", func(o *Options) { o.StartAsleep = true })
+}
 
-// WithIdleHibernate hibernates connections idle for d.
-func WithIdleHibernate(d time.Duration) Option { return func(o *Options) { o.IdleHibernate = d } }
-
-// WithParkAfter sets how long an idle connection keeps its reader
-// goroutine (negative: always).
-func WithParkAfter(d time.Duration) Option { return func(o *Options) { o.ParkAfter = d } }
-
-func buildOptions(opts []Option, fallback *slog.Logger) (Options, actors.Config, error) {
+// options applies opts over the defaults and validates what is the
+// server's own.
+func options(opts []Option) (Options, error) {
 	var o Options
-	for i, opt := range opts {
-		if opt == nil {
-			return o, actors.Config{}, fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)
-		}
-		opt(&o)
+	if err := actors.Apply(&o, opts); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Acceptors == 0 {
 		o.Acceptors = DefaultAcceptors
 	}
 	if o.Acceptors < 0 {
-		return o, actors.Config{}, fmt.Errorf("%w: Acceptors %d is negative", ErrInvalidOptions, o.Acceptors)
+		return o, fmt.Errorf("%w: Acceptors %d is negative", ErrInvalidOptions, o.Acceptors)
 	}
-	cfg, err := o.Build(fallback)
-	if err != nil {
-		return o, cfg, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
-	return o, cfg, nil
+	return o, nil
 }

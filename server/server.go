@@ -24,25 +24,23 @@ type Server struct {
 	sys       *actor.ActorSystem
 	name      string
 	pid       *actor.PID
-	group     *actors.AcceptGroup
+	group     *acceptGroup
 	acceptors []acceptorRef
-	conns     actors.ConnList
-	live      sync.WaitGroup
-	reason    atomic.Pointer[error]
+	conns     *actors.Group
 	stopOnce  sync.Once
 	done      chan struct{}
 }
 
 type acceptorRef struct {
-	a   *actors.Acceptor
+	a   *acceptor
 	pid *actor.PID
 }
 
 // AcceptorInfo describes one acceptor.
 type AcceptorInfo struct {
-	ID   int         // 1 to the number of acceptors
-	PID  *actor.PID  // the acceptor's actor
-	Mode actors.Mode // what it is doing now
+	ID   int        // 1 to the number of acceptors
+	PID  *actor.PID // the acceptor's actor
+	Mode Mode       // what it is doing now
 }
 
 var serverSeq atomic.Uint64
@@ -56,14 +54,18 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if sys == nil || factory == nil {
 		return nil, fmt.Errorf("%w: nil actor system or handler factory", ErrInvalidOptions)
 	}
-	o, cfg, err := buildOptions(opts, sys.Logger())
+	o, err := options(opts)
 	if err != nil {
 		return nil, err
+	}
+	conns, err := actors.NewGroup(&o.ConnOptions, factory, arg, sys.Logger())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("server-%d", serverSeq.Add(1))
 	}
-	so := &cfg.Socket
+	so := conns.Socket()
 	ln, err := so.Transport.Listen(context.Background(), addr, so)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -78,10 +80,11 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 			return nil, fmt.Errorf("%w: %w", ErrListenInit, err)
 		}
 	}
-	s := &Server{sys: sys, name: o.Name, done: make(chan struct{})}
-	log := cfg.Logger.With("server", o.Name)
-	cfg.Factory, cfg.Arg, cfg.Logger, cfg.Owner, cfg.Live, cfg.Conns = factory, arg, log, owner{s}, &s.live, &s.conns
-	s.group = &actors.AcceptGroup{Listener: ln, Logger: log, Conn: &cfg}
+	s := &Server{sys: sys, name: o.Name, conns: conns, done: make(chan struct{})}
+	log := conns.Logger().With("server", o.Name)
+	conns.SetArg(arg)
+	conns.SetLogger(log)
+	s.group = &acceptGroup{listener: ln, logger: log, conns: conns}
 	if o.StartAsleep {
 		if err := s.group.SetSleeping(true); err != nil {
 			ln.Close()
@@ -89,7 +92,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 		}
 	}
 	for i := range o.Acceptors {
-		s.acceptors = append(s.acceptors, acceptorRef{a: actors.NewAcceptor(i+1, s.group)})
+		s.acceptors = append(s.acceptors, acceptorRef{a: newAcceptor(i+1, s.group)})
 	}
 	ready := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{s: s, ready: ready} },
@@ -122,7 +125,7 @@ func (v *supervisor) Receive(ctx actor.Context) {
 	if _, ok := ctx.Message().(*actor.Started); ok {
 		for i := range v.s.acceptors {
 			ref := &v.s.acceptors[i]
-			ref.pid, _ = ctx.SpawnNamed(ref.a.Props(), fmt.Sprintf("acceptor-%d", ref.a.ID()))
+			ref.pid, _ = ctx.SpawnNamed(ref.a.props(), fmt.Sprintf("acceptor-%d", ref.a.id))
 		}
 		close(v.ready)
 	}
@@ -135,22 +138,22 @@ func (s *Server) Name() string { return s.name }
 func (s *Server) PID() *actor.PID { return s.pid }
 
 // Addr is the bound address.
-func (s *Server) Addr() net.Addr { return s.group.Listener.Addr() }
+func (s *Server) Addr() net.Addr { return s.group.listener.Addr() }
 
 // Acceptors lists the acceptors with their PIDs and modes.
 func (s *Server) Acceptors() []AcceptorInfo {
 	out := make([]AcceptorInfo, len(s.acceptors))
 	for i, ref := range s.acceptors {
-		out[i] = AcceptorInfo{ID: ref.a.ID(), PID: ref.pid, Mode: ref.a.Mode()}
+		out[i] = AcceptorInfo{ID: ref.a.id, PID: ref.pid, Mode: ref.a.Mode()}
 	}
 	return out
 }
 
 // Mode is the acceptors' mode, and whether they all agree; when they do
 // not, [Server.Acceptors] gives each one's.
-func (s *Server) Mode() (actors.Mode, bool) {
+func (s *Server) Mode() (Mode, bool) {
 	if len(s.acceptors) == 0 {
-		return actors.ModeSleeping, true
+		return ModeSleeping, true
 	}
 	m := s.acceptors[0].a.Mode()
 	for _, ref := range s.acceptors[1:] {
@@ -168,7 +171,7 @@ func (s *Server) Sleep(ctx context.Context) error {
 	if err := s.group.SetSleeping(true); err != nil {
 		return err
 	}
-	return s.tellAcceptors(ctx, &actors.SleepAcceptor{})
+	return s.tellAcceptors(ctx, &sleepAcceptor{})
 }
 
 // Wake starts accepting again.
@@ -176,14 +179,14 @@ func (s *Server) Wake(ctx context.Context) error {
 	if err := s.group.SetSleeping(false); err != nil {
 		return err
 	}
-	return s.tellAcceptors(ctx, &actors.WakeAcceptor{})
+	return s.tellAcceptors(ctx, &wakeAcceptor{})
 }
 
 func (s *Server) tellAcceptors(ctx context.Context, msg any) error {
 	var errs []error
 	for _, ref := range s.acceptors {
 		if _, err := actors.Request(ctx, s.sys.Root, ref.pid, msg); err != nil {
-			errs = append(errs, fmt.Errorf("acceptor %d: %w", ref.a.ID(), err))
+			errs = append(errs, fmt.Errorf("acceptor %d: %w", ref.a.id, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -191,6 +194,20 @@ func (s *Server) tellAcceptors(ctx context.Context, msg any) error {
 
 // Connections lists the live connections, by id.
 func (s *Server) Connections() []actors.ConnInfo { return s.conns.List() }
+
+// Info is a snapshot of a server, cheap enough to poll.
+type Info struct {
+	Name  string
+	Addr  net.Addr
+	Mode  Mode // the acceptors' mode when they agree (else see Acceptors)
+	Conns actors.Stats
+}
+
+// Info describes the server and counts its connections by state.
+func (s *Server) Info() Info {
+	m, _ := s.Mode()
+	return Info{Name: s.name, Addr: s.Addr(), Mode: m, Conns: s.conns.Stats()}
+}
 
 // CodeChange asks every live connection to migrate its handler state
 // (Handler.CodeChange) and returns the errors joined.
@@ -212,13 +229,11 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 // Calling it again waits for the same stop.
 func (s *Server) Stop(ctx context.Context, reason error) error {
 	s.stopOnce.Do(func() {
-		if reason != nil {
-			s.reason.Store(&reason)
-		}
-		s.group.Listener.Close()
+		s.conns.BeginStop(reason)
+		s.group.listener.Close()
 		go func() {
 			_ = s.sys.Root.StopFuture(s.pid).Wait()
-			s.live.Wait()
+			s.conns.Wait()
 			close(s.done)
 		}()
 	})
@@ -233,15 +248,3 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 // Done is closed once the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// owner gives the connections the reason the server stops with.
-type owner struct{ s *Server }
-
-func (owner) ConnUp(actors.ConnInfo, error)   {}
-func (owner) ConnDown(actors.ConnInfo, error) {}
-
-func (o owner) StopReason() error {
-	if r := o.s.reason.Load(); r != nil {
-		return *r
-	}
-	return nil
-}

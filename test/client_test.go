@@ -13,7 +13,6 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -104,8 +103,8 @@ func TestClientAPIOnServerConnection(t *testing.T) {
 func TestSendSyncFramed(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	sp := newProbe()
-	srv := testkit.StartServer(t, sys, "", newServed, sp, server.WithSocket(transport.WithFramer(transport.Line())))
-	pid := testkit.Dial(t, sys, srv.Addr().String(), newServed, newProbe(), client.WithSocket(transport.WithFramer(transport.Line())))
+	srv := testkit.StartServer(t, sys, "", newServed, sp, actors.WithSocket(transport.WithFramer(transport.Line())))
+	pid := testkit.Dial(t, sys, srv.Addr().String(), newServed, newProbe(), actors.WithSocket(transport.WithFramer(transport.Line())))
 	sp.expect(t, "init")
 	for _, s := range []string{"one", "two"} {
 		require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte(s)))
@@ -144,7 +143,7 @@ func TestDialNamedAndAsChild(t *testing.T) {
 	got := make(chan *actor.PID, 1)
 	parent, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*actor.Started); ok {
-			pid, err := client.Dial(testkit.Ctx(t), ctx, srv.Addr().String(), newServed, cp, client.WithLogger(testkit.Discard))
+			pid, err := client.Dial(testkit.Ctx(t), ctx, srv.Addr().String(), newServed, cp, actors.WithLogger(testkit.Discard))
 			if err == nil {
 				got <- pid
 			}

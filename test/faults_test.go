@@ -56,7 +56,7 @@ func TestPanicLeavesOtherConnectionsAnswering(t *testing.T) {
 	roundTrip(t, c, "me too")
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "and new ones")
 	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, time.Millisecond)
-	requireMode(t, srv, actors.ModeAccepting)
+	requireMode(t, srv, server.ModeAccepting)
 }
 
 // initPanicker panics in Init.
@@ -130,7 +130,7 @@ func TestEMFILEChild(t *testing.T) {
 	logs := newLogCapture()
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithAcceptors(1), server.WithStartAsleep(),
-		server.WithLogger(slog.New(logs)))
+		actors.WithLogger(slog.New(logs)))
 
 	// Connected but not accepted: the server is asleep.
 	waiting := testkit.DialRaw(t, "tcp", srv.Addr().String())
@@ -186,5 +186,5 @@ func TestEMFILEChild(t *testing.T) {
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old))
 	assert.Equal(t, "hello", string(testkit.ReadN(t, waiting, 5)), "the acceptor recovered")
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "and keeps accepting")
-	requireMode(t, srv, actors.ModeAccepting)
+	requireMode(t, srv, server.ModeAccepting)
 }

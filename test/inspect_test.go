@@ -11,7 +11,6 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 )
 
@@ -118,7 +117,7 @@ func traceHas(evs []actors.TraceEvent, kind actors.TraceKind, match func(actors.
 func TestTraceFromServerOption(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	log := actors.NewTraceLog(64)
-	srv := testkit.StartServer(t, sys, "", newCaller, newProbe(), server.WithTracer(log))
+	srv := testkit.StartServer(t, sys, "", newCaller, newProbe(), actors.WithTracer(log))
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	_, err := raw.Write([]byte("ping"))
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -57,7 +58,7 @@ func passiveServer(t *testing.T, start behaviours.Result) (*actor.ActorSystem, *
 	sys := testkit.NewSystem(t)
 	p := newProbe()
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &passive{start: start} }, p,
-		server.WithSocket(transport.WithPassive()))
+		actors.WithSocket(transport.WithPassive()))
 	return sys, p, srv
 }
 
@@ -110,7 +111,7 @@ func TestPassiveReadTimeoutDefaultStops(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	p := newProbe()
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &timedOut{} }, p,
-		server.WithSocket(transport.WithPassive()))
+		actors.WithSocket(transport.WithPassive()))
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	testkit.Write(t, raw, "ab") // less than asked for
 	assert.ErrorIs(t, p.terminated(t), behaviours.ErrReadTimeout)

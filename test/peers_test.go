@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -33,7 +33,7 @@ func TestPeerThatNeverReads(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	p := newProbe()
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &flooder{} }, p,
-		server.WithSocket(transport.WithWriteTimeout(300*time.Millisecond),
+		actors.WithSocket(transport.WithWriteTimeout(300*time.Millisecond),
 			transport.WithSocketOptions(transport.SocketOptions{NoDelay: true, WriteBuffer: 64 << 10})))
 	stuck := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	other := testkit.DialRaw(t, "tcp", srv.Addr().String())

@@ -18,7 +18,7 @@ import (
 )
 
 // requireMode asserts every acceptor of srv is in mode m.
-func requireMode(t *testing.T, srv *server.Server, m actors.Mode) {
+func requireMode(t *testing.T, srv *server.Server, m server.Mode) {
 	t.Helper()
 	got, uniform := srv.Mode()
 	require.True(t, uniform, "acceptors disagree: %v", srv.Acceptors())
@@ -31,13 +31,13 @@ func requireMode(t *testing.T, srv *server.Server, m actors.Mode) {
 func TestSleepAndWake(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
-	requireMode(t, srv, actors.ModeAccepting)
+	requireMode(t, srv, server.ModeAccepting)
 	open := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	roundTrip(t, open, "before sleep")
 
 	require.NoError(t, srv.Sleep(testkit.Ctx(t)))
-	requireMode(t, srv, actors.ModeSleeping)
-	assert.Equal(t, "sleeping", actors.ModeSleeping.String())
+	requireMode(t, srv, server.ModeSleeping)
+	assert.Equal(t, "sleeping", server.ModeSleeping.String())
 	roundTrip(t, open, "open connections keep working")
 
 	// The listener stays open: the dial completes, but nobody accepts.
@@ -47,14 +47,14 @@ func TestSleepAndWake(t *testing.T) {
 	assert.Len(t, srv.Connections(), 1)
 
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
-	requireMode(t, srv, actors.ModeAccepting)
+	requireMode(t, srv, server.ModeAccepting)
 	assert.Equal(t, "queued", string(testkit.ReadN(t, waiting, len("queued"))))
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "new after wake")
 	roundTrip(t, open, "still open")
 
 	// Sleep and wake again: they take effect every time.
 	require.NoError(t, srv.Sleep(testkit.Ctx(t)))
-	requireMode(t, srv, actors.ModeSleeping)
+	requireMode(t, srv, server.ModeSleeping)
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "again")
 }
@@ -62,13 +62,13 @@ func TestSleepAndWake(t *testing.T) {
 func TestStartAsleep(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithStartAsleep())
-	requireMode(t, srv, actors.ModeSleeping)
+	requireMode(t, srv, server.ModeSleeping)
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	testkit.Write(t, raw, "hi")
 	requireSilent(t, raw, quiet)
 
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
-	requireMode(t, srv, actors.ModeAccepting)
+	requireMode(t, srv, server.ModeAccepting)
 	assert.Equal(t, "hi", string(testkit.ReadN(t, raw, 2)))
 }
 
@@ -91,7 +91,7 @@ func TestAcceptors(t *testing.T) {
 				assert.Equal(t, i+1, a.ID)
 				require.NotNil(t, a.PID)
 				pids[a.PID.String()] = true
-				assert.Equal(t, actors.ModeAccepting, a.Mode)
+				assert.Equal(t, server.ModeAccepting, a.Mode)
 			}
 			assert.Len(t, pids, tt.want, "distinct PIDs")
 		})
@@ -102,7 +102,7 @@ func TestAcceptors(t *testing.T) {
 func TestAddrInUse(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
-	_, err := server.Start(sys, newEcho, newProbe(), srv.Addr().String(), server.WithLogger(testkit.Discard))
+	_, err := server.Start(sys, newEcho, newProbe(), srv.Addr().String(), actors.WithLogger(testkit.Discard))
 	require.ErrorIs(t, err, server.ErrAddrInUse)
 	require.ErrorIs(t, err, syscall.EADDRINUSE)
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "the first server is unharmed")
@@ -118,7 +118,7 @@ func TestInvalidOptions(t *testing.T) {
 			return server.Start(sys, newEcho, nil, "127.0.0.1:0", nil)
 		}},
 		{"nil socket option", func() (*server.Server, error) {
-			return server.Start(sys, newEcho, nil, "127.0.0.1:0", server.WithSocket(nil))
+			return server.Start(sys, newEcho, nil, "127.0.0.1:0", actors.WithSocket(nil))
 		}},
 		{"negative acceptors", func() (*server.Server, error) {
 			return server.Start(sys, newEcho, nil, "127.0.0.1:0", server.WithAcceptors(-1))
@@ -141,7 +141,7 @@ func TestInvalidOptions(t *testing.T) {
 func TestNameTaken(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	testkit.StartServer(t, sys, "", newEcho, newProbe(), server.WithName("dup"))
-	_, err := server.Start(sys, newEcho, newProbe(), "127.0.0.1:0", server.WithName("dup"), server.WithLogger(testkit.Discard))
+	_, err := server.Start(sys, newEcho, newProbe(), "127.0.0.1:0", server.WithName("dup"), actors.WithLogger(testkit.Discard))
 	assert.ErrorIs(t, err, server.ErrNameTaken)
 }
 
@@ -182,7 +182,7 @@ func TestListenInitRefuses(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	p := newProbe()
 	srv, err := server.Start(sys, func() behaviours.Handler { return &listenIniter{} }, listenArg{p: p, refuse: true},
-		"127.0.0.1:0", server.WithLogger(testkit.Discard))
+		"127.0.0.1:0", actors.WithLogger(testkit.Discard))
 	assert.Nil(t, srv)
 	require.ErrorIs(t, err, server.ErrListenInit)
 	require.ErrorIs(t, err, errBoom)
@@ -257,7 +257,7 @@ func TestStopWaitsForEveryTerminate(t *testing.T) {
 		t.Fatal("Done not closed after Stop")
 	}
 	assert.Empty(t, srv.Connections())
-	requireMode(t, srv, actors.ModeClosed)
+	requireMode(t, srv, server.ModeClosed)
 	require.NoError(t, srv.Stop(testkit.Ctx(t), nil), "stopping again is harmless")
 	_, err := net.DialTimeout("tcp", srv.Addr().String(), testkit.Wait)
 	assert.Error(t, err, "the listener is closed")

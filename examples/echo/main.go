@@ -26,6 +26,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/transport"
@@ -113,8 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
 	srv, err := server.Start(sys, factory, nil, listenAddr,
-		server.WithAcceptors(*acceptors), server.WithLogger(logger), server.WithSocket(sock...),
-		server.WithIdleHibernate(*idleHibernate))
+		server.WithAcceptors(*acceptors), actors.WithLogger(logger), actors.WithSocket(sock...),
+		actors.WithIdleHibernate(*idleHibernate))
 	if err != nil {
 		return err
 	}

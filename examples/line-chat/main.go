@@ -30,6 +30,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/transport"
@@ -168,8 +169,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer func() { _ = sys.Root.StopFuture(roomPID).Wait() }()
 
 	srv, err := server.Start(sys, func() behaviours.Handler { return &chatter{} }, roomPID, *addr,
-		server.WithLogger(logger),
-		server.WithSocket(transport.WithFramer(transport.Line()), transport.WithMaxFrame(*maxLine)))
+		actors.WithLogger(logger),
+		actors.WithSocket(transport.WithFramer(transport.Line()), transport.WithMaxFrame(*maxLine)))
 	if err != nil {
 		return err
 	}

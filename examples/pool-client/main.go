@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addrs[i] = *addr
 	}
 	p, err := pool.Start(sys, func() behaviours.Handler { return &echoCaller{} }, nil, addrs,
-		pool.WithLogger(logger), pool.WithWaitForConnection(*timeout))
+		actors.WithLogger(logger), pool.WithWaitForConnection(*timeout))
 	if err != nil {
 		return err
 	}

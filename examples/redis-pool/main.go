@@ -100,9 +100,9 @@ func startPool(sys *actor.ActorSystem, addr string, conns int, wait time.Duratio
 		addrs[i] = addr
 	}
 	return pool.Start(sys, func() behaviours.Handler { return &redisConn{} }, nil, addrs,
-		pool.WithSocket(transport.WithFramer(RESP())),
+		actors.WithSocket(transport.WithFramer(RESP())),
 		pool.WithBackoff(pool.Backoff{Initial: 20 * time.Millisecond, Max: time.Second}),
-		pool.WithWaitForConnection(wait), pool.WithLogger(logger))
+		pool.WithWaitForConnection(wait), actors.WithLogger(logger))
 }
 
 // kv is a small Redis client on a pool.

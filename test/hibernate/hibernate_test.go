@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -72,8 +70,8 @@ func start(t *testing.T, opts ...server.Option) *fixture {
 	sys := testkit.NewSystem(t)
 	done := make(chan error, 10000)
 	// ParkAfter(-1): only hibernation, never idle parking, may drop a goroutine.
-	opts = append([]server.Option{server.WithAcceptors(2), server.WithParkAfter(-1),
-		server.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
+	opts = append([]server.Option{server.WithAcceptors(2), actors.WithParkAfter(-1),
+		actors.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &sleeper{} }, done, opts...)
 	return &fixture{sys: sys, srv: srv, done: done}
 }
@@ -100,33 +98,34 @@ func (p *peer) expect(t *testing.T, kind string, n int) string {
 	return f[2]
 }
 
-// connGoroutines counts the goroutines running connection code: readers
-// and connection actors.
-func connGoroutines() int {
-	buf := make([]byte, 4<<20)
-	n := 0
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, "etcp/actors.(*Conn)") || strings.Contains(g, "etcp/actors.(*mailbox)") {
-			n++
-		}
-	}
-	return n
-}
+// counts reads an owner's connections counted by state.
+type counts func() actors.Stats
 
-// settled waits until no goroutine runs connection code.
-func settled(t *testing.T) {
-	t.Helper()
-	if !assert.Eventually(t, func() bool { return connGoroutines() == 0 },
-		5*time.Second, 5*time.Millisecond, "goroutines running connection code remain") {
-		t.FailNow()
+func (f *fixture) counts() actors.Stats { return f.srv.Info().Conns }
+
+func serverCounts(srv *server.Server) counts { return func() actors.Stats { return srv.Info().Conns } }
+
+// clientCounts counts one client connection.
+func clientCounts(sys *actor.ActorSystem, pid *actor.PID) counts {
+	return func() actors.Stats {
+		s, _ := actors.StatsOf(sys, pid)
+		return s
 	}
 }
 
-// passivated waits until n connections are passivated.
-func passivated(t *testing.T, n int64) {
+// settled waits until no connection of c holds a goroutine: no reader
+// runs and no actor has a turn under way.
+func settled(t *testing.T, c counts) {
 	t.Helper()
-	require.Eventually(t, func() bool { return actors.Passivated() == n }, 10*time.Second, time.Millisecond,
-		"want %d passivated connections", n)
+	require.Eventually(t, func() bool { s := c(); return s.Reading == 0 && s.Busy == 0 },
+		5*time.Second, time.Millisecond, "connections still hold goroutines: %+v", c())
+}
+
+// passivated waits until n connections of c are passivated.
+func passivated(t *testing.T, c counts, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return c().Passivated == n }, 10*time.Second, time.Millisecond,
+		"want %d passivated connections: %+v", n, c())
 }
 
 func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
@@ -142,8 +141,8 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 	}
 	// 50 hibernated connections, passivated: no actor and no goroutine
 	// for any of them.
-	settled(t)
-	passivated(t, n)
+	settled(t, f.counts)
+	passivated(t, f.counts, n)
 	// The server still lists them, with their addresses read from the sockets.
 	byPeer := map[string]actors.ConnInfo{}
 	for _, info := range f.srv.Connections() {
@@ -163,8 +162,8 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, pids[i], p.expect(t, "packet", round), "same PID after waking")
 		}
-		settled(t)
-		passivated(t, n)
+		settled(t, f.counts)
+		passivated(t, f.counts, n)
 	}
 }
 
@@ -181,25 +180,25 @@ func TestHibernatedConnectionWakesOnEveryMessage(t *testing.T) {
 	ctx := context.Background()
 
 	// Each message below reaches a passivated connection.
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	got, err := client.Call(ctx, root, pid, "wake")
 	require.NoError(t, err)
 	require.Equal(t, 2, got)
 	require.Equal(t, id, p.expect(t, "call", 2))
 
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	client.Cast(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "cast", 3))
 
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	client.Event(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "event", 4))
 
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	client.Info(root, pid, "wake")
 	require.Equal(t, id, p.expect(t, "info", 5))
 
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	require.NoError(t, client.SendSync(ctx, root, pid, []byte("sent 6 "+id)))
 	p.expect(t, "sent", 6) // a send runs no callback: the connection stays awake
 
@@ -207,7 +206,7 @@ func TestHibernatedConnectionWakesOnEveryMessage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, id, p.expect(t, "packet", 6))
 
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	require.NoError(t, client.Stop(ctx, root, pid, errors.New("bye")))
 	select {
 	case err := <-f.done:
@@ -223,7 +222,7 @@ func TestHibernatedConnectionSeesPeerClose(t *testing.T) {
 	_, err := p.Write([]byte("hi\n"))
 	require.NoError(t, err)
 	p.expect(t, "packet", 1)
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	require.NoError(t, p.Close())
 	select {
 	case err := <-f.done:
@@ -236,7 +235,7 @@ func TestHibernatedConnectionSeesPeerClose(t *testing.T) {
 func TestIdleHibernateOption(t *testing.T) {
 	// Echo does not hibernate by itself; the server's idle-hibernate does.
 	srv := testkit.StartServer(t, testkit.NewSystem(t), "", testkit.NewEcho, nil,
-		server.WithParkAfter(-1), server.WithIdleHibernate(20*time.Millisecond))
+		actors.WithParkAfter(-1), actors.WithIdleHibernate(20*time.Millisecond))
 	var conns []net.Conn
 	for range 20 {
 		c := testkit.DialRaw(t, "tcp", srv.Addr().String())
@@ -246,7 +245,7 @@ func TestIdleHibernateOption(t *testing.T) {
 		_, err := c.Read(b)
 		require.NoError(t, err)
 	}
-	settled(t)
+	settled(t, serverCounts(srv))
 	for _, c := range conns {
 		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
 		testkit.Write(t, c, "y")
@@ -261,7 +260,7 @@ func TestIdleHibernateOption(t *testing.T) {
 // poller without hibernating; a busy one keeps answering meanwhile.
 func TestIdleReadersPark(t *testing.T) {
 	srv := testkit.StartServer(t, testkit.NewSystem(t), "", testkit.NewEcho, nil,
-		server.WithParkAfter(20*time.Millisecond))
+		actors.WithParkAfter(20*time.Millisecond))
 	echo := func(c net.Conn, b byte) {
 		t.Helper()
 		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
@@ -278,7 +277,7 @@ func TestIdleReadersPark(t *testing.T) {
 		conns = append(conns, c)
 		echo(c, byte(i))
 	}
-	settled(t)
+	settled(t, serverCounts(srv))
 	// Busy for several ParkAfter periods: every exchange still answers.
 	deadline := time.Now().Add(100 * time.Millisecond)
 	for i := 0; time.Now().Before(deadline); i++ {
@@ -287,13 +286,13 @@ func TestIdleReadersPark(t *testing.T) {
 	for i, c := range conns {
 		echo(c, byte(i+1))
 	}
-	settled(t)
+	settled(t, serverCounts(srv))
 }
 
 // Stopping a server wakes its passivated connections: each runs Terminate,
 // while idle readers of the woken ones park and unpark around them.
 func TestStopWithPassivatedConnections(t *testing.T) {
-	f := start(t, server.WithParkAfter(0), server.WithAcceptors(10))
+	f := start(t, actors.WithParkAfter(0), server.WithAcceptors(10))
 	const n = 1000
 	for range n {
 		p := f.dial(t)
@@ -301,7 +300,7 @@ func TestStopWithPassivatedConnections(t *testing.T) {
 		require.NoError(t, err)
 		p.expect(t, "packet", 1)
 	}
-	passivated(t, n)
+	passivated(t, f.counts, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, f.srv.Stop(ctx, nil))
@@ -309,5 +308,5 @@ func TestStopWithPassivatedConnections(t *testing.T) {
 	for range n {
 		require.ErrorIs(t, <-f.done, actors.ErrShutdown)
 	}
-	require.Zero(t, actors.Passivated())
+	require.Zero(t, f.counts().Passivated)
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,8 +146,8 @@ func (h *reluctant) HandleCall(_ behaviours.Conn, req any, _ behaviours.From) be
 func serve(t *testing.T, addr string, f behaviours.Factory, arg any, opts ...server.Option) (*actor.ActorSystem, *server.Server) {
 	t.Helper()
 	sys := testkit.NewSystem(t)
-	opts = append([]server.Option{server.WithAcceptors(2), server.WithParkAfter(-1),
-		server.WithSocket(lineFraming)}, opts...)
+	opts = append([]server.Option{server.WithAcceptors(2), actors.WithParkAfter(-1),
+		actors.WithSocket(lineFraming)}, opts...)
 	return sys, testkit.StartServer(t, sys, addr, f, arg, opts...)
 }
 
@@ -164,7 +163,7 @@ func startAt(t *testing.T, addr string, opts ...server.Option) *fixture {
 func stopServer(t *testing.T, srv *server.Server) {
 	t.Helper()
 	require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
-	require.Zero(t, actors.Passivated(), "passivated connections outlived their server")
+	require.Equal(t, actors.Stats{}, srv.Info().Conns, "connections outlived their server")
 }
 
 func newPeer(c net.Conn) *peer { return &peer{Conn: c, r: bufio.NewReader(c)} }
@@ -176,35 +175,23 @@ func onlyConn(t *testing.T, srv *server.Server) *actor.PID {
 	return srv.Connections()[0].PID
 }
 
-// goroutinesIn counts the goroutines whose stack mentions s.
-func goroutinesIn(s string) int {
-	buf := make([]byte, 4<<20)
-	n := 0
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, s) {
-			n++
-		}
-	}
-	return n
-}
-
-// mailboxesIdle waits until no connection's mailbox runs, so any
-// passivation its last turn could make has been made.
-func mailboxesIdle(t *testing.T) {
+// mailboxesIdle waits until no connection of c has an actor turn under
+// way, so any passivation its last turn could make has been made.
+func mailboxesIdle(t *testing.T, c counts) {
 	t.Helper()
-	require.Eventually(t, func() bool { return goroutinesIn("etcp/actors.(*mailbox)") == 0 },
-		testkit.Wait, time.Millisecond, "connection mailboxes still running")
+	require.Eventually(t, func() bool { return c().Busy == 0 }, testkit.Wait, time.Millisecond,
+		"connection mailboxes still running")
 }
 
 // Casts from 8 goroutines and peer lines racing passivation are each handled exactly once.
 func TestCastsAndBytesRacePassivation(t *testing.T) {
 	tr := new(starts)
-	sys, srv := serve(t, "", newRacer, nil, server.WithTracer(tr))
+	sys, srv := serve(t, "", newRacer, nil, actors.WithTracer(tr))
 	p := newPeer(testkit.DialRaw(t, "tcp", srv.Addr().String()))
 	pid := onlyConn(t, srv)
 	const rounds, senders, per = 6, 8, 50
 	for round := range rounds {
-		passivated(t, 1)
+		passivated(t, serverCounts(srv), 1)
 		begin := make(chan struct{})
 		var wg sync.WaitGroup
 		for range senders {
@@ -228,7 +215,7 @@ func TestCastsAndBytesRacePassivation(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	passivated(t, 1)
+	passivated(t, serverCounts(srv), 1)
 	got, err := client.Call(testkit.Ctx(t), sys.Root, pid, "count")
 	require.NoError(t, err)
 	require.Equal(t, tally{casts: rounds * senders * per, lines: rounds * per}, got)
@@ -239,13 +226,13 @@ func TestCastsAndBytesRacePassivation(t *testing.T) {
 // Many concurrent Calls to a passivated connection each get their own reply.
 func TestConcurrentCallsToPassivatedConnection(t *testing.T) {
 	tr := new(starts)
-	sys, srv := serve(t, "", newRacer, nil, server.WithTracer(tr))
+	sys, srv := serve(t, "", newRacer, nil, actors.WithTracer(tr))
 	testkit.DialRaw(t, "tcp", srv.Addr().String())
 	pid := onlyConn(t, srv)
 	ctx := testkit.Ctx(t)
 	const rounds, callers = 5, 64
 	for round := range rounds {
-		passivated(t, 1)
+		passivated(t, serverCounts(srv), 1)
 		var wg sync.WaitGroup
 		for i := range callers {
 			wg.Go(func() {
@@ -257,7 +244,7 @@ func TestConcurrentCallsToPassivatedConnection(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	passivated(t, 1)
+	passivated(t, serverCounts(srv), 1)
 	require.GreaterOrEqual(t, tr.n.Load(), int64(rounds+1), "each round began with a wake")
 	stopServer(t, srv)
 }
@@ -265,12 +252,12 @@ func TestConcurrentCallsToPassivatedConnection(t *testing.T) {
 // A Watch wakes a passivated connection for good; its watcher gets Terminated for its PID.
 func TestWatchedConnectionNeverPassivatesAgain(t *testing.T) {
 	tr := new(starts)
-	f := start(t, server.WithTracer(tr))
+	f := start(t, actors.WithTracer(tr))
 	p := f.dial(t)
 	testkit.Write(t, p, "hi\n")
 	id := p.expect(t, "packet", 1)
 	pid := onlyConn(t, f.srv)
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	woken := tr.n.Load() // 1, or 2 if it passivated between Init and "hi"
 
 	ended := make(chan *actor.Terminated, 1)
@@ -283,14 +270,14 @@ func TestWatchedConnectionNeverPassivatesAgain(t *testing.T) {
 		}
 	}))
 	tr.await(t, woken+1) // the Watch woke it
-	passivated(t, 0)
+	passivated(t, f.counts, 0)
 
 	client.Cast(f.sys.Root, pid, "x")
 	require.Equal(t, id, p.expect(t, "cast", 2))
 	testkit.Write(t, p, "again\n")
 	require.Equal(t, id, p.expect(t, "packet", 3))
-	settled(t) // hibernated, reader parked, mailbox idle
-	require.Zero(t, actors.Passivated(), "a watched connection passivated")
+	settled(t, f.counts) // hibernated, reader parked, mailbox idle
+	require.Zero(t, f.counts().Passivated, "a watched connection passivated")
 	require.Equal(t, woken+1, tr.n.Load(), "no passivation and wake since the Watch")
 
 	require.NoError(t, client.Stop(testkit.Ctx(t), f.sys.Root, pid, errors.New("bye")))
@@ -317,7 +304,7 @@ func TestDialledConnectionPassivates(t *testing.T) {
 	got, done := make(chan string, 8), make(chan error, 8)
 	pid, err := testkit.TryDial(t, sys, ln.Addr().String(),
 		func() behaviours.Handler { return &recorder{sleepy: true, got: got, done: done} }, nil,
-		client.WithParkAfter(-1), client.WithTracer(tr), client.WithSocket(lineFraming))
+		actors.WithParkAfter(-1), actors.WithTracer(tr), actors.WithSocket(lineFraming))
 	require.NoError(t, err)
 	raw := testkit.Recv(t, accepted)
 	t.Cleanup(func() { raw.Close() })
@@ -325,15 +312,15 @@ func TestDialledConnectionPassivates(t *testing.T) {
 	srv := newPeer(raw)
 	ctx := testkit.Ctx(t)
 
-	passivated(t, 1)
+	passivated(t, clientCounts(sys, pid), 1)
 	testkit.Write(t, srv, "hello\n") // bytes wake it
 	require.Equal(t, pid.Id+" hello", testkit.Recv(t, got))
-	passivated(t, 1)
+	passivated(t, clientCounts(sys, pid), 1)
 	require.NoError(t, client.SendSync(ctx, sys.Root, pid, []byte("ping"))) // so does a send
 	require.Equal(t, "ping", testkit.ReadLine(t, srv.r))
 	testkit.Write(t, srv, "pong\n")
 	require.Equal(t, pid.Id+" pong", testkit.Recv(t, got))
-	passivated(t, 1)
+	passivated(t, clientCounts(sys, pid), 1)
 
 	require.NoError(t, client.Stop(ctx, sys.Root, pid, nil))
 	require.Equal(t, int64(4), tr.n.Load(), "started, then woken by bytes, the send and the stop")
@@ -343,26 +330,26 @@ func TestDialledConnectionPassivates(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF, "the client closed its socket")
 	require.NoError(t, client.Stop(ctx, sys.Root, pid, nil), "stopping an ended connection succeeds")
 	testkit.RequireEmpty(t, done)
-	require.Zero(t, actors.Passivated())
+	require.Zero(t, clientCounts(sys, pid)().Passivated)
 }
 
 // Pool connections passivate, wake for pool SendSync and Call, and Stop terminates each.
 func TestPoolConnectionsPassivate(t *testing.T) {
 	sys := testkit.NewSystem(t)
-	echo := testkit.StartServer(t, sys, "", testkit.NewEcho, nil, server.WithSocket(lineFraming))
+	echo := testkit.StartServer(t, sys, "", testkit.NewEcho, nil, actors.WithSocket(lineFraming))
 	addr := echo.Addr().String()
 	const n = 4
 	got, done := make(chan string, 64), make(chan error, 2*n)
 	p, err := pool.Start(sys, func() behaviours.Handler { return &recorder{sleepy: true, got: got, done: done} }, nil,
-		[]string{addr, addr, addr, addr}, pool.WithLogger(testkit.Discard), pool.WithParkAfter(-1),
-		pool.WithSocket(lineFraming))
+		[]string{addr, addr, addr, addr}, actors.WithLogger(testkit.Discard), actors.WithParkAfter(-1),
+		actors.WithSocket(lineFraming))
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Stop(context.Background(), nil) })
 	ctx := testkit.Ctx(t)
 	require.NoError(t, p.WaitUp(ctx, n))
 
 	for round := range 3 {
-		passivated(t, n)
+		passivated(t, p.Stats, n)
 		want := map[string]bool{}
 		for i := range 2 * n {
 			msg := fmt.Sprintf("r%d-%d", round, i)
@@ -376,7 +363,7 @@ func TestPoolConnectionsPassivate(t *testing.T) {
 		}
 		require.Equal(t, want, seen, "every send came back through its connection")
 
-		passivated(t, n)
+		passivated(t, p.Stats, n)
 		ids := map[any]bool{}
 		for range n {
 			id, err := p.Call(ctx, "id")
@@ -385,13 +372,13 @@ func TestPoolConnectionsPassivate(t *testing.T) {
 		}
 		require.Len(t, ids, n, "round robin called every connection")
 	}
-	passivated(t, n)
+	passivated(t, p.Stats, n)
 	require.NoError(t, p.Stop(ctx, nil))
 	require.Len(t, done, n, "one Terminate per connection")
 	for range n {
 		require.ErrorIs(t, <-done, actors.ErrShutdown)
 	}
-	require.Zero(t, actors.Passivated())
+	require.Zero(t, p.Stats().Passivated)
 	stopServer(t, echo)
 }
 
@@ -399,22 +386,22 @@ func TestPoolConnectionsPassivate(t *testing.T) {
 func TestUnixConnectionPassivates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "etcp.sock")
 	tr := new(starts)
-	f := startAt(t, path, server.WithTracer(tr), server.WithSocket(transport.WithTransport(transport.Unix())))
+	f := startAt(t, path, actors.WithTracer(tr), actors.WithSocket(transport.WithTransport(transport.Unix())))
 	p := newPeer(testkit.DialRaw(t, "unix", path))
 	testkit.Write(t, p, "hi\n")
 	id := p.expect(t, "packet", 1)
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	woken := tr.n.Load() // 1, or 2 if it passivated between Init and "hi"
 	for n := 2; n <= 4; n++ {
-		passivated(t, 1)
+		passivated(t, f.counts, 1)
 		testkit.Write(t, p, "again\n")
 		require.Equal(t, id, p.expect(t, "packet", n))
 	}
-	passivated(t, 1)
+	passivated(t, f.counts, 1)
 	require.NoError(t, p.Close())
 	require.EqualError(t, testkit.Recv(t, f.done), "terminated after 5: %!w(<nil>)")
 	require.Equal(t, woken+4, tr.n.Load(), "woken three times by bytes, then once by the close")
-	require.Zero(t, actors.Passivated())
+	require.Zero(t, f.counts().Passivated)
 	stopServer(t, f.srv)
 }
 
@@ -423,7 +410,7 @@ func TestTLSConnectionsNeverPassivate(t *testing.T) {
 	cert, err := transport.SelfSigned()
 	require.NoError(t, err)
 	tr := new(starts)
-	f := start(t, server.WithTracer(tr), server.WithSocket(
+	f := start(t, actors.WithTracer(tr), actors.WithSocket(
 		transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))))
 	roots := x509.NewCertPool()
 	roots.AddCert(cert.Leaf)
@@ -442,8 +429,8 @@ func TestTLSConnectionsNeverPassivate(t *testing.T) {
 			testkit.Write(t, p, "hi\n")
 			p.expect(t, "packet", round)
 		}
-		mailboxesIdle(t)
-		require.Zero(t, actors.Passivated(), "a TLS connection passivated")
+		mailboxesIdle(t, f.counts)
+		require.Zero(t, f.counts().Passivated, "a TLS connection passivated")
 	}
 	conns := f.srv.Connections()
 	require.Len(t, conns, n)
@@ -455,8 +442,8 @@ func TestTLSConnectionsNeverPassivate(t *testing.T) {
 	for _, p := range peers {
 		p.expect(t, "call", 4)
 	}
-	mailboxesIdle(t)
-	require.Zero(t, actors.Passivated(), "a TLS connection passivated")
+	mailboxesIdle(t, f.counts)
+	require.Zero(t, f.counts().Passivated, "a TLS connection passivated")
 	require.Equal(t, int64(n), tr.n.Load(), "no TLS connection was ever re-spawned")
 	for _, p := range peers {
 		require.NoError(t, p.Close())
@@ -472,7 +459,7 @@ func TestPassiveConnectionSleepsThroughBytes(t *testing.T) {
 	tr := new(starts)
 	got := make(chan string, 8)
 	sys, srv := serve(t, "", func() behaviours.Handler { return &reluctant{got: got} }, nil,
-		server.WithTracer(tr), server.WithSocket(transport.WithFramer(transport.Raw()), transport.WithPassive()))
+		actors.WithTracer(tr), actors.WithSocket(transport.WithFramer(transport.Raw()), transport.WithPassive()))
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	pid := onlyConn(t, srv)
 	call := func(req string) any {
@@ -482,20 +469,20 @@ func TestPassiveConnectionSleepsThroughBytes(t *testing.T) {
 		return v
 	}
 
-	passivated(t, 1)
+	passivated(t, serverCounts(srv), 1)
 	testkit.Write(t, raw, "hello")
 	// A bounded negative check: the tracer would count even a brief wake.
-	require.Never(t, func() bool { return actors.Passivated() != 1 || tr.n.Load() != 1 },
+	require.Never(t, func() bool { return serverCounts(srv)().Passivated != 1 || tr.n.Load() != 1 },
 		100*time.Millisecond, time.Millisecond, "bytes woke a connection that asked for none")
 	require.Equal(t, 0, call("state"), "nothing is delivered without a Recv")
 	testkit.RequireEmpty(t, got)
-	passivated(t, 1)
+	passivated(t, serverCounts(srv), 1)
 
 	require.Equal(t, 0, call("recv"))
 	require.Equal(t, "hello", testkit.Recv(t, got))
-	passivated(t, 1) // no Recv outstanding again
+	passivated(t, serverCounts(srv), 1) // no Recv outstanding again
 	require.Equal(t, 1, call("state"))
-	passivated(t, 1)
+	passivated(t, serverCounts(srv), 1)
 	stopServer(t, srv)
 }
 
@@ -504,15 +491,15 @@ func TestPartialFrameSurvivesPassivation(t *testing.T) {
 	tr := new(starts)
 	got := make(chan string, 4)
 	_, srv := serve(t, "", func() behaviours.Handler { return &recorder{got: got} }, nil,
-		server.WithTracer(tr), server.WithIdleHibernate(20*time.Millisecond))
+		actors.WithTracer(tr), actors.WithIdleHibernate(20*time.Millisecond))
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	pid := onlyConn(t, srv)
 
-	passivated(t, 1) // idle since Init
+	passivated(t, serverCounts(srv), 1) // idle since Init
 	require.Equal(t, int64(1), tr.n.Load())
 	testkit.Write(t, raw, "abc")
-	tr.await(t, 2)   // the bytes woke it: it reads them and idles again...
-	passivated(t, 1) // ...with "abc" pending
+	tr.await(t, 2)                      // the bytes woke it: it reads them and idles again...
+	passivated(t, serverCounts(srv), 1) // ...with "abc" pending
 	testkit.Write(t, raw, "def\n")
 	require.Equal(t, pid.Id+" abcdef", testkit.Recv(t, got))
 	testkit.RequireEmpty(t, got)
@@ -529,7 +516,7 @@ func TestPeersCloseWhilePassivated(t *testing.T) {
 		testkit.Write(t, peers[i], "hi\n")
 		peers[i].expect(t, "packet", 1)
 	}
-	passivated(t, n)
+	passivated(t, f.counts, n)
 	begin := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, p := range peers {
@@ -544,7 +531,7 @@ func TestPeersCloseWhilePassivated(t *testing.T) {
 		// The count 2 is the packet and HandleDisconnect, run before Terminate.
 		require.EqualError(t, testkit.Recv(t, f.done), "terminated after 2: %!w(<nil>)")
 	}
-	passivated(t, 0)
+	passivated(t, f.counts, 0)
 	require.Eventually(t, func() bool { return len(f.srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
 	testkit.RequireEmpty(t, f.done)
 	stopServer(t, f.srv)

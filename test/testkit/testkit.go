@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -55,7 +56,7 @@ func StartServer(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	opts = append([]server.Option{server.WithLogger(Discard)}, opts...)
+	opts = append([]server.Option{actors.WithLogger(Discard)}, opts...)
 	srv, err := server.Start(sys, f, arg, addr, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -84,7 +85,7 @@ func Dial(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours.Factor
 // bounded by Wait; the caller stops the connection if there is one.
 func TryDial(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours.Factory, arg any, opts ...client.Option) (*actor.PID, error) {
 	t.Helper()
-	opts = append([]client.Option{client.WithLogger(Discard)}, opts...)
+	opts = append([]client.Option{actors.WithLogger(Discard)}, opts...)
 	return client.Dial(Ctx(t), sys.Root, addr, f, arg, opts...)
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -133,7 +133,7 @@ func echoThrough(t *testing.T, f transport.Framer, wire []byte, cut split, want 
 	t.Helper()
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil,
-		server.WithSocket(transport.WithFramer(f)))
+		actors.WithSocket(transport.WithFramer(f)))
 	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	c.(*net.TCPConn).SetNoDelay(true)
 
@@ -208,7 +208,7 @@ func TestOversizedFrame(t *testing.T) {
 			sys := testkit.NewSystem(t)
 			reasons := make(chan error, 1)
 			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return ender{reasons: reasons} }, nil,
-				server.WithSocket(transport.WithFramer(tc.framer), transport.WithMaxFrame(max)))
+				actors.WithSocket(transport.WithFramer(tc.framer), transport.WithMaxFrame(max)))
 			c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 			testkit.Write(t, c, string(tc.ok))
 			require.Equal(t, tc.ok, testkit.ReadN(t, c, len(tc.ok)))

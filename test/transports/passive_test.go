@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -100,7 +100,7 @@ func scriptedServer(t *testing.T, w *watch, init behaviours.Result, sock ...tran
 	t.Helper()
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &scripted{w: w, init: init} }, nil,
-		server.WithSocket(sock...))
+		actors.WithSocket(sock...))
 	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	return sys, c, testkit.Recv(t, w.pids)
 }

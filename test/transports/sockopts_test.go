@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -78,9 +78,9 @@ func TestSocketOptionsFromCallbacks(t *testing.T) {
 			sys := testkit.NewSystem(t)
 			reports := make(chan optsReport, 2)
 			srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return optsFlipper{reports: reports} }, nil,
-				server.WithSocket(transport.WithTransport(tc.tr)))
+				actors.WithSocket(transport.WithTransport(tc.tr)))
 			pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler { return optsFlipper{reports: reports} }, nil,
-				client.WithSocket(transport.WithTransport(tc.ctr)))
+				actors.WithSocket(transport.WithTransport(tc.ctr)))
 
 			for range 2 { // the server's and the client's Init
 				r := testkit.Recv(t, reports)
@@ -112,7 +112,7 @@ func TestSocketOptionsUnix(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "opts.sock")
 	reports := make(chan optsReport, 1)
 	testkit.StartServer(t, sys, path, func() behaviours.Handler { return unixOpts{reports: reports} }, nil,
-		server.WithSocket(transport.WithTransport(transport.Unix())))
+		actors.WithSocket(transport.WithTransport(transport.Unix())))
 	testkit.DialRaw(t, "unix", path)
 	r := testkit.Recv(t, reports)
 	require.NoError(t, r.err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -55,7 +56,7 @@ func startStartTLS(t *testing.T) (*actor.ActorSystem, tls.Certificate, chan seen
 	seen := make(chan seenLine, 16)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}
-	}, nil, server.WithSocket(transport.WithFramer(transport.Line())))
+	}, nil, actors.WithSocket(transport.WithFramer(transport.Line())))
 	return sys, cert, seen, srv
 }
 
@@ -127,7 +128,7 @@ func TestStartTLSClient(t *testing.T) {
 	pids := make(chan *actor.PID, 1)
 	pid := testkit.Dial(t, sys, srv.Addr().String(), func() behaviours.Handler {
 		return &starttlsClient{cfg: &tls.Config{RootCAs: certPool(cert.Leaf)}, packets: packets, pids: pids}
-	}, nil, client.WithSocket(transport.WithFramer(transport.Line())))
+	}, nil, actors.WithSocket(transport.WithFramer(transport.Line())))
 	assert.Equal(t, pid, testkit.Recv(t, pids))
 	assert.Equal(t, "1 tcp OK false", testkit.Recv(t, packets))
 	assert.Equal(t, "STARTTLS", testkit.Recv(t, seen).line)
@@ -153,7 +154,7 @@ func TestStartTLSHandshakeFails(t *testing.T) {
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &upgradeThenEnd{starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}},
 			seen: make(chan seenLine, 4)}, reasons}
-	}, nil, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(time.Second)))
+	}, nil, actors.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(time.Second)))
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	r := bufio.NewReader(raw)
 	_, err := raw.Write([]byte("STARTTLS\n"))
@@ -196,7 +197,7 @@ func TestStartTLSPipelinedAndSlowClient(t *testing.T) {
 					return &recvEach{h}
 				}
 				return h
-			}, nil, server.WithSocket(sock...), server.WithParkAfter(20*time.Millisecond))
+			}, nil, actors.WithSocket(sock...), actors.WithParkAfter(20*time.Millisecond))
 
 			raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 			r := bufio.NewReader(raw)
@@ -251,7 +252,7 @@ func TestStartTLSFromBufferedFrame(t *testing.T) {
 	seen := make(chan seenLine, 16)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler {
 		return &recvOnCall{&starttlsServer{cfg: &tls.Config{Certificates: []tls.Certificate{cert}}, seen: seen}}
-	}, nil, server.WithSocket(transport.WithFramer(transport.Line()), transport.WithPassive()))
+	}, nil, actors.WithSocket(transport.WithFramer(transport.Line()), transport.WithPassive()))
 
 	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	r := bufio.NewReader(raw)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server"
@@ -49,7 +50,7 @@ func TestTLSEcho(t *testing.T) {
 	cert := selfSigned(t)
 	seen := make(chan tlsSeen, 8)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
-		server.WithSocket(transport.WithFramer(transport.Line()),
+		actors.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))))
 	addr := srv.Addr().String()
 
@@ -61,7 +62,7 @@ func TestTLSEcho(t *testing.T) {
 				collector
 				initOnly
 			}{collector{packets: packets}, initOnly{clientSeen}}
-		}, nil, client.WithSocket(transport.WithFramer(transport.Line()),
+		}, nil, actors.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{RootCAs: certPool(cert.Leaf)}))))
 
 		s := testkit.Recv(t, seen)
@@ -124,7 +125,7 @@ func TestTLSMutual(t *testing.T) {
 
 	seen := make(chan tlsSeen, 8)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
-		server.WithSocket(transport.WithFramer(transport.Line()),
+		actors.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{
 				Certificates: []tls.Certificate{serverCert},
 				ClientAuth:   tls.RequireAndVerifyClientCert,
@@ -132,7 +133,7 @@ func TestTLSMutual(t *testing.T) {
 			}))))
 	addr := srv.Addr().String()
 	clientTLS := func(version uint16, certs ...tls.Certificate) client.Option {
-		return client.WithSocket(transport.WithFramer(transport.Line()),
+		return actors.WithSocket(transport.WithFramer(transport.Line()),
 			transport.WithTransport(transport.TLS(&tls.Config{
 				Certificates: certs, RootCAs: certPool(serverCert.Leaf), MaxVersion: version,
 			})))
@@ -213,7 +214,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	// One acceptor: a handshake that held it would stall every client.
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
 		server.WithAcceptors(1),
-		server.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(timeout),
+		actors.WithSocket(transport.WithFramer(transport.Line()), transport.WithHandshakeTimeout(timeout),
 			transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))))
 	addr := srv.Addr().String()
 

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
-	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -21,14 +21,14 @@ func TestUnixSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "etcp.sock")
 	seen := make(chan tlsSeen, 4)
 	srv := testkit.StartServer(t, sys, path, func() behaviours.Handler { return tlsProbe{seen: seen} }, nil,
-		server.WithSocket(transport.WithTransport(transport.Unix()), transport.WithFramer(transport.Line())))
+		actors.WithSocket(transport.WithTransport(transport.Unix()), transport.WithFramer(transport.Line())))
 	assert.Equal(t, path, srv.Addr().String())
 	assert.Equal(t, "unix", srv.Addr().Network())
 
 	t.Run("ClientDial", func(t *testing.T) {
 		packets := make(chan string, 4)
 		pid := testkit.Dial(t, sys, path, func() behaviours.Handler { return collector{packets: packets} }, nil,
-			client.WithSocket(transport.WithTransport(transport.Unix()), transport.WithFramer(transport.Line())))
+			actors.WithSocket(transport.WithTransport(transport.Unix()), transport.WithFramer(transport.Line())))
 		s := testkit.Recv(t, seen)
 		assert.Equal(t, "unix", s.transport)
 		assert.Nil(t, s.state, "no TLS state on a Unix socket")

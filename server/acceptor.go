@@ -1,4 +1,4 @@
-package actors
+package server
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -33,47 +34,45 @@ func (m Mode) String() string {
 	return "Mode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// AcceptGroup is what the acceptors of one listener share.
-type AcceptGroup struct {
-	Listener transport.Listener // the listening socket
-	Conn     *Config            // given to every accepted connection
-	Logger   *slog.Logger       // the acceptors' logger
+// acceptGroup is what the acceptors of one listener share.
+type acceptGroup struct {
+	listener transport.Listener // the listening socket
+	conns    *actors.Group      // every accepted connection joins it
+	logger   *slog.Logger       // the acceptors' logger
 	sleeping atomic.Bool
 	nextID   atomic.Uint64
 }
 
 // Sleeping reports whether the group was put to sleep.
-func (g *AcceptGroup) Sleeping() bool { return g.sleeping.Load() }
+func (g *acceptGroup) Sleeping() bool { return g.sleeping.Load() }
 
 // SetSleeping puts the acceptors to sleep (true) or wakes them (false):
 // the listener's deadline makes blocked Accept calls return at once, and
-// the acceptors then confirm through [SleepAcceptor] and [WakeAcceptor].
-func (g *AcceptGroup) SetSleeping(s bool) error {
+// the acceptors then confirm through sleepAcceptor and wakeAcceptor.
+func (g *acceptGroup) SetSleeping(s bool) error {
 	g.sleeping.Store(s)
 	if s {
-		return g.Listener.SetDeadline(time.Unix(1, 0))
+		return g.listener.SetDeadline(time.Unix(1, 0))
 	}
-	return g.Listener.SetDeadline(time.Time{})
+	return g.listener.SetDeadline(time.Time{})
 }
 
-// SleepAcceptor and WakeAcceptor are requests (send with RequestFuture)
-// an acceptor answers with a *Reply once its mode has changed.
+// sleepAcceptor and wakeAcceptor are requests an acceptor answers with a
+// *actors.Reply once its mode has changed.
 type (
-	SleepAcceptor struct{}
-	WakeAcceptor  struct{}
+	sleepAcceptor struct{}
+	wakeAcceptor  struct{}
 )
 
-// Acceptor is the actor that accepts connections from a listener and
+// acceptor is the actor that accepts connections from a listener and
 // supervises them: like ranch, each acceptor has its own slice of
 // connections, so no single supervisor is a bottleneck. It accepts one
 // connection per message (a self-sent tick), so its mailbox stays
 // responsive between accepts; sleeping costs no goroutine at all.
-type Acceptor struct {
+type acceptor struct {
 	id      int
-	group   *AcceptGroup
+	group   *acceptGroup
 	mode    atomic.Int32
-	next    *Conn // the connection being spawned (read by props' producers)
-	props   *actor.Props
 	backoff time.Duration
 	retry   *time.Timer
 }
@@ -92,49 +91,41 @@ const (
 // (which catch their own panics): a restart could not bring its socket back.
 var connSupervision = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
 
-// NewAcceptor makes acceptor number id of group g.
-func NewAcceptor(id int, g *AcceptGroup) *Acceptor {
-	a := &Acceptor{id: id, group: g}
-	a.props = actor.PropsFromProducer(func() actor.Actor { return a.next },
-		actor.WithMailbox(func() actor.Mailbox { return a.next.Mailbox() }),
-		actor.WithSpawnFunc(func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
-			return a.next.spawn(sys, id, p, parent)
-		}))
+// newAcceptor makes acceptor number id of group g.
+func newAcceptor(id int, g *acceptGroup) *acceptor {
+	a := &acceptor{id: id, group: g}
 	if g.Sleeping() {
 		a.mode.Store(int32(ModeSleeping))
 	}
 	return a
 }
 
-// Props returns the acceptor's Props.
-func (a *Acceptor) Props() *actor.Props {
+// props returns the acceptor's Props.
+func (a *acceptor) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithSupervisor(connSupervision))
 }
 
-// ID is the acceptor's number.
-func (a *Acceptor) ID() int { return a.id }
-
 // Mode reads the acceptor's mode; safe from any goroutine.
-func (a *Acceptor) Mode() Mode { return Mode(a.mode.Load()) }
+func (a *acceptor) Mode() Mode { return Mode(a.mode.Load()) }
 
 // Receive handles the acceptor's messages.
-func (a *Acceptor) Receive(ctx actor.Context) {
+func (a *acceptor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
 		ctx.Send(ctx.Self(), tick)
 	case *acceptTick:
 		a.acceptOne(ctx)
-	case *SleepAcceptor:
+	case *sleepAcceptor:
 		if a.Mode() == ModeAccepting {
 			a.mode.Store(int32(ModeSleeping))
 		}
-		ctx.Respond(&Reply{Value: a.Mode()})
-	case *WakeAcceptor:
+		ctx.Respond(&actors.Reply{Value: a.Mode()})
+	case *wakeAcceptor:
 		if a.Mode() == ModeSleeping && !a.group.Sleeping() {
 			a.mode.Store(int32(ModeAccepting))
 			ctx.Send(ctx.Self(), tick)
 		}
-		ctx.Respond(&Reply{Value: a.Mode()})
+		ctx.Respond(&actors.Reply{Value: a.Mode()})
 	case *actor.Stopping:
 		if a.retry != nil {
 			a.retry.Stop()
@@ -143,7 +134,7 @@ func (a *Acceptor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *Acceptor) acceptOne(ctx actor.Context) {
+func (a *acceptor) acceptOne(ctx actor.Context) {
 	if a.Mode() != ModeAccepting {
 		return
 	}
@@ -151,22 +142,20 @@ func (a *Acceptor) acceptOne(ctx actor.Context) {
 		a.mode.Store(int32(ModeSleeping))
 		return
 	}
-	sock, err := a.group.Listener.Accept()
+	sock, err := a.group.listener.Accept()
 	if err != nil {
 		a.acceptFailed(ctx, err)
 		return
 	}
 	a.backoff = 0
-	a.next = NewConn(a.group.Conn, sock, a.group.nextID.Add(1), true)
-	if _, err := ctx.SpawnNamed(a.props, "c"+strconv.FormatUint(a.next.id, 10)); err != nil {
-		a.group.Logger.Error("etcp: spawning a connection failed", "acceptor", a.id, "err", err)
-		a.next.Abandon()
+	id := a.group.nextID.Add(1)
+	if _, err := a.group.conns.Spawn(ctx, "c"+strconv.FormatUint(id, 10), id, sock, true, nil); err != nil {
+		a.group.logger.Error("etcp: spawning a connection failed", "acceptor", a.id, "err", err)
 	}
-	a.next = nil
 	ctx.Send(ctx.Self(), tick)
 }
 
-func (a *Acceptor) acceptFailed(ctx actor.Context, err error) {
+func (a *acceptor) acceptFailed(ctx actor.Context, err error) {
 	switch {
 	case errors.Is(err, net.ErrClosed):
 		a.mode.Store(int32(ModeClosed))
@@ -179,8 +168,13 @@ func (a *Acceptor) acceptFailed(ctx actor.Context, err error) {
 	default:
 		// EMFILE and friends: log, back off, keep going. Never die.
 		a.backoff = min(max(2*a.backoff, minBackoff), maxBackoff)
-		a.group.Logger.Warn("etcp: accept failed; retrying", "acceptor", a.id, "err", err, "delay", a.backoff)
+		a.group.logger.Warn("etcp: accept failed; retrying", "acceptor", a.id, "err", err, "delay", a.backoff)
 		self, sys := ctx.Self(), ctx.ActorSystem()
 		a.retry = time.AfterFunc(a.backoff, func() { sys.Root.Send(self, tick) })
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,0 +1,201 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/transport"
+)
+
+// Group is the set of connections one server, client or pool owns: what
+// they share (socket options, handler factory, init argument, logger,
+// tracer), the list of those that are up, their counts by state, and the
+// goroutines they run. Packages server, client and pool each make one;
+// [Group.Spawn] turns a connected socket into a connection actor of the
+// group. Its methods are safe for concurrent use.
+type Group struct {
+	socket        transport.Options
+	factory       behaviours.Factory
+	arg           any
+	logger        *slog.Logger
+	tracer        Tracer
+	idleHibernate time.Duration
+	parkAfter     time.Duration
+
+	conns      connList
+	live       sync.WaitGroup // connections whose actor or reader goroutine still runs
+	hibernated atomic.Int64
+	stopping   atomic.Bool
+	stopReason atomic.Pointer[error]
+}
+
+// NewGroup validates o and makes a group whose connections get a handler
+// from factory and arg as their Init argument. logger is used when o has
+// none. An invalid option is an error wrapping [ErrInvalidOptions].
+func NewGroup(o *ConnOptions, factory behaviours.Factory, arg any, logger *slog.Logger) (*Group, error) {
+	so, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	if o.Logger != nil {
+		logger = o.Logger
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	park := o.ParkAfter
+	if park == 0 {
+		park = DefaultParkAfter
+	}
+	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
+		idleHibernate: o.IdleHibernate, parkAfter: park}, nil
+}
+
+// Socket is the group's validated socket options.
+func (g *Group) Socket() *transport.Options { return &g.socket }
+
+// Logger is the group's logger.
+func (g *Group) Logger() *slog.Logger { return g.logger }
+
+// SetLogger replaces the logger (for example with one tagged with the
+// owner's name); call it before the first Spawn.
+func (g *Group) SetLogger(l *slog.Logger) { g.logger = l }
+
+// SetArg replaces the init argument (a server's ListenInit may); call it
+// before the first Spawn.
+func (g *Group) SetArg(arg any) { g.arg = arg }
+
+// BeginStop tells the group its owner is stopping its connections:
+// their Terminate sees reason (nil: [ErrShutdown]), and they no longer
+// send ConnDown (the owner is going away). Call it before stopping them.
+func (g *Group) BeginStop(reason error) {
+	if reason != nil {
+		g.stopReason.Store(&reason)
+	}
+	g.stopping.Store(true)
+}
+
+func (g *Group) ownerStopReason() error {
+	if r := g.stopReason.Load(); r != nil {
+		return *r
+	}
+	return ErrShutdown
+}
+
+// Spawn makes the connection actor for sock, a connected socket (accepted
+// from a listener when accepted is true), spawned by spawner under name
+// with id as its ID. Spawn returns at once; the actor runs the transport
+// handshake and Init in its own turn. If notify is not nil it is sent a
+// *[ConnUp] once Init has run (or the start failed), and a *[ConnDown]
+// when a connection that came up ends. If the spawn fails, the socket is
+// closed.
+func (g *Group) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+	accepted bool, notify *actor.PID) (*actor.PID, error) {
+	return g.spawn(spawner, name, id, sock, accepted, notify, false)
+}
+
+func (g *Group) spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+	accepted bool, notify *actor.PID, upOnly bool) (*actor.PID, error) {
+	c := newConn(g, sock, id, accepted, notify, upOnly)
+	pid, err := spawner.SpawnNamed(c.props(), name)
+	if err != nil {
+		c.abandon()
+		return nil, err
+	}
+	return pid, nil
+}
+
+// Start is Spawn for a client: it returns once Init has run, with the
+// reason the handshake or Init failed (wrapping [ErrDeclined] for a
+// decline), or ctx's error if ctx ends first (the connection is then
+// stopped).
+func (g *Group) Start(ctx context.Context, spawner actor.SpawnerContext, name string, id uint64,
+	sock transport.Conn) (*actor.PID, error) {
+	sys := spawner.ActorSystem()
+	w := newWaiter(sys)
+	pid, err := g.spawn(spawner, name, id, sock, false, w.pid, true)
+	if err != nil {
+		w.sys.ProcessRegistry.Remove(w.pid)
+		return nil, err
+	}
+	res, err := w.wait(ctx)
+	if err != nil {
+		sys.Root.Stop(pid)
+		return nil, err
+	}
+	if up, ok := res.(*ConnUp); ok && up.Err != nil {
+		return nil, up.Err
+	}
+	return pid, nil
+}
+
+// List describes the connections that are up, by ID.
+func (g *Group) List() []ConnInfo { return g.conns.list() }
+
+// Stats counts the group's connections by state.
+func (g *Group) Stats() Stats {
+	s := g.conns.stats()
+	s.Hibernated = int(g.hibernated.Load())
+	return s
+}
+
+// Wait returns once every connection the group spawned has ended and its
+// goroutines have exited. Stop the connections first.
+func (g *Group) Wait() { g.live.Wait() }
+
+// ConnInfo identifies one connection.
+type ConnInfo struct {
+	ID        uint64     // unique within its server, client or pool
+	PID       *actor.PID // the connection's actor
+	Local     net.Addr   // the socket's local address
+	Peer      net.Addr   // the peer's address
+	Transport string     // the transport's name ("tcp", "tls"...)
+}
+
+// Stats counts a group's connections by what they hold right now, read
+// from their states.
+type Stats struct {
+	// Up is the number of connections that are up (Init accepted them).
+	Up int
+	// Reading have a reader goroutine: bytes are flowing, or the reader
+	// waits in its own goroutine (at most ParkAfter when idle).
+	Reading int
+	// Parked wait on the shared poller and hold no goroutine.
+	Parked int
+	// Hibernated asked to hibernate and have not woken since; TLS ones
+	// keep their actor and reader.
+	Hibernated int
+	// Passivated are hibernated connections with no actor and no
+	// goroutine: a small record under their PID.
+	Passivated int
+	// Busy have an actor turn under way or scheduled (a goroutine runs
+	// their mailbox, or will).
+	Busy int
+}
+
+// StatsOf counts one connection of sys by its state (Up is 1, and the
+// rest say what it holds), read without waking it. It reports false if
+// pid is not a live connection of this process. Hibernated is counted
+// only for a passivated connection (see [Group.Stats] for all).
+func StatsOf(sys *actor.ActorSystem, pid *actor.PID) (Stats, bool) {
+	if pid == nil {
+		return Stats{}, false
+	}
+	proc, ok := sys.ProcessRegistry.GetLocal(pid.Id)
+	p, isConn := proc.(*process)
+	if !ok || !isConn || p.st.load() == stClosed {
+		return Stats{}, false
+	}
+	s := p.stats()
+	if s.Passivated == 1 {
+		s.Hibernated = 1
+	}
+	return s, true
+}

@@ -1,0 +1,30 @@
+// Package poll is the shared readiness poller that idle and passivated
+// connections wait on instead of holding a goroutine each. It knows
+// nothing of connections: a [Waiter] registers a socket descriptor with
+// [Poller.Add], and the poller calls its Ready once, when the socket
+// becomes readable (bytes, or the peer closing), unless [Poller.Remove]
+// took the registration back first. Exactly one of the two wins, decided
+// under the poller's lock, which is what lets the connection's state
+// machine hand its socket to the poller and take it back without losing a
+// wake-up.
+//
+// # Goroutines
+//
+// One goroutine waits for every registration of a Poller. It starts with
+// the first Add and ends once nothing has been registered for the
+// poller's linger (100 ms by default), so an idle process (and a test
+// under goleak) has none. Ready runs on that goroutine with the poller's
+// lock held: it must not block or call the poller; to do real work it
+// starts a goroutine.
+//
+// # Errors
+//
+// If waiting fails (epoll_wait returns an error other than EINTR), the
+// poller calls Ready for every registration, reports the error to its
+// OnError hook, closes its epoll instance and ends: every waiter then
+// falls back to its own goroutine, so a failure costs memory, never a
+// stall. The next Add starts a new epoll instance.
+//
+// On systems other than Linux there is no poller: Add always fails with
+// [ErrUnsupported], and callers keep their goroutines.
+package poll

@@ -1,0 +1,11 @@
+package poll
+
+import "syscall"
+
+// breakEpoll closes the poller's epoll instance behind its back, so that
+// its next wait fails.
+func (p *Poller) breakEpoll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	syscall.Close(p.epfd)
+}

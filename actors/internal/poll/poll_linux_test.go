@@ -1,0 +1,268 @@
+package poll
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waiter counts its wake-ups and signals each on a channel.
+type waiter struct {
+	n     atomic.Int32
+	ready chan struct{}
+}
+
+func newWaiter() *waiter { return &waiter{ready: make(chan struct{}, 16)} }
+
+func (w *waiter) Ready() {
+	w.n.Add(1)
+	w.ready <- struct{}{}
+}
+
+func (w *waiter) await(t *testing.T) {
+	t.Helper()
+	select {
+	case <-w.ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up in 5 s")
+	}
+}
+
+// pair is a connected pair of stream sockets: a is registered, b plays
+// the peer.
+func pair(t *testing.T) (a, b int) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+	})
+	return fds[0], fds[1]
+}
+
+// stopped waits for p's goroutine to end.
+func stopped(t *testing.T, p *Poller) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !p.Running() }, 5*time.Second, time.Millisecond)
+}
+
+func TestWakesOnBytes(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Add(a, w)
+	require.NoError(t, err)
+	require.NotZero(t, k)
+	assert.Equal(t, 1, p.Len())
+	assert.Never(t, func() bool { return w.n.Load() != 0 }, 30*time.Millisecond, time.Millisecond,
+		"woken with nothing to read")
+
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	assert.Equal(t, 0, p.Len())
+	assert.False(t, p.Remove(a, k), "a fired registration is not removable")
+	stopped(t, p)
+}
+
+func TestWakesOnPeerClose(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	_, err := p.Add(a, w)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Shutdown(b, syscall.SHUT_WR))
+	w.await(t)
+	stopped(t, p)
+}
+
+func TestOneShotThenRearm(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	_, err := p.Add(a, w)
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	// Still readable, but one-shot: no second wake-up until armed again.
+	assert.Never(t, func() bool { return w.n.Load() != 1 }, 30*time.Millisecond, time.Millisecond)
+
+	// Armed again while the byte is still unread (level-triggered): at once.
+	k2, err := p.Add(a, w)
+	require.NoError(t, err)
+	w.await(t)
+	assert.Equal(t, int32(2), w.n.Load())
+	assert.False(t, p.Remove(a, k2))
+	stopped(t, p)
+}
+
+func TestRemoveBeforeFire(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Add(a, w)
+	require.NoError(t, err)
+	assert.True(t, p.Remove(a, k))
+	assert.False(t, p.Remove(a, k), "removed twice")
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	assert.Never(t, func() bool { return w.n.Load() != 0 }, 30*time.Millisecond, time.Millisecond,
+		"a removed registration fired")
+	assert.False(t, p.Remove(a, 12345), "an unknown key")
+	stopped(t, p)
+}
+
+// Remove and a firing wake-up race: exactly one of them wins, every time.
+func TestRemoveRacesFire(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	buf := make([]byte, 1)
+	for range 500 {
+		w := newWaiter()
+		k, err := p.Add(a, w)
+		require.NoError(t, err)
+		_, err = syscall.Write(b, []byte("x"))
+		require.NoError(t, err)
+		removed := p.Remove(a, k)
+		if !removed {
+			w.await(t)
+		}
+		assert.Equal(t, removed, w.n.Load() == 0, "removed=%v but woken %d times", removed, w.n.Load())
+		_, err = syscall.Read(a, buf) // drain for the next round
+		require.NoError(t, err)
+	}
+	stopped(t, p)
+}
+
+func TestManyRegistrations(t *testing.T) {
+	const n = 2000
+	p := New(10 * time.Millisecond)
+	var woken atomic.Int32
+	all := make(chan struct{})
+	peers := make([]int, n)
+	for i := range n {
+		a, b := pair(t)
+		peers[i] = b
+		_, err := p.Add(a, waiterFunc(func() {
+			if woken.Add(1) == n {
+				close(all)
+			}
+		}))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, n, p.Len())
+	for _, b := range peers {
+		_, err := syscall.Write(b, []byte("x"))
+		require.NoError(t, err)
+	}
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%d of %d woken", woken.Load(), n)
+	}
+	assert.Equal(t, 0, p.Len())
+	stopped(t, p)
+}
+
+type waiterFunc func()
+
+func (f waiterFunc) Ready() { f() }
+
+// The goroutine ends after the linger with nothing registered, and the
+// next Add starts it again.
+func TestLingerAndRestart(t *testing.T) {
+	p := New(20 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Add(a, w)
+	require.NoError(t, err)
+	require.True(t, p.Remove(a, k))
+	assert.True(t, p.Running(), "it lingers")
+	stopped(t, p)
+
+	_, err = p.Add(a, w)
+	require.NoError(t, err)
+	assert.True(t, p.Running())
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	stopped(t, p)
+}
+
+// A registered waiter keeps the goroutine alive past the linger.
+func TestStaysWhileRegistered(t *testing.T) {
+	p := New(5 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	_, err := p.Add(a, w)
+	require.NoError(t, err)
+	assert.Never(t, func() bool { return !p.Running() }, 50*time.Millisecond, time.Millisecond)
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	stopped(t, p)
+}
+
+func TestAddErrors(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	_, err := p.Add(-1, newWaiter())
+	assert.ErrorIs(t, err, syscall.EBADF)
+	f, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(f)
+	_, err = p.Add(f, newWaiter())
+	assert.ErrorIs(t, err, syscall.EPERM, "a regular file cannot be polled")
+	assert.Equal(t, 0, p.Len())
+	stopped(t, p)
+}
+
+// A failed wait wakes every waiter and reports the error once; the
+// poller then starts over on the next Add.
+func TestWaitErrorWakesEveryone(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	var mu sync.Mutex
+	var errs []error
+	p.OnError = func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	ws := make([]*waiter, 20)
+	for i := range ws {
+		a, _ := pair(t)
+		ws[i] = newWaiter()
+		_, err := p.Add(a, ws[i])
+		require.NoError(t, err)
+	}
+	p.breakEpoll()
+	for _, w := range ws {
+		w.await(t)
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 },
+		5*time.Second, time.Millisecond)
+	stopped(t, p)
+	mu.Lock()
+	require.Len(t, errs, 1)
+	assert.True(t, errors.Is(errs[0], syscall.EBADF) || errors.Is(errs[0], syscall.EINVAL), "%v", errs[0])
+	mu.Unlock()
+
+	a, b := pair(t)
+	w := newWaiter()
+	_, err := p.Add(a, w)
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	stopped(t, p)
+}

@@ -1,0 +1,29 @@
+//go:build !linux
+
+package poll
+
+import "time"
+
+// Poller is unavailable here: Add always fails.
+type Poller struct {
+	// OnError is never called here.
+	OnError func(error)
+}
+
+// New returns a poller that registers nothing.
+func New(time.Duration) *Poller { return &Poller{} }
+
+// Add fails with ErrUnsupported.
+func (*Poller) Add(int, Waiter) (Key, error) { return 0, ErrUnsupported }
+
+// Remove reports false.
+func (*Poller) Remove(int, Key) bool { return false }
+
+// Len is 0.
+func (*Poller) Len() int { return 0 }
+
+// Running is false.
+func (*Poller) Running() bool { return false }
+
+// Supported is true where a Poller registers sockets.
+const Supported = false
