@@ -66,9 +66,9 @@ type ConnInfo struct {
 // restarted under the pool's [ExitPolicy]. Its methods are safe for
 // concurrent use.
 type Pool struct {
-	sys  *actor.ActorSystem
-	name string
-	pid  *actor.PID
+	sys   *actor.ActorSystem
+	name  string
+	pid   *actor.PID
 	o     Options
 	conns *actors.Group // every connection of the pool
 	log   *slog.Logger

@@ -247,4 +247,3 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 
 // Done is closed once the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
-

@@ -23,4 +23,3 @@ var ErrUnsupported = errors.New("etcp/poll: no poller on this system")
 // registered before it ends: connections that park and wake in quick
 // succession keep one goroutine instead of making one each time.
 const DefaultLinger = 100 * time.Millisecond
-
