@@ -250,17 +250,19 @@ func (c *conn) start() {
 		return
 	}
 	r, err := c.invoke(cbInit, c.g.arg, nil, behaviours.From{})
-	if err != nil {
-		c.fail(err)
-		return
-	}
-	if r.Declined() {
+	if err == nil && r.Declined() {
 		c.fail(ErrDeclined)
 		return
 	}
+	// From here Terminate runs once, whatever ends the connection, a
+	// panic in Init included.
 	c.life = lifeUp
-	c.apply(cbInit, &r)
-	var reason error // Init asked to close or stop: the start fails with that
+	if err != nil {
+		c.terminate(err)
+	} else {
+		c.apply(cbInit, &r)
+	}
+	var reason error // Init panicked or asked to close or stop: the start fails with that
 	if c.life == lifeDone {
 		reason = c.endReason(ErrClosed)
 	}
@@ -280,9 +282,8 @@ func (c *conn) handshake(sock transport.Conn) error {
 	return sock.Handshake(ctx)
 }
 
-// fail ends a connection whose start failed. Init did not complete, so
-// Terminate does not run (as OTP, where a failed init does not call
-// terminate).
+// fail ends a connection whose start failed before Init ran, or whose
+// Init declined it (etcp's ignore): Terminate does not run.
 func (c *conn) fail(err error) {
 	c.life = lifeDone
 	c.closeRead()

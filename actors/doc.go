@@ -1,41 +1,18 @@
-// Package actors is the machinery under etcp's servers, clients and pools:
-// the protoactor actor that owns one connection, and the acceptors that
-// feed it. Packages server, client and pool build on it; users meet it
-// through the messages it understands, its errors, and its tracing.
+// Package actors is what every etcp connection is: the protoactor actor
+// that owns one socket, with the messages it understands, the options
+// every server, client and pool gives its connections, its errors and
+// its tracing. Packages server, client and pool build on it.
 //
 // # The connection actor
 //
-// Every TCP connection, accepted or dialled, is one [Conn] actor that
-// owns the socket. Its reader turns bytes into frames in the actor's
-// mailbox; calls, casts, events and any other message arrive in the same
-// mailbox. The actor runs the handler's callbacks (package behaviours) one
-// at a time and applies the Result each returns, in one place: packets
-// are written, replies sent, the timeout and mode changed, then the
+// Every TCP connection, accepted or dialled, is one actor that owns the
+// socket. Its reader turns bytes into frames in the actor's mailbox;
+// calls, casts, events and any other message arrive in the same mailbox.
+// The actor runs the handler's callbacks (package behaviours) one at a
+// time and applies the Result each returns, in one place: packets are
+// written, replies sent, the timeout and mode changed, then the
 // connection closes, stops or hibernates as asked. At most one read is in
 // flight, so a slow handler slows its own peer through TCP back-pressure.
-// On Linux, the readers of idle connections park on a shared poller and
-// hold no goroutine.
-//
-// # Idle connections and hibernation
-//
-// A reader with nothing to read for [ConnOptions].ParkAfter (default
-// [DefaultParkAfter]) parks on the shared poller, which restarts it when
-// bytes or a close arrive. Hibernation (asked for by a Result, or after
-// IdleHibernate) parks at once, gives back buffers and timers, and then
-// passivates the actor: its protoactor context, its Conn and its net.Conn
-// go, and a small record keeps the handler and the socket's descriptor
-// under the same PID. Any message to the PID, bytes or a close spawn the
-// actor again with the same PID, parent and handler state; Init does not
-// run again. [Passivated] counts passivated connections. TLS connections,
-// and connections something watches, hibernate without passivating.
-//
-// [ConnList] lists an owner's live connections, passivated or not.
-//
-// # Options
-//
-// [ConnOptions] are what a server, client or pool gives every one of its
-// connections (socket options, logger, tracer, idle hibernation,
-// parking); each of those packages embeds them in its own Options.
 //
 // # Messages
 //
@@ -43,25 +20,49 @@
 // [CodeChange], [GetState], [SetTrace] and [Info] are what a connection
 // understands besides socket events; anything else reaches the handler's
 // HandleInfo. Package client wraps them in functions that take any
-// connection PID, and [Request] sends one and waits for its reply.
+// connection PID, and [Request] sends one and waits for its reply within
+// a context. The actor that spawned a connection through [Group.Spawn]
+// may hear [ConnUp] and [ConnDown].
 //
-// # Acceptors
+// # Options
 //
-// An [Acceptor] accepts from a listener one connection per message and
-// supervises the connections it accepted, so no one supervisor is a
-// bottleneck. An [AcceptGroup] puts all of a listener's acceptors to
-// sleep or wakes them at once, without closing the listener; a sleeping
-// acceptor costs no goroutine. Accept errors such as EMFILE are logged
-// and retried with a back-off: they never end an acceptor.
+// [ConnOptions] are what a server, client or pool gives every one of its
+// connections (socket options, logger, tracer, idle hibernation,
+// parking). [WithSocket], [WithLogger], [WithTracer], [WithIdleHibernate]
+// and [WithParkAfter] set them and are accepted by server.Start,
+// client.Dial and pool.Start alike; each of those packages adds options
+// of its own.
+//
+// # Idle connections and hibernation
+//
+// A reader with nothing to read for ParkAfter (default
+// [DefaultParkAfter]) parks on a shared epoll poller and holds no
+// goroutine; bytes or a close start it again. This holds in active mode
+// and for a passive connection waiting on a Recv. A passive connection
+// with no Recv outstanding reads nothing and watches nothing: as with
+// Erlang's passive sockets, a peer's close is seen at the next Recv.
+//
+// Hibernation (asked for by a Result, or after IdleHibernate) parks at
+// once, gives back buffers and timers, and then passivates the actor: its
+// protoactor context and its net.Conn go, and a small record keeps the
+// handler and the socket's descriptor under the same PID. Any message to
+// the PID, and (when the handler wants bytes) bytes or a close, spawn the
+// actor again with the same PID, parent and handler state; Init does not
+// run again. TLS connections keep their actor and reader goroutine;
+// connections something watches keep their actor. [Group.Stats] and
+// [StatsOf] count connections by what they hold.
 //
 // # Errors
 //
 // A callback that panics or returns an invalid Result ends its connection
 // with a [*CallbackError] naming the callback; it matches
-// [ErrCallbackPanic] or [ErrInvalidResult] with errors.Is. [ErrDeclined]
-// reports a declined Init, [ErrClosed] a request to a connection that has
-// ended, and [ErrShutdown] is the reason connections end with when their
-// owner stops without one.
+// [ErrCallbackPanic] or [ErrInvalidResult] with errors.Is. Terminate runs
+// exactly once for every connection whose Init was called, a panicking
+// Init included (the start then fails with that error); only a declined
+// Init ([ErrDeclined], etcp's ignore) and a failed handshake end a
+// connection without it. [ErrClosed] reports a request to a connection
+// that has ended, and [ErrShutdown] is the reason connections end with
+// when their owner stops without one.
 //
 // # Tracing
 //
@@ -69,4 +70,94 @@
 // [SetTrace]) receives a [TraceEvent] for every packet in and out,
 // message in, reply out and callback result, like Erlang's sys debug.
 // [TraceLog] keeps the last N events in memory; [SlogTracer] logs them.
+//
+// # The connection's states
+//
+// Four kinds of goroutine touch a connection: its actor (a mailbox turn,
+// run by protoactor's dispatcher, inline by the reader, or by the
+// poller's wake-up), its reader goroutine, the shared poller (under its
+// lock), and its process (a passivated connection being woken, under the
+// process's lock). What they share is one state word per connection, kept
+// in its process so that it outlives passivation. Every change of it is a
+// compare-and-swap made by one of the operations in state.go; the table
+// there, the same as below, lists every legal change, and anything else
+// is refused. Timers post messages and touch no state.
+//
+// Who owns what in each state:
+//
+//	idle           the actor: the socket, its read deadline, c.raw, c.ev (no reader goroutine)
+//	reading        the reader goroutine: the socket's reads and read deadline, c.ev,
+//	               the idle-deadline bookkeeping (the actor only reads c.raw and c.sock)
+//	kick-park      as reading; the actor set the read deadline in the past once
+//	kick-stop      as kick-park
+//	posted         the actor: c.ev, the socket and its deadline; the reader goroutine
+//	               exists but touches nothing until the actor releases the read
+//	waiting        as posted; the reader sleeps on c.consumed
+//	parking        the reader goroutine: the socket and c.pollKey, while it registers
+//	parking-nudge  as parking
+//	parking-stop   as parking
+//	parking-close  as parking; the actor has ended the connection
+//	parked         the poller: the registration (c.pollKey), until Ready or until the
+//	               actor takes it back with Remove (no goroutine)
+//	asleep         the process: the sleep record and its registration (no actor, no goroutine)
+//	closed         no one: the socket is closed or closing
+//
+// The transitions (from, to, who makes it, why):
+//
+//	idle          -> reading       actor   the handler wants bytes: a reader goroutine starts
+//	idle          -> asleep        actor   passivation of a connection that reads nothing
+//	idle          -> closed        actor   the connection ends
+//	reading       -> posted        reader  a read completed (bytes, end of stream or error)
+//	reading       -> parking       reader  nothing to read for ParkAfter
+//	reading       -> kick-park     actor   hibernation: the reader must park
+//	reading       -> kick-stop     actor   StartTLS: the reader must stop
+//	reading       -> closed        actor   the connection ends; the reader exits when it wakes
+//	kick-park     -> posted        reader  bytes came before the kick: the read wakes the actor
+//	kick-park     -> parking-nudge reader  the kick: park, then nudge
+//	kick-park     -> kick-stop     actor   StartTLS after hibernation: stop instead of parking
+//	kick-park     -> closed        actor   the connection ends
+//	kick-stop     -> posted        reader  bytes came before the kick: the actor holds the read
+//	kick-stop     -> idle          reader  the kick: the reader stops and nudges
+//	kick-stop     -> closed        actor   the connection ends
+//	posted        -> waiting       reader  the actor did not take the read inline
+//	posted        -> reading       actor   the read is consumed; read on
+//	posted        -> kick-park     actor   the read is consumed; hibernate
+//	posted        -> idle          actor   the read is consumed; no more bytes wanted (passive, StartTLS)
+//	posted        -> closed        actor   the connection ends
+//	waiting       -> reading       actor   the read is consumed; read on (the reader is woken)
+//	waiting       -> kick-park     actor   the read is consumed; hibernate (the reader is woken)
+//	waiting       -> idle          actor   the read is consumed; no more bytes wanted (the reader is woken)
+//	waiting       -> closed        actor   the connection ends (the reader is woken)
+//	parking       -> parked        reader  registered with the poller: the goroutine ends
+//	parking       -> reading       poller  bytes came while parking: the parking reader reads on
+//	parking       -> reading       reader  the poller refused the socket: read on in this goroutine
+//	parking       -> parking-nudge actor   hibernation while the reader parks
+//	parking       -> parking-stop  actor   StartTLS while the reader parks
+//	parking       -> parking-close actor   the connection ends while the reader parks
+//	parking-nudge -> parked        reader  registered: the goroutine nudges the actor and ends
+//	parking-nudge -> reading       poller  bytes came while parking: the read wakes the actor
+//	parking-nudge -> reading       reader  the poller refused the socket: read on, no passivation
+//	parking-nudge -> parking-stop  actor   StartTLS while the reader parks
+//	parking-nudge -> parking-close actor   the connection ends while the reader parks
+//	parking-stop  -> idle          reader  the registration is taken back: the reader nudges and ends
+//	parking-stop  -> parking-close actor   the connection ends while the reader parks
+//	parking-close -> closed        reader  the registration is taken back: the reader ends
+//	parked        -> reading       poller  bytes or a close: a reader goroutine starts
+//	parked        -> reading       actor   a passivation gave up after taking the registration back
+//	parked        -> idle          actor   StartTLS: the actor took the registration back
+//	parked        -> asleep        actor   passivation: the actor took the registration back
+//	parked        -> closed        actor   the connection ends: the actor took the registration back
+//	asleep        -> idle          process a message, bytes or a close: the actor is spawned again
+//	asleep        -> closed        process the actor could not be spawned again
+//
+// The poller and the actor never race for a parked socket: the poller
+// calls Ready with its lock held, and Remove, under the same lock, tells
+// the actor whether it took the registration back before Ready ran.
+// Only a reader in stParking registers, and the poller starts a reader
+// only from stParked, so two reader goroutines never run at once. A
+// reader that parked for hibernation, or stopped for StartTLS, nudges the
+// actor; a nudge that finds the mailbox retiring for a passivation waits
+// for that passivation to succeed (nothing left to nudge) or give up
+// (posted again), so no passivation is lost. The mailbox's own status
+// (open, retired, closed) is documented on mbStatus.
 package actors

@@ -74,10 +74,18 @@ func (c *conn) rawRead(fd uintptr) bool {
 // reader is the reader goroutine: it drops its reference when it ends,
 // unless the reference went to the poller with the socket.
 func (c *conn) reader() {
+	if readerHook != nil {
+		readerHook(c, +1)
+		defer readerHook(c, -1)
+	}
 	if c.readLoop() != readerGone {
 		c.unref()
 	}
 }
+
+// readerHook, set by tests only, hears of every reader goroutine starting
+// (+1) and ending (-1).
+var readerHook func(c *conn, delta int)
 
 // readLoop reads until the actor stops wanting bytes, the connection
 // ends, or the reader parks.

@@ -638,3 +638,29 @@ func TestInvalidResultEndsConnection(t *testing.T) {
 		})
 	}
 }
+
+// Terminate runs once after a panicking Init, as after any other
+// callback's panic: on a server (the socket then closes) and on a client
+// (whose start fails with the panic; see also TestPanicInInitFailsDial).
+func TestTerminateRunsAfterInitPanic(t *testing.T) {
+	check := func(t *testing.T, reason error) {
+		t.Helper()
+		require.ErrorIs(t, reason, actors.ErrCallbackPanic)
+		var ce *actors.CallbackError
+		require.ErrorAs(t, reason, &ce)
+		assert.Equal(t, "Init", ce.Callback)
+	}
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &initPanicker{} }, p)
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	check(t, p.terminated(t))
+	requireEOF(t, raw, "")
+
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &initPanicker{} }, p)
+	check(t, err)
+	check(t, p.terminated(t)) // the client's own Terminate
+	require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
+	check(t, p.terminated(t)) // the server side of that connection
+	assert.Equal(t, int32(3), p.nterm.Load(), "Terminate ran once per connection")
+}

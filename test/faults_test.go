@@ -76,7 +76,8 @@ func TestPanicInInitFailsDial(t *testing.T) {
 	var ce *actors.CallbackError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "Init", ce.Callback)
-	assert.Zero(t, p.nterm.Load(), "Init did not complete, so Terminate does not run")
+	require.ErrorIs(t, p.terminated(t), actors.ErrCallbackPanic, "Terminate runs after a panicking Init")
+	assert.Equal(t, int32(1), p.nterm.Load())
 }
 
 // terminatePanicker stops from Init and panics in Terminate.

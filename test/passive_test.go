@@ -134,3 +134,35 @@ func TestActiveNThenPassive(t *testing.T) {
 	client.Cast(sys.Root, connOf(t, srv).PID, recvArgs{0, 0})
 	assert.Equal(t, "c", p.expect(t, "packet").val)
 }
+
+// timedRecv is active until a cast switches it to passive with a timed
+// Recv; it reports the read timeout.
+type timedRecv struct{ base }
+
+func (h *timedRecv) Init(_ behaviours.Conn, arg any) behaviours.Result {
+	h.bind(arg)
+	return behaviours.Continue()
+}
+
+func (h *timedRecv) HandleCast(behaviours.Conn, any) behaviours.Result {
+	return behaviours.Continue().Passive().Recv(0, 100*time.Millisecond)
+}
+
+func (h *timedRecv) SocketReadTimeout(behaviours.Conn) behaviours.Result {
+	h.p.emit("srtimeout", nil)
+	return behaviours.Continue()
+}
+
+// A timed Recv asked for while the reader is parked on the shared poller
+// times out like any other (it waited on a socket deadline no read saw).
+func TestTimedRecvWhileParked(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &timedRecv{} }, p)
+	testkit.DialRaw(t, "tcp", srv.Addr().String())
+	pid := connOf(t, srv).PID
+	assert.Eventually(t, func() bool { return srv.Info().Conns.Parked == 1 }, testkit.Wait, time.Millisecond,
+		"the idle reader parks")
+	client.Cast(sys.Root, pid, nil)
+	p.expect(t, "srtimeout")
+}
