@@ -20,6 +20,7 @@ type Framer interface {
 
 // Raw returns the framer that delivers bytes as they arrive, with no
 // framing: each read is one packet, and packets are sent as they are.
+// Every Raw() is equal to every other, so f == Raw() tells it apart.
 func Raw() Framer { return rawFramer{} }
 
 type rawFramer struct{}
@@ -41,13 +42,6 @@ func (rawFramer) Decode(buf []byte, max int) ([]byte, int, error) {
 var errNothingFits = fmt.Errorf("%w: maximum frame size is not positive", ErrFrameTooLarge)
 
 func (rawFramer) Encode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
-
-// IsRaw reports whether f is the [Raw] framer, whose reads need no
-// reassembly.
-func IsRaw(f Framer) bool {
-	_, ok := f.(rawFramer)
-	return ok
-}
 
 // ParseFramer returns the framer with the given [Framer.Name]: "raw",
 // "line", "1", "2" or "4" (for command-line flags and configuration). Any

@@ -122,8 +122,8 @@ func TestRawDecode(t *testing.T) {
 	_, n, err = raw.Decode([]byte("a"), 0)
 	require.ErrorIs(t, err, transport.ErrFrameTooLarge, "nothing fits a max of 0")
 	assert.Zero(t, n)
-	assert.True(t, transport.IsRaw(raw))
-	assert.False(t, transport.IsRaw(transport.Line()))
+	assert.True(t, raw == transport.Raw())
+	assert.False(t, transport.Line() == transport.Raw())
 }
 
 func TestLengthWire(t *testing.T) {

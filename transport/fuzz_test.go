@@ -94,7 +94,7 @@ func checkRoundTrip(t *testing.T, fr transport.Framer, p []byte) {
 	if fr.Name() == "line" {
 		want = bytes.TrimSuffix(p, []byte("\r"))
 	}
-	if len(p) == 0 && transport.IsRaw(fr) {
+	if len(p) == 0 && fr == transport.Raw() {
 		return // nothing on the wire, nothing to decode
 	}
 	// Whole, with the next frame's bytes behind it.
@@ -102,7 +102,7 @@ func checkRoundTrip(t *testing.T, fr transport.Framer, p []byte) {
 	if err != nil || n != len(wire) || !bytes.Equal(frame, want) {
 		t.Fatalf("Decode(Encode(%q)) = %q, %d, %v; want %q, %d", p, frame, n, err, want, len(wire))
 	}
-	if transport.IsRaw(fr) {
+	if fr == transport.Raw() {
 		return // raw delivers pieces as they come
 	}
 	// In pieces: every proper prefix needs more bytes.
