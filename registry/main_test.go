@@ -4,6 +4,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/etcp-go/etcp/registry/internal/nodetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	nodetest.Main(map[string]func() *nodetest.Server{"sender": senderServer})
+	goleak.VerifyTestMain(m)
+}
