@@ -42,6 +42,7 @@ type member struct {
 // pending change, which the actor sends in batches.
 type clusterActor struct {
 	c       *Cluster
+	self    *actor.PID
 	seeds   []string
 	members map[string]*member
 	seq     uint64 // Deltas sent by this incarnation
@@ -53,6 +54,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	c := a.c
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.self = ctx.Self()
 		for _, s := range a.seeds {
 			p := a.member(s)
 			p.seed = true
@@ -142,7 +144,7 @@ func (a *clusterActor) hello(p *member) {
 }
 
 func (a *clusterActor) arm() {
-	self, root := a.c.pid, a.c.sys.Root
+	self, root := a.self, a.c.sys.Root
 	a.timer = time.AfterFunc(a.c.cfg.interval, func() { root.Send(self, &tickMsg{}) })
 }
 

@@ -238,9 +238,13 @@ func nodeServer() *nodetest.Server {
 				return "members " + strings.Join(out, ",")
 			},
 		},
-		Close: func() {
-			_ = reg.Close()
-			node.Shutdown()
-		},
+		// The process exits after Close without node.Shutdown: at the pin,
+		// protoactor's remote shutdown writes fields its stream goroutines
+		// read without synchronisation (endpointReader.suspended, the
+		// endpoint manager's table), which the race detector reports in
+		// a node with live peers. Graceful node shutdown is tested in
+		// package registry. Peers learn of the exit from Leave and from
+		// the closed connections.
+		Close: func() { _ = reg.Close() },
 	}
 }
