@@ -65,7 +65,7 @@ func TestClusterSingleNode(t *testing.T) {
 
 	ms, err := c.Members()
 	require.NoError(t, err)
-	assert.Empty(t, ms) // its own address is not a peer
+	assert.Empty(t, ms)               // its own address is not a peer
 	time.Sleep(50 * time.Millisecond) // a few heartbeat ticks with nobody to send to
 	assert.Zero(t, c.Stats().Sent())
 
