@@ -109,13 +109,13 @@
 // Measured on a 2-core VM shared with other builds (figures vary by
 // ±30% from run to run; ratios hold better):
 //
-//   - Local Lookup with 100,000 names: 85-125 ns, 0 allocations
+//   - Local Lookup with 100,000 names: 86-125 ns, 0 allocations
 //     (BenchmarkLocalLookup; 160-270 ns while the machine ran other
-//     builds at a load of 6). A plain Go map behind one RWMutex that
-//     returns a pointer, without copying an entry out, measures 25-45 ns
-//     in the same runs (BenchmarkMapBaselineLookup): the rest is the
-//     cache misses of reading the entry, 100,000 of which do not fit in
-//     cache.
+//     builds at a load of 6). A plain Go map of the same names behind one
+//     RWMutex, copying the entry out, measures 43-60 ns in the same runs
+//     (BenchmarkMapBaselineLookup): sharding, the index probe and
+//     building the Entry cost the rest. Most of either is cache misses:
+//     100,000 entries do not fit in cache.
 //   - Local Register+Unregister of a connection entry: 330-490 ns,
 //     1 allocation (the 208-byte entry).
 //   - Local memory: about 300 bytes per connection entry at 100,000
