@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,8 +149,36 @@ func TestCluster(t *testing.T) {
 		assert.Positive(t, ca+cb)
 	})
 
-	t.Run("kill -9: names gone within the bound; rejoin", func(t *testing.T) {
+	t.Run("frozen node: names gone after the heartbeat timeout, back when it wakes", func(t *testing.T) {
 		require.Equal(t, "ok", field(t, c.Do("regn c 100"), 0))
+		for _, n := range []*node{a, b} {
+			require.Equal(t, "ok", field(t, n.Do("awaitnodelen %s 100 3000", c.addr), 0))
+		}
+		// SIGSTOP: the process says nothing more, its connections stay open.
+		require.NoError(t, c.Signal(syscall.SIGSTOP))
+		stopped := time.Now()
+		var wg sync.WaitGroup
+		for _, n := range []*node{a, b} {
+			wg.Go(func() {
+				r := n.Do("awaitnodelen %s 0 5000", c.addr)
+				d := time.Since(stopped)
+				assert.Equal(t, "ok", field(t, r, 0), r)
+				t.Logf("%s dropped the frozen node's names %v after SIGSTOP (bound %v)", n.addr, d, lossBound)
+				// The bound counts from the node's last heartbeat, before
+				// the stop; the margin is for timers on a loaded machine.
+				assert.Less(t, d, lossBound+300*time.Millisecond)
+				assert.Greater(t, d, hbTimeout-hb)
+			})
+		}
+		wg.Wait()
+		require.NoError(t, c.Signal(syscall.SIGCONT))
+		for _, n := range []*node{a, b} { // heard from again: synced again
+			assert.Equal(t, "ok", field(t, n.Do("awaitnodelen %s 100 5000", c.addr), 0))
+		}
+		connected(t, a, b, c)
+	})
+
+	t.Run("kill -9: names gone at once; rejoin", func(t *testing.T) {
 		for _, n := range []*node{a, b} {
 			require.Equal(t, "ok", field(t, n.Do("awaitnodelen %s 100 3000", c.addr), 0))
 		}

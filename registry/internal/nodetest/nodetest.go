@@ -177,5 +177,9 @@ func (p *Proc) Kill() {
 	}
 }
 
+// Signal sends sig to the child (syscall.SIGSTOP freezes it with its
+// connections open; SIGCONT resumes it).
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Pid is the child's process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
