@@ -306,6 +306,33 @@ func (c *Cluster) Members() ([]Member, error) {
 	return res.([]Member), nil
 }
 
+// AddPeer adds addr (host:port) to the peers this node keeps trying to
+// reach, like one given to NewCluster. With a protoactor cluster, call it
+// for every member a ClusterTopology event lists as joined (see the
+// package doc).
+func (c *Cluster) AddPeer(addr string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if addr == "" {
+		return ErrInvalid
+	}
+	c.sys.Root.Send(c.pid, &peerMsg{addr: addr, add: true})
+	return nil
+}
+
+// RemovePeer drops addr's names now, stops talking to it and ignores it
+// until AddPeer names it again or it restarts (a new incarnation says
+// Hello). With a protoactor cluster, call it for every member a
+// ClusterTopology event lists as left.
+func (c *Cluster) RemovePeer(addr string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	c.sys.Root.Send(c.pid, &peerMsg{addr: addr})
+	return nil
+}
+
 // Close tells the peers this node's names are gone (they drop them at
 // once), stops the registry actor and cancels every subscription. Lookup
 // and Select then read what was last known; the rest return [ErrClosed].

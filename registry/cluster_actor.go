@@ -20,6 +20,10 @@ type (
 	lostMsg    struct{ addr string }
 	closeMsg   struct{}
 	membersMsg struct{}
+	peerMsg    struct {
+		addr string
+		add  bool
+	}
 )
 
 // member is a peer as the registry actor keeps it.
@@ -45,7 +49,8 @@ type clusterActor struct {
 	self    *actor.PID
 	seeds   []string
 	members map[string]*member
-	seq     uint64 // Deltas sent by this incarnation
+	removed map[string]uint64 // RemovePeer: address -> epoch ignored (0: any)
+	seq     uint64            // Deltas sent by this incarnation
 	timer   *time.Timer
 	closed  bool
 }
@@ -68,6 +73,31 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *lostMsg:
 		if p := a.members[m.addr]; p != nil && p.up {
 			a.down(p, "connection lost")
+		}
+	case *peerMsg:
+		switch p := a.members[m.addr]; {
+		case m.add && m.addr != c.self && (p == nil || !p.seed):
+			delete(a.removed, m.addr)
+			p = a.member(m.addr)
+			p.seed = true
+			if !p.up {
+				a.hello(p)
+			}
+		case !m.add:
+			var epoch uint64
+			if p != nil {
+				epoch = p.epoch
+				p.seed = false
+				if p.up {
+					a.down(p, "removed")
+				} else {
+					delete(a.members, p.addr)
+				}
+			}
+			if a.removed == nil {
+				a.removed = make(map[string]uint64)
+			}
+			a.removed[m.addr] = epoch
 		}
 	case *membersMsg:
 		out := make([]Member, 0, len(a.members))
@@ -167,6 +197,12 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 	if addr == c.self || a.closed {
 		return
 	}
+	if e, ok := a.removed[addr]; ok {
+		if e == 0 || e == epoch {
+			return // RemovePeer: ignored until AddPeer, or until it restarts
+		}
+		delete(a.removed, addr)
+	}
 	p := a.member(addr)
 	p.lastHeard = time.Now()
 	if !p.up || p.epoch != epoch {
@@ -179,7 +215,7 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 		a.hello(p)
 	}
 	for _, m := range members {
-		if m != c.self && a.members[m] == nil {
+		if _, gone := a.removed[m]; m != c.self && a.members[m] == nil && !gone {
 			a.hello(a.member(m))
 		}
 	}

@@ -53,8 +53,25 @@
 // talking to every other. The model chooses availability: a name is
 // registered on its node at once and reaches the others within a
 // fraction of a millisecond on a LAN (measured below), so two nodes can
-// register one name at the same moment. Membership from protoactor
-// cluster events is not offered yet.
+// register one name at the same moment.
+//
+// # Membership
+//
+// Membership starts from the peer addresses given to [NewCluster], and
+// [Cluster.AddPeer] and [Cluster.RemovePeer] change it at run time. A
+// user who runs a protoactor cluster can feed its topology to them
+// (this package does not import protoactor's cluster package):
+//
+//	sys.EventStream.Subscribe(func(ev any) {
+//		if t, ok := ev.(*cluster.ClusterTopology); ok {
+//			for _, m := range t.Joined {
+//				_ = reg.AddPeer(m.Address())
+//			}
+//			for _, m := range t.Left {
+//				_ = reg.RemovePeer(m.Address())
+//			}
+//		}
+//	})
 //
 // # The conflict rule
 //

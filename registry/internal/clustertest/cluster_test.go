@@ -215,6 +215,22 @@ func TestCluster(t *testing.T) {
 	b.Quit(20 * time.Second)
 }
 
+// A node started without peers joins when told of one later (as from a
+// protoactor cluster's topology events), and RemovePeer drops a peer's
+// names.
+func TestClusterAddRemovePeer(t *testing.T) {
+	a := start(t, nil)
+	b := start(t, nil)
+	require.Equal(t, "ok", field(t, a.Do("regn a 10"), 0))
+	require.Equal(t, "ok", b.Do("addpeer %s", a.addr))
+	connected(t, a, b)
+	assert.Equal(t, "ok", field(t, b.Do("awaitnodelen %s 10 3000", a.addr), 0))
+	require.Equal(t, "ok", b.Do("removepeer %s", a.addr))
+	assert.Equal(t, "ok", field(t, b.Do("awaitnodelen %s 0 3000", a.addr), 0))
+	a.Quit(20 * time.Second)
+	b.Quit(20 * time.Second)
+}
+
 // Two nodes whose custom rule keeps the older registration.
 func TestClusterCustomResolver(t *testing.T) {
 	a := start(t, nil, envResolver+"=older")

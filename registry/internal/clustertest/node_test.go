@@ -198,7 +198,19 @@ func nodeServer() *nodetest.Server {
 			},
 			"hold":    func([]string) string { hooks.HoldDeltas.Store(true); return "ok" },
 			"release": func([]string) string { hooks.HoldDeltas.Store(false); return "ok" },
-			"len":     func([]string) string { return strconv.Itoa(reg.Len()) },
+			"addpeer": func(a []string) string {
+				if err := reg.AddPeer(a[0]); err != nil {
+					return "error " + err.Error()
+				}
+				return "ok"
+			},
+			"removepeer": func(a []string) string {
+				if err := reg.RemovePeer(a[0]); err != nil {
+					return "error " + err.Error()
+				}
+				return "ok"
+			},
+			"len": func([]string) string { return strconv.Itoa(reg.Len()) },
 			// lookups NAME N: N lookups; replies with ns per lookup.
 			"lookups": func(a []string) string {
 				n, _ := strconv.Atoi(a[1])
