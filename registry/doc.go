@@ -1,6 +1,150 @@
-// Package registry will hold the connection registries of etcp: where
-// connection PIDs are kept under names, as etcp kept them in ETS or
-// Mnesia. It is to offer two: a fast, in-process one (the default), and
-// one that other nodes of a protoactor cluster can query. It holds
-// nothing else for now.
+// Package registry keeps connection PIDs under names, as etcp kept them
+// in ETS or Mnesia: one [Registry] interface, and kinds to choose from.
+// Servers, pools and clients register every connection in one (by
+// default a [Local] registry), and a connection may also be registered
+// under a name its handler picks, in the same registry or in a cluster
+// one.
+//
+// # Kinds
+//
+//   - [Local] ([NewLocal]): in-process and fast, the default. Every
+//     connection of a server can live in it: it is registered when it
+//     starts (under its PID's id) and removed when it ends, and found by
+//     name, by owner ([ByOwner]: a server's Connections) or by peer
+//     address ([ByPeer]), or by tag ([ByTag]).
+//   - None ([None]): keeps nothing. Register and Unregister succeed and
+//     forget; Lookup, Select and Subscribe return [ErrNoRegistry], which
+//     is what a server started without a registry reports from
+//     Connections (etcp's no_process_registry).
+//   - Via: any type of the user's that implements [Registry] is taken
+//     wherever a Registry is (etcp's {via, M, T}).
+//   - [Cluster] ([NewCluster]): names unique across a set of nodes,
+//     looked up on every node at memory speed. It runs on a [Node].
+//
+// # Scopes
+//
+// A name's scope is the registry it is registered in. A name in a Local
+// registry is unique in that registry only; a name in a Cluster is unique
+// across every node of the cluster with the same [WithScope] (several
+// clusters can share nodes). The same PID may hold names in several
+// registries, and several names in one.
+//
+// # Events
+//
+// Subscribe calls a function for every name registered or unregistered,
+// exactly once, from a goroutine of the subscription's own, in the order
+// the changes were made for any one name; a slow subscriber delays no
+// one (its queue grows). In a Cluster, names of other nodes arrive as
+// they are replicated, and [Event].Reason tells a name lost to a conflict
+// ([ReasonConflict]) or to its node's loss ([ReasonNodeDown]).
+//
+// # The cluster registry
+//
+// It follows Erlang's syn. Every node is the authority for the names of
+// its own PIDs: Register and Unregister change its copy at once and the
+// change is sent to every peer in numbered batches over protoactor
+// remote (protobuf messages, package etcp.registry.v1). Every node keeps
+// a full copy, so Lookup and Select never leave the process: they send
+// nothing (the tests count) and cost what they cost in a Local registry.
+// A node that joins or restarts is sent every peer's names (a snapshot);
+// a node that sees a gap in a peer's numbering asks for a new snapshot.
+// Membership starts from the peer addresses given to NewCluster; members
+// tell each other of the members they know, so every node ends up
+// talking to every other. The model chooses availability: a name is
+// registered on its node at once and reaches the others within a
+// fraction of a millisecond on a LAN (measured below), so two nodes can
+// register one name at the same moment.
+//
+// # Membership
+//
+// Membership starts from the peer addresses given to [NewCluster], and
+// [Cluster.AddPeer] and [Cluster.RemovePeer] change it at run time. A
+// user who runs a protoactor cluster can feed its topology to them
+// (this package does not import protoactor's cluster package):
+//
+//	sys.EventStream.Subscribe(func(ev any) {
+//		if t, ok := ev.(*cluster.ClusterTopology); ok {
+//			for _, m := range t.Joined {
+//				_ = reg.AddPeer(m.Address())
+//			}
+//			for _, m := range t.Left {
+//				_ = reg.RemovePeer(m.Address())
+//			}
+//		}
+//	})
+//
+// # The conflict rule
+//
+// When two nodes registered one name before either heard of the other,
+// every node that sees both keeps the same one: the newer registration
+// (the later registration time, taken on the node that registered),
+// then, at equal times, the one of the greater node address, then the
+// greater registration number. Newer wins, as in syn: the usual cause is
+// a device that reconnected to another node while its old connection
+// has not yet noticed it is dead, and the new connection is the live
+// one. [WithResolver] replaces the rule; it is given both registrations
+// in the same order on every node and must decide from them alone. The
+// node whose PID lost removes the name, tells the other nodes, gives its
+// subscribers an Unregistered event with [ReasonConflict] and, with
+// [WithNotifyLoser], sends a [NameLost] message to the PID.
+//
+// Registration times come from each node's clock. A node whose clock is
+// far ahead wins every conflict it takes part in; keep clocks in sync
+// (NTP) or give a Resolver that ignores time.
+//
+// # Losing a node
+//
+// A node's names are dropped on every other node when:
+//   - its process ends or its connection breaks: protoactor reports the
+//     lost endpoint (EndpointTerminatedEvent) and the names go at once;
+//     measured 2-20 ms after kill -9 on loopback, under load;
+//   - it closes ([Cluster.Close] sends Leave): at once;
+//   - it stops answering without its connections breaking (a frozen
+//     process, a partition): after the heartbeat timeout (measured by
+//     freezing a node with SIGSTOP, with a 1 s timeout and 100 ms
+//     heartbeats: 1.00-1.10 s).
+//
+// The bound is heartbeat timeout + heartbeat interval: with the defaults
+// ([DefaultHeartbeatTimeout] 3 s, [DefaultHeartbeat] 1 s), 4 s after the
+// node last spoke. A node taken for lost by mistake is synced again as
+// soon as it is heard from.
+//
+// # Remote, safely
+//
+// [StartNode] is the one way the library starts protoactor remote. It
+// listens on 127.0.0.1 and a free port unless told otherwise, returns an
+// error for a taken address where remote.Start panics, and installs
+// recovering gRPC interceptors first: at the pinned protoactor, a message
+// of a type the receiver does not know, or one call to the unimplemented
+// ListProcesses or GetProcessDiagnostics RPCs, would otherwise end the
+// process. Protoactor remote has no authentication: anything that
+// reaches the port can send any actor any message, so keep it on
+// loopback or give it mutual TLS ([WithServerOptions],
+// [WithDialOptions]). A user who starts remote themselves can wrap it
+// with [AttachNode], and should add the same interceptors.
+//
+// # Costs
+//
+// Measured on a 2-core VM shared with other builds (figures vary by
+// ±30% from run to run; ratios hold better):
+//
+//   - Local Lookup with 100,000 names: 86-125 ns, 0 allocations
+//     (BenchmarkLocalLookup; 160-270 ns while the machine ran other
+//     builds at a load of 6). A plain Go map of the same names behind one
+//     RWMutex, copying the entry out, measures 43-60 ns in the same runs
+//     (BenchmarkMapBaselineLookup): sharding, the index probe and
+//     building the Entry cost the rest. Most of either is cache misses:
+//     100,000 entries do not fit in cache.
+//   - Local Register+Unregister of a connection entry: 330-490 ns,
+//     1 allocation (the 208-byte entry).
+//   - Local memory: about 300 bytes per connection entry at 100,000
+//     entries with distinct peer addresses, 245 when they share one
+//     (TestLocalMemory, live heap after GC).
+//   - Cluster (one process per node, loopback): a name registered on one
+//     node is visible on another after 0.1-5 ms (medians 0.16-0.34 ms over
+//     20 names; about 1 ms under the race detector); 100,000 names
+//     registered across 3 nodes at once are resolvable on every node
+//     after 0.7-1.2 s; each node then holds 520-560 bytes per name (the
+//     entry, its cluster fields and, for other nodes' names, a PID).
+//     Lookups on a Cluster cost what they cost on a Local registry.
 package registry

@@ -1,0 +1,14 @@
+package registry_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/etcp-go/etcp/registry/internal/nodetest"
+)
+
+func TestMain(m *testing.M) {
+	nodetest.Main(map[string]func() *nodetest.Server{"sender": senderServer})
+	goleak.VerifyTestMain(m)
+}

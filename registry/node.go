@@ -1,0 +1,320 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// A Node is an actor system reachable over protoactor remote. Every
+// remote the library creates or joins goes through [StartNode] (or
+// [AttachNode] for a remote the user started): a [Cluster] registry runs
+// on one, and remote supervision will.
+//
+// Create one with [StartNode]; the zero value is not usable.
+type Node struct {
+	sys    *actor.ActorSystem
+	remote *remote.Remote
+	addr   string
+	owned  bool // started here: Shutdown stops it
+	log    *slog.Logger
+
+	panics atomic.Uint64
+	lost   atomic.Uint64
+	once   sync.Once
+
+	mu       sync.Mutex
+	closed   bool
+	sub      *eventstream.Subscription
+	watchers map[int]func(address string)
+	nextW    int
+}
+
+// NodeOption configures [StartNode].
+type NodeOption func(*nodeConfig)
+
+type nodeConfig struct {
+	listen     string
+	advertise  string
+	serverOpts []grpc.ServerOption
+	dialOpts   []grpc.DialOption
+	retries    int
+	logger     *slog.Logger
+}
+
+// noHost is the address of an actor system without remote.
+const noHost = "nonhost"
+
+// DefaultListen is where a node listens unless told otherwise: loopback,
+// on a port the system picks. Protoactor remote has no authentication,
+// so anything else should come with mutual TLS (see [WithServerOptions]
+// and [WithDialOptions]).
+const DefaultListen = "127.0.0.1:0"
+
+// WithListen sets the host:port the node listens on (default
+// [DefaultListen]). Port 0 picks a free port; [Node.Address] reads it back.
+func WithListen(hostport string) NodeOption { return func(c *nodeConfig) { c.listen = hostport } }
+
+// WithAdvertisedAddress sets the host:port peers use to reach this node,
+// when it is not the address listened on (behind NAT, or listening on
+// 0.0.0.0). Replies travel over a connection the peer dials to it.
+func WithAdvertisedAddress(hostport string) NodeOption {
+	return func(c *nodeConfig) { c.advertise = hostport }
+}
+
+// WithServerOptions adds gRPC server options (credentials, message size
+// caps, more interceptors) after the node's own recovering interceptors,
+// which always stay first.
+func WithServerOptions(opts ...grpc.ServerOption) NodeOption {
+	return func(c *nodeConfig) { c.serverOpts = append(c.serverOpts, opts...) }
+}
+
+// WithDialOptions replaces the gRPC dial options the node uses to reach
+// its peers (protoactor's default: insecure). A TLS setup passes its
+// transport credentials here.
+func WithDialOptions(opts ...grpc.DialOption) NodeOption {
+	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
+}
+
+// WithConnectRetries sets how many times protoactor tries to connect to a
+// peer before it gives up and reports the peer's address terminated
+// (default 5). Each failed try blocks that peer's outgoing queue for 2 s.
+func WithConnectRetries(n int) NodeOption { return func(c *nodeConfig) { c.retries = n } }
+
+// WithNodeLogger sets where the node logs recovered panics (default: the
+// actor system's logger).
+func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.logger = l } }
+
+// StartNode starts protoactor remote on sys, safely:
+//   - it listens on [DefaultListen] unless told otherwise, and reads back
+//     the bound address ([Node.Address]);
+//   - a taken address is an error matching [ErrAddrInUse] and
+//     syscall.EADDRINUSE, where remote.Start panics;
+//   - recovering gRPC unary and stream interceptors come first, so a
+//     message of a type this node does not know, or a call to
+//     protoactor's unimplemented ListProcesses or GetProcessDiagnostics,
+//     ends that one stream or call with codes.Internal instead of the
+//     process (counted in [NodeStats].Panics).
+//
+// remote.Start also silences gRPC's logger for the whole process
+// (grpclog.SetLoggerV2), as any protoactor remote does.
+func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
+	if sys == nil {
+		return nil, fmt.Errorf("%w: nil actor system", ErrInvalid)
+	}
+	c := nodeConfig{listen: DefaultListen, retries: 5}
+	for _, o := range opts {
+		o(&c)
+	}
+	host, portStr, err := net.SplitHostPort(c.listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen address %q: %v", ErrInvalid, c.listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("%w: listen port %q", ErrInvalid, portStr)
+	}
+	if c.retries < 1 {
+		return nil, fmt.Errorf("%w: connect retries %d, want ≥ 1", ErrInvalid, c.retries)
+	}
+	if port != 0 {
+		// remote.Start would panic, and first rewrite gRPC's global
+		// logger, which other remotes in this process are reading.
+		l, err := net.Listen("tcp", c.listen)
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%w: %s (%w)", ErrAddrInUse, c.listen, syscall.EADDRINUSE)
+			}
+			return nil, fmt.Errorf("etcp/registry: listening on %s: %w", c.listen, err)
+		}
+		_ = l.Close()
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // remote joins host and port with a bare colon
+	}
+	n := &Node{sys: sys, owned: true, log: c.logger}
+	if n.log == nil {
+		n.log = sys.Logger()
+	}
+	server := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(n.recoverUnary),
+		grpc.ChainStreamInterceptor(n.recoverStream),
+	}, c.serverOpts...)
+	ropts := []remote.ConfigOption{remote.WithServerOptions(server...)}
+	if len(c.dialOpts) > 0 {
+		ropts = append(ropts, remote.WithDialOptions(c.dialOpts...))
+	}
+	if c.advertise != "" {
+		ropts = append(ropts, remote.WithAdvertisedHost(c.advertise))
+	}
+	cfg := remote.Configure(host, port, ropts...)
+	cfg.MaxRetryCount = c.retries
+	n.remote = remote.NewRemote(sys, cfg)
+	if err := startRemote(n.remote); err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("%w: %s (%w)", ErrAddrInUse, c.listen, syscall.EADDRINUSE)
+		}
+		return nil, fmt.Errorf("etcp/registry: starting remote on %s: %w", c.listen, err)
+	}
+	n.addr = sys.Address()
+	n.subscribe()
+	return n, nil
+}
+
+// subscribe listens for protoactor's lost-endpoint events. They run in
+// the goroutine that noticed the loss; taking n.mu there also orders
+// them before Shutdown.
+func (n *Node) subscribe() {
+	n.sub = n.sys.EventStream.SubscribeWithPredicate(func(ev any) {
+		addr := ev.(*remote.EndpointTerminatedEvent).Address
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.closed {
+			return
+		}
+		n.lost.Add(1)
+		for _, fn := range n.watchers {
+			fn(addr)
+		}
+	}, func(ev any) bool {
+		_, ok := ev.(*remote.EndpointTerminatedEvent)
+		return ok
+	})
+}
+
+// onEndpointLost calls fn with the address of every peer whose
+// connection protoactor reports lost (EndpointTerminatedEvent: the
+// connection broke, the peer said goodbye, or connecting failed), until
+// cancel. fn must not block.
+func (n *Node) onEndpointLost(fn func(address string)) (cancel func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.watchers == nil {
+		n.watchers = make(map[int]func(string))
+	}
+	id := n.nextW
+	n.nextW++
+	n.watchers[id] = fn
+	return func() {
+		n.mu.Lock()
+		delete(n.watchers, id)
+		n.mu.Unlock()
+	}
+}
+
+func startRemote(r *remote.Remote) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	r.Start()
+	return nil
+}
+
+// AttachNode wraps a remote the user started on sys. The library cannot
+// add its interceptors to it: install them yourself (see the package
+// doc) or prefer [StartNode]. Shutdown on an attached node does nothing.
+func AttachNode(sys *actor.ActorSystem) (n *Node, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = nil, fmt.Errorf("%w: no remote started on this actor system", ErrInvalid)
+		}
+	}()
+	r := remote.GetRemote(sys)
+	addr := sys.Address()
+	if r == nil || addr == "" || addr == noHost {
+		return nil, fmt.Errorf("%w: no remote started on this actor system", ErrInvalid)
+	}
+	n = &Node{sys: sys, remote: r, addr: addr, log: sys.Logger()}
+	n.subscribe()
+	return n, nil
+}
+
+// Address is the node's address as its peers reach it (host:port).
+func (n *Node) Address() string { return n.addr }
+
+// System is the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.sys }
+
+// Remote is the node's protoactor remote.
+func (n *Node) Remote() *remote.Remote { return n.remote }
+
+// PID returns a new PID for actor id at address. Build PIDs afresh for
+// each actor system: a PID caches the first system that used it, and
+// keeps routing through it.
+func (n *Node) PID(address, id string) *actor.PID { return actor.NewPID(address, id) }
+
+// NodeStats counts what a node's safety net caught.
+type NodeStats struct {
+	// Panics is how many gRPC calls or streams ended in a recovered
+	// panic (an unknown message type, an unimplemented call).
+	Panics uint64
+	// EndpointsLost is how many times protoactor reported a peer's
+	// connection lost (EndpointTerminatedEvent).
+	EndpointsLost uint64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() NodeStats {
+	return NodeStats{Panics: n.panics.Load(), EndpointsLost: n.lost.Load()}
+}
+
+// Shutdown stops the remote gracefully (protoactor's Shutdown(true): its
+// endpoints, their goroutines and connections, then the gRPC server),
+// which leaves no goroutine behind. It can take up to 10 s when a peer
+// does not close its side, or while a connection to a dead peer is still
+// being retried. It does not shut the actor system down. Calling it again
+// does nothing. (At the pin, protoactor's endpoint manager clears its
+// table without a lock while a lost-endpoint event may still be reading
+// it; a peer that disconnects at the very moment of Shutdown can trip the
+// race detector.)
+func (n *Node) Shutdown() {
+	n.once.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
+		n.sys.EventStream.Unsubscribe(n.sub)
+		if n.owned {
+			n.remote.Shutdown(true)
+		}
+	})
+}
+
+func (n *Node) recovered(method string, p any) error {
+	n.panics.Add(1)
+	n.log.Error("etcp/registry: recovered a panic in a remote call", slog.String("method", method), slog.Any("panic", p))
+	return status.Errorf(codes.Internal, "etcp: remote panic: %v", p)
+}
+
+func (n *Node) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, n.recovered(info.FullMethod, p)
+		}
+	}()
+	return h(ctx, req)
+}
+
+func (n *Node) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = n.recovered(info.FullMethod, p)
+		}
+	}()
+	return h(srv, ss)
+}
