@@ -449,7 +449,7 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 					err = e
 				}
 			}()
-			fmt.Fprintf(stderr, "%s: pid %d (nice %s) at %s: %s\n", sd.name, s.pid(), s.nice(), s.addr, strings.Join(sd.argv, " "))
+			fmt.Fprintf(stderr, "%s: pid %d (nice %s) at %s: %s\n", sd.name, s.pid(), s.nice(), s.addr, joinArgs(s.argv))
 			sd.srv = s
 		}
 	}

@@ -203,8 +203,7 @@ func startRedisServer(ctx context.Context, name string, argv []string, startTime
 		if port, err = freePort(); err != nil {
 			return nil, err
 		}
-		full := append([]string{argv[0], "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no"}, argv[1:]...)
+		full := append(append([]string{argv[0]}, redisServerArgs(strconv.Itoa(port))...), argv[1:]...)
 		var s *server
 		if s, err = spawn(name, full, nil, start); err != nil {
 			return nil, err
@@ -221,6 +220,11 @@ func startRedisServer(ctx context.Context, name string, argv []string, startTime
 		}
 	}
 	return nil, err
+}
+
+// redisServerArgs are the options startRedisServer gives redis-server.
+func redisServerArgs(port string) []string {
+	return []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
 }
 
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.

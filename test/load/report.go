@@ -128,7 +128,7 @@ func (r *results) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "priority: %s\n", r.nice)
 	for _, sd := range r.sides {
-		fmt.Fprintf(w, "%s: %s\n", sd.label, strings.Join(sd.argv, " "))
+		fmt.Fprintf(w, "%s: %s\n", sd.label, sd.command())
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprint(tw, "figure")
@@ -184,7 +184,7 @@ func (r *results) printJSON(w io.Writer) error {
 	}
 	for _, sd := range r.sides {
 		k := strings.ToLower(sd.name)
-		rep.Config[k] = strings.Join(sd.argv, " ")
+		rep.Config[k] = sd.command()
 		rep.Config[k+"_label"] = sd.label
 	}
 	for _, f := range r.order {

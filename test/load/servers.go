@@ -155,6 +155,26 @@ func prepareRedisSides(ctx context.Context, cfg *config, tmp string, stderr io.W
 	return []*side{a, b}, nil
 }
 
+// command returns the side's command as the table shows it.
+func (sd *side) command() string {
+	if sd.redis {
+		return joinArgs(append(append([]string{sd.argv[0]}, redisServerArgs("PORT")...), sd.argv[1:]...))
+	}
+	return joinArgs(sd.argv)
+}
+
+// joinArgs joins argv with spaces, showing an empty argument as ”.
+func joinArgs(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" {
+			a = "''"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
 // isRedisServer reports whether argv runs redis-server.
 func isRedisServer(argv []string) bool {
 	return len(argv) > 0 && filepath.Base(argv[0]) == "redis-server"
