@@ -35,7 +35,7 @@ import (
 // (SET before GET, so that GET finds a value).
 const defaultRedisCommands = "ping,set,get,incr,mset"
 
-// redisBenchTests maps a -redis-commands name to redis-benchmark's -t
+// redisBenchTest maps a -redis-commands name to redis-benchmark's -t
 // name: PING is measured in its RESP (multi-bulk) form, as clients send it.
 func redisBenchTest(cmd string) string {
 	if cmd == "ping" {
