@@ -5,21 +5,22 @@ import (
 )
 
 // runChurn runs cfg.workers workers; each loops: dial s, write cfg.size
-// bytes, read them back and check them, close. The figure is connections per
-// second over cfg.duration, after cfg.warmup.
+// bytes, read them back and check them, close. The figures are connections
+// per second over cfg.duration, after cfg.warmup, and the server's CPU time
+// over the same window per connection.
 //
 // The client closes first, so each connection leaves a TIME_WAIT socket on
 // the client side; on loopback Linux reuses those ports (tcp_tw_reuse=2 by
 // default). If ports run out anyway, dial fails with EADDRNOTAVAIL and the
 // run fails with an explanation instead of hanging.
-func runChurn(ctx context.Context, cfg *config, s *server) (float64, error) {
+func runChurn(ctx context.Context, cfg *config, s *server) ([]float64, error) {
 	pats := make([][]byte, cfg.workers)
 	rbufs := make([][]byte, cfg.workers)
 	for w := range pats {
 		pats[w] = pattern(uint64(w)+1000, cfg.size)
 		rbufs[w] = make([]byte, cfg.size)
 	}
-	rate, err := runRate(ctx, cfg.workers, cfg.warmup, cfg.duration, func(w int, iter int64) error {
+	win, err := runRate(ctx, cfg.workers, cfg.warmup, cfg.duration, cpuProbe(s.pid()), func(w int, iter int64) error {
 		c, err := dial(s.addr, cfg.timeout)
 		if err != nil {
 			return err
@@ -31,7 +32,7 @@ func runChurn(ctx context.Context, cfg *config, s *server) (float64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, s.failure(err)
+		return nil, s.failure(err)
 	}
-	return rate, nil
+	return []float64{win.rate, win.cpu}, nil
 }

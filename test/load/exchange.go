@@ -161,11 +161,20 @@ func (ec *errorCollector) err() error {
 	return ec.first
 }
 
+// window is what runRate measured over its measurement window.
+type window struct {
+	rate float64 // steps per second
+	cpu  float64 // server CPU µs per step; NaN if unknown
+}
+
 // runRate runs n workers, each calling step(w, iter) in a loop, for warmup
 // and then dur, and returns the number of steps per second completed during
-// dur. Any step error stops all workers and fails the measurement; workers
-// finish the step they are in (bounded by the step's own deadlines).
-func runRate(parent context.Context, n int, warmup, dur time.Duration, step func(w int, iter int64) error) (float64, error) {
+// dur and, if cpu is not nil, the server CPU time cpu reports used over the
+// same window per step. Any step error stops all workers and fails the
+// measurement; workers finish the step they are in (bounded by the step's
+// own deadlines).
+func runRate(parent context.Context, n int, warmup, dur time.Duration, cpu func() (time.Duration, error),
+	step func(w int, iter int64) error) (window, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	counters := make([]paddedCounter, n)
@@ -192,6 +201,16 @@ func runRate(parent context.Context, n int, warmup, dur time.Duration, step func
 		}
 		return s
 	}
+	readCPU := func() time.Duration {
+		if cpu == nil {
+			return -1
+		}
+		v, err := cpu()
+		if err != nil {
+			return -1
+		}
+		return v
+	}
 	sleep := func(d time.Duration) {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -201,19 +220,23 @@ func runRate(parent context.Context, n int, warmup, dur time.Duration, step func
 		}
 	}
 	sleep(warmup)
-	c0, t0 := sum(), time.Now()
+	c0, t0, cpu0 := sum(), time.Now(), readCPU()
 	sleep(dur)
-	c1, t1 := sum(), time.Now()
+	c1, t1, cpu1 := sum(), time.Now(), readCPU()
 	cancel()
 	wg.Wait()
 	if err := ec.err(); err != nil {
-		return 0, err
+		return window{}, err
 	}
 	if err := parent.Err(); err != nil {
-		return 0, fmt.Errorf("interrupted: %w", err)
+		return window{}, fmt.Errorf("interrupted: %w", err)
 	}
 	if t1.Sub(t0) <= 0 {
-		return 0, errors.New("empty measurement window")
+		return window{}, errors.New("empty measurement window")
 	}
-	return float64(c1-c0) / t1.Sub(t0).Seconds(), nil
+	w := window{rate: float64(c1-c0) / t1.Sub(t0).Seconds(), cpu: nan}
+	if cpu0 >= 0 && cpu1 >= 0 {
+		w.cpu = perOp(cpu1-cpu0, c1-c0)
+	}
+	return w, nil
 }

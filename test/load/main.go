@@ -1,6 +1,8 @@
 // Command load measures an echo server built on this library (side A)
-// against a plain net goroutine-per-connection echo server (side B), in one
-// run, alternating A and B within every round.
+// against a plain net goroutine-per-connection echo server (side B) and a
+// gnet echo server (side C), in one run, alternating A, B and C within
+// every round; and, with -tests redis, the library's Redis example
+// (examples/kv, side A) against redis-server (side B) with redis-benchmark.
 //
 // Usage (from anywhere inside the module):
 //
@@ -8,33 +10,44 @@
 //
 // By default side A is ./examples/echo, built into a temporary directory with
 // `go build` from the module root and run as `<tmp>/echo -addr 127.0.0.1:0`;
-// side B is this very binary re-executed as `-serve plain -addr 127.0.0.1:0`.
-// Each server runs as its own process: it must print `listening HOST:PORT`
-// as its first stdout line, echo every byte back until the peer closes, and
-// exit with status 0 on SIGTERM (checked every time a server is stopped). The
-// host must be 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as
-// 127.0.0.1).
+// side B is this very binary re-executed as `-serve plain -addr 127.0.0.1:0`;
+// side C is ./test/load/gnetecho, a nested module of its own (so that gnet
+// never becomes a dependency of the library), built with `go build` in its
+// directory (this needs github.com/panjf2000/gnet/v2 from the module proxy
+// or the module cache) and run as `<tmp>/gnetecho -addr 127.0.0.1:0`.
+// -servers chooses among them. Each server runs as its own process: it must
+// print `listening HOST:PORT` as its first stdout line, echo every byte back
+// until the peer closes, and exit with status 0 on SIGTERM (checked every
+// time a server is stopped). The host must be 127.0.0.1 (an unspecified
+// host such as 0.0.0.0 is dialled as 127.0.0.1).
 //
-// Server lifetime: the throughput tests (pingpong, churn) share one
+// Server lifetime: the throughput tests (pingpong, churn, redis) share one
 // long-lived server per side, started once per run (and only if one of them
 // is selected). The memory tests (idle, hold) start a fresh server process
 // per side and round, take its VmRSS baseline right after it printed
 // `listening`, and stop it with SIGTERM after the measurement, so that no
 // heap left over from an earlier round or test inflates or hides the growth
-// measured in the next one. For them the command must be the server binary
-// itself (not a wrapper such as `go run`), since its PID is used to read
-// VmRSS.
+// measured in the next one. The command must be the server binary itself
+// (not a wrapper such as `go run`), since its PID is used to read VmRSS
+// and CPU time.
 //
 // Flags:
 //
-//	-a CMD           side A server command, split on spaces (default: build ./examples/echo)
+//	-servers LIST    echo servers to measure, of etcp (A), net (B), gnet (C) (default
+//	                 etcp,net,gnet); rounds always go A, B, C
+//	-a CMD           side A server command, split on spaces (default: build ./examples/echo,
+//	                 or ./examples/kv for -tests redis)
 //	-a-args ARGS     extra arguments appended to A, split on spaces (e.g. "-framing 4")
-//	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0);
-//	                 "none" measures side A only (no B column, no ratios)
-//	-rounds N        rounds; each round measures every test on A then on B (default 5)
+//	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0,
+//	                 or redis-server for -tests redis); "none" measures without B (no
+//	                 ratios); without -servers, "none" measures side A only
+//	-c CMD           side C server command (default: build ./test/load/gnetecho)
+//	-c-args ARGS     extra arguments appended to C, split on spaces (e.g. "-multicore=false")
+//	-rounds N        rounds; each round measures every test on A, then B, then C
+//	                 (default 5; 3 for -tests redis)
 //	-duration D      measurement time per test, side and round (default 2s)
 //	-warmup D        uncounted warm-up before each measurement (default 200ms)
-//	-conns N         ping-pong connections (default 50)
+//	-conns N         ping-pong connections, and redis-benchmark clients (default 50)
 //	-size N          message size in bytes (default 64)
 //	-workers N       churn workers (default 20)
 //	-idle-conns N    connections held open by the idle test (default 5000)
@@ -43,16 +56,23 @@
 //	-hold-sources N  dial the hold connections from 127.0.0.1..127.0.0.N (default 0: only
 //	                 when -hold-conns does not fit in net.ipv4.ip_local_port_range)
 //	-timeout D       deadline for every dial, read and write (default 5s)
-//	-tests LIST      comma-separated tests: pingpong, churn, idle, hold (default pingpong,churn)
+//	-tests LIST      comma-separated tests: pingpong, churn, idle, hold, or redis alone
+//	                 (default pingpong,churn)
+//	-nice N          run the load generator N nice levels below the servers (default 10;
+//	                 0: same priority); see priority.go
+//	-redis-commands LIST  redis-benchmark tests (default ping,set,get,incr,mset)
+//	-redis-pipeline LIST  pipeline depths, redis-benchmark -P (default 1,16)
+//	-redis-requests N     requests per redis-benchmark run, times the depth (default 100000)
 //	-json            also print a JSON object with every figure and ratio as the last line
 //	-serve plain     run the plain baseline echo server instead (with -addr ADDR)
 //
 // Tests (figures):
 //
 //	pingpong  -conns connections, each writes -size bytes, reads them back and
-//	          checks every byte; figure: round trips per second (total).
+//	          checks every byte; figures: round trips per second (total), and
+//	          the server's CPU time per round trip (see below).
 //	churn     -workers workers, each dials, echoes -size bytes once and closes;
-//	          figure: connections per second.
+//	          figures: connections per second, and server CPU per connection.
 //	idle      on a fresh server, opens -idle-conns connections, one echo
 //	          each, waits -idle-settle, then samples the server's VmRSS every
 //	          100ms until two consecutive samples differ by less than 1% (at
@@ -67,12 +87,26 @@
 //	          B/conn"). Any connection that does not answer fails the run
 //	          after the table is printed. With -a-args "-hibernate" this checks
 //	          that every hibernated connection wakes up and answers.
+//	redis     side A (./examples/kv, or -a) against side B (redis-server,
+//	          or -b), each a Redis-protocol server; for every command of
+//	          -redis-commands and depth of -redis-pipeline, one run of
+//	          redis-benchmark (Debian's redis-tools) with -conns clients;
+//	          figures: requests per second as redis-benchmark reports them,
+//	          and server CPU per request over the whole run. A command whose
+//	          program is redis-server is started on a free port with
+//	          `--port N --bind 127.0.0.1 --save '' --appendonly no` (then
+//	          its own arguments) and is ready when it answers PING. See redis.go.
+//
+// Server CPU (the "CPU µs/..." rows) is utime + stime of the server process,
+// all its threads, from /proc/PID/stat, read at the start and the end of the
+// measurement window, divided by the operations counted in that window
+// (cpu.go says why not /proc/PID/schedstat).
 //
 // Output: progress on stderr; on stdout a table with, per figure, the median
-// over rounds and min/max for each side, and the ratio A/B as the median
-// (min, max) of the per-round ratios. Machines are shared and noisy: the ratio
-// is the figure to report. Any wrong echoed byte, timeout or other I/O error
-// fails the run with exit status 1; usage errors exit with status 2.
+// over rounds and min/max for each side, and the ratios A/B and C/B, each the
+// median (min, max) of the per-round ratios. Machines are shared and noisy:
+// the ratio is the figure to report. Any wrong echoed byte, timeout or other
+// I/O error fails the run with exit status 1; usage errors exit with status 2.
 //
 // File descriptors: the tool raises its soft RLIMIT_NOFILE to the hard limit
 // (the servers inherit it); idle and hold need their connection count plus
@@ -86,9 +120,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -102,6 +134,8 @@ func main() {
 // config holds the parsed flags.
 type config struct {
 	aCmd, aArgs, bCmd string
+	cCmd, cArgs       string
+	servers           []string // of serverNames
 	rounds            int
 	duration, warmup  time.Duration
 	conns, size       int
@@ -112,8 +146,14 @@ type config struct {
 	holdSources       int
 	timeout           time.Duration
 	tests             []*figure
+	nice              int
 	json              bool
 	serve, addr       string
+
+	redisMode     bool // -tests redis
+	redisCommands []string
+	redisDepths   []int
+	redisRequests int
 
 	log io.Writer // progress (stderr)
 }
@@ -151,8 +191,14 @@ func single(f func(ctx context.Context, cfg *config, s *server) (float64, error)
 
 // figures is the registry of known tests, in table order.
 var figures = []*figure{
-	{name: "pingpong", rows: []row{{"pingpong", "pingpong rt/s", "round trips/s"}}, run: single(runPingPong)},
-	{name: "churn", rows: []row{{"churn", "churn conn/s", "connections/s"}}, run: single(runChurn)},
+	{name: "pingpong", rows: []row{
+		{"pingpong", "pingpong rt/s", "round trips/s"},
+		{"pingpong_cpu", "pingpong CPU µs/rt", "server CPU µs/round trip"},
+	}, run: runPingPong},
+	{name: "churn", rows: []row{
+		{"churn", "churn conn/s", "connections/s"},
+		{"churn_cpu", "churn CPU µs/conn", "server CPU µs/connection"},
+	}, run: runChurn},
 	{name: "idle", rows: []row{{"idle", "idle B/conn", "bytes/connection"}}, fresh: true, run: single(runIdle)},
 	{name: "hold", rows: []row{
 		{"hold_answered", "hold answered", "connections"},
@@ -183,8 +229,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.aCmd, "a", "", "side A server command, split on spaces (default: build ./examples/echo, run with -addr 127.0.0.1:0)")
 	fs.StringVar(&cfg.aArgs, "a-args", "", "extra arguments appended to the A command, split on spaces")
-	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0; \"none\": measure A only)")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A then B)")
+	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0, or redis-server for -tests redis; \"none\": no B)")
+	fs.StringVar(&cfg.cCmd, "c", "", "side C server command, split on spaces (default: build ./test/load/gnetecho, run with -addr 127.0.0.1:0)")
+	fs.StringVar(&cfg.cArgs, "c-args", "", "extra arguments appended to the C command, split on spaces")
+	servers := fs.String("servers", defaultServers, "echo servers to measure: etcp (A), net (B), gnet (C)")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A, B, C in turn; default 3 for -tests redis)")
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measurement time per test, side and round")
 	fs.DurationVar(&cfg.warmup, "warmup", 200*time.Millisecond, "uncounted warm-up before each measurement")
 	fs.IntVar(&cfg.conns, "conns", 50, "ping-pong connections")
@@ -195,7 +244,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.holdConns, "hold-conns", 19000, "connections held by the hold test")
 	fs.IntVar(&cfg.holdSources, "hold-sources", 0, "source addresses 127.0.0.1..N for the hold test (0: as many as the ephemeral port range needs)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "deadline for every dial, read and write")
-	tests := fs.String("tests", defaultTests, "comma-separated tests: pingpong, churn, idle, hold")
+	tests := fs.String("tests", defaultTests, "comma-separated tests: pingpong, churn, idle, hold; or redis alone")
+	fs.IntVar(&cfg.nice, "nice", 10, "nice levels the load generator runs below the servers (0: same)")
+	redisCommands := fs.String("redis-commands", defaultRedisCommands, "redis-benchmark tests for -tests redis, in order")
+	redisDepths := fs.String("redis-pipeline", "1,16", "pipeline depths (redis-benchmark -P) for -tests redis")
+	fs.IntVar(&cfg.redisRequests, "redis-requests", 100000, "requests per redis-benchmark run, times the pipeline depth")
 	fs.BoolVar(&cfg.json, "json", false, "also print a JSON object with every figure and ratio as the last line")
 	fs.StringVar(&cfg.serve, "serve", "", "run a server instead of measuring: plain")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "listen address for -serve")
@@ -211,6 +264,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		return cfg, nil
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case cfg.rounds < 1:
 		return nil, errors.New("-rounds must be >= 1")
@@ -226,6 +281,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-timeout must be > 0")
 	case cfg.holdSources < 0 || cfg.holdSources > 254:
 		return nil, errors.New("-hold-sources must be in [0, 254]")
+	case cfg.nice < 0 || cfg.nice > 39:
+		return nil, errors.New("-nice must be in [0, 39]")
+	case cfg.redisRequests < 1:
+		return nil, errors.New("-redis-requests must be >= 1")
+	}
+	var err error
+	if cfg.servers, err = parseServers(*servers); err != nil {
+		return nil, err
+	}
+	// -b none without -servers keeps its meaning: side A only.
+	if cfg.bCmd == "none" && !set["servers"] {
+		cfg.servers = []string{"etcp"}
 	}
 	seen := map[string]bool{}
 	for _, name := range strings.Split(*tests, ",") {
@@ -233,12 +300,34 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if name == "" || seen[name] {
 			continue
 		}
+		seen[name] = true
+		if name == "redis" {
+			cfg.redisMode = true
+			continue
+		}
 		f := lookupFigure(name)
 		if f == nil {
 			return nil, fmt.Errorf("-tests: unknown test %q", name)
 		}
-		seen[name] = true
 		cfg.tests = append(cfg.tests, f)
+	}
+	if cfg.redisMode {
+		switch {
+		case len(cfg.tests) > 0:
+			return nil, errors.New("-tests: redis runs alone (its servers are not echo servers)")
+		case set["servers"], set["c"], set["c-args"]:
+			return nil, errors.New("-servers, -c and -c-args are for the echo tests; -tests redis runs A (-a) and B (-b)")
+		}
+		if cfg.redisCommands, err = parseRedisCommands(*redisCommands); err != nil {
+			return nil, err
+		}
+		if cfg.redisDepths, err = parseDepths(*redisDepths); err != nil {
+			return nil, err
+		}
+		cfg.tests = redisFigures(cfg.redisCommands, cfg.redisDepths)
+		if !set["rounds"] {
+			cfg.rounds = 3
+		}
 	}
 	if len(cfg.tests) == 0 {
 		return nil, errors.New("-tests: no test selected")
@@ -320,47 +409,38 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 		}
 	}
 
-	aLabel, bLabel := "A", "B"
-	aArgv := strings.Fields(cfg.aCmd)
-	if len(aArgv) == 0 {
-		aLabel = "A(etcp)"
-		tmp, err := os.MkdirTemp("", "etcp-load-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		bin, err := buildEcho(ctx, tmp, stderr)
-		if err != nil {
-			return err
-		}
-		aArgv = []string{bin, "-addr", "127.0.0.1:0"}
+	tmp, err := os.MkdirTemp("", "etcp-load-")
+	if err != nil {
+		return err
 	}
-	aArgv = append(aArgv, strings.Fields(cfg.aArgs)...)
-	bArgv := strings.Fields(cfg.bCmd)
-	noB := cfg.bCmd == "none"
-	if noB {
-		bLabel, bArgv = "B(none)", []string{"none"}
-	} else if len(bArgv) == 0 {
-		bLabel = "B(plain)"
-		self, err := os.Executable()
-		if err != nil {
-			self = os.Args[0]
-		}
-		bArgv = []string{self, "-serve", "plain", "-addr", "127.0.0.1:0"}
+	defer os.RemoveAll(tmp)
+	sides, err := prepareSides(ctx, cfg, tmp, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.bCmd == "none" {
+		fmt.Fprintf(stderr, "B: none (-b none): no ratios\n")
 	}
 
-	sides := []*side{{name: "A", argv: aArgv}}
-	if noB {
-		fmt.Fprintf(stderr, "B: none (-b none): measuring A only\n")
-	} else {
-		sides = append(sides, &side{name: "B", argv: bArgv})
+	// The launcher starts every server; it must outlive them (priority.go),
+	// so its close is deferred before their stops.
+	l := startLauncher()
+	defer l.close()
+	if err := l.lower(cfg.nice); err != nil {
+		fmt.Fprintln(stderr, "load: warning: lowering the generator's priority:", err)
 	}
+	nice := fmt.Sprintf("generator nice %d, servers started at nice %d (-nice %d)", l.generator, l.from, cfg.nice)
+	fmt.Fprintln(stderr, "priority:", nice)
+
 	// The long-lived servers, only if a test uses them.
 	if slices.ContainsFunc(cfg.tests, func(f *figure) bool { return !f.fresh }) {
 		for _, sd := range sides {
+			if sd.absent {
+				continue
+			}
 			// Assign the named result err: the deferred stop reports into it.
 			var s *server
-			s, err = startServer(ctx, sd.name, sd.argv, startTimeout(cfg))
+			s, err = sd.start(ctx, cfg, l)
 			if err != nil {
 				return err
 			}
@@ -369,20 +449,23 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 					err = e
 				}
 			}()
-			fmt.Fprintf(stderr, "%s: pid %d at %s: %s\n", sd.name, s.pid(), s.addr, strings.Join(sd.argv, " "))
+			fmt.Fprintf(stderr, "%s: pid %d (nice %s) at %s: %s\n", sd.name, s.pid(), s.nice(), s.addr, joinArgs(s.argv))
 			sd.srv = s
 		}
 	}
 
-	res := newResults(cfg, aLabel, bLabel, aArgv, bArgv)
+	res := newResults(cfg, sides, nice)
 	var checkErrs []error
 	for r := 1; r <= cfg.rounds; r++ {
 		for _, f := range cfg.tests {
 			for _, sd := range sides {
+				if sd.absent {
+					continue
+				}
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("interrupted: %w", err)
 				}
-				vs, err := sd.measure(ctx, cfg, f, r)
+				vs, err := sd.measure(ctx, cfg, l, f, r)
 				var ce *checkError
 				if errors.As(err, &ce) {
 					checkErrs = append(checkErrs, fmt.Errorf("round %d, %s, side %s: %w", r, f.name, sd.name, err))
@@ -408,88 +491,4 @@ func measure(cfg *config, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	return errors.Join(checkErrs...)
-}
-
-// side is one side under test: its server command and, if a throughput
-// test is selected, its long-lived server.
-type side struct {
-	name string
-	argv []string
-	srv  *server // long-lived server; nil if no test uses it
-}
-
-func startTimeout(cfg *config) time.Duration { return cfg.timeout + 25*time.Second }
-
-// measure runs f once on this side: on the long-lived server, or for a fresh
-// figure on a server started for this call and stopped (SIGTERM, exit
-// status 0 required) afterwards. A *checkError is returned as is (with the
-// values) unless the server then fails.
-func (sd *side) measure(ctx context.Context, cfg *config, f *figure, round int) ([]float64, error) {
-	var ce *checkError
-	if !f.fresh {
-		vs, err := f.run(ctx, cfg, sd.srv)
-		if err == nil || errors.As(err, &ce) {
-			if e := sd.srv.exited(); e != nil {
-				return nil, e
-			}
-		}
-		return vs, err
-	}
-	s, err := startServer(ctx, sd.name, sd.argv, startTimeout(cfg))
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(cfg.log, "round %d/%d %s %s: fresh server pid %d at %s\n", round, cfg.rounds, f.name, sd.name, s.pid(), s.addr)
-	vs, err := f.run(ctx, cfg, s)
-	stopErr := s.stop()
-	switch {
-	case stopErr == nil:
-		return vs, err
-	case err == nil:
-		return nil, stopErr
-	case errors.As(err, &ce):
-		// Not a check failure any more: the server failed too.
-		return nil, fmt.Errorf("%v; %w", err, stopErr)
-	default:
-		return nil, err // already decorated with the server state
-	}
-}
-
-// buildEcho builds ./examples/echo of the enclosing module into dir.
-func buildEcho(ctx context.Context, dir string, stderr io.Writer) (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "echo")
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/echo")
-	cmd.Dir = root
-	cmd.Stdout = stderr
-	cmd.Stderr = stderr
-	fmt.Fprintf(stderr, "building ./examples/echo in %s\n", root)
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./examples/echo (in %s): %w; pass -a CMD to use another server", root, err)
-	}
-	return bin, nil
-}
-
-// moduleRoot walks up from the working directory to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for i := 0; i < 256; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("no go.mod found above the working directory; run inside the module or pass -a CMD")
 }

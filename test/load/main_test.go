@@ -14,11 +14,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary act as a server process: as the plain
 // baseline (`-serve plain`, through run) or as a broken server used by the
-// failure tests (`-serve-test mute|corrupt`).
+// failure tests (`-serve-test mute|corrupt`); or as the tool itself in a
+// process of its own (`-load ARGS...`). Otherwise it runs the tests and
+// checks with goleak that no goroutine outlives them.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 {
 		switch os.Args[1] {
@@ -26,9 +30,11 @@ func TestMain(m *testing.M) {
 			os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 		case "-serve-test":
 			os.Exit(serveBroken(os.Args[2]))
+		case "-load":
+			os.Exit(run(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // serveBroken serves "mute" (reads, never answers), "corrupt" (echoes
@@ -84,13 +90,14 @@ func self(t *testing.T) string {
 	return exe
 }
 
-// TestPlainVsPlain runs the whole tool in-process against two plain
-// servers (A given with -a, B the default) for one short round.
+// TestPlainVsPlain runs the whole tool in-process against three plain
+// servers (A given with -a, B the default, C given with -c) for one short
+// round, and checks every row, the CPU rows included, and the JSON.
 func TestPlainVsPlain(t *testing.T) {
 	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
 	var out, errb bytes.Buffer
 	code := run([]string{
-		"-a", plain, "-rounds", "1", "-duration", "200ms", "-warmup", "50ms",
+		"-a", plain, "-c", plain, "-rounds", "1", "-duration", "200ms", "-warmup", "50ms",
 		"-conns", "4", "-workers", "2", "-tests", "pingpong,churn,idle",
 		"-idle-conns", "100", "-idle-settle", "50ms", "-json",
 	}, &out, &errb)
@@ -99,14 +106,16 @@ func TestPlainVsPlain(t *testing.T) {
 		t.Fatalf("exit status %d", code)
 	}
 	text := out.String()
-	for _, label := range []string{"pingpong rt/s", "churn conn/s", "idle B/conn"} {
+	cell := `\S+ \(min \S+ max \S+\)`
+	ratio := `\d+\.\d\d \(min \d+\.\d\d max \d+\.\d\d\)`
+	for _, label := range []string{"pingpong rt/s", "pingpong CPU µs/rt", "churn conn/s", "churn CPU µs/conn", "idle B/conn"} {
 		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) +
-			`\s+\S+ \(min \S+ max \S+\)\s+\S+ \(min \S+ max \S+\)\s+\d+\.\d\d \(min \d+\.\d\d max \d+\.\d\d\)$`)
+			`\s+` + cell + `\s+` + cell + `\s+` + cell + `\s+` + ratio + `\s+` + ratio + `$`)
 		if !re.MatchString(text) {
 			t.Errorf("no table row for %q", label)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^figure\s+A\s+B\(plain\)\s+A/B$`).MatchString(text) {
+	if !regexp.MustCompile(`(?m)^figure\s+A\s+B\(plain\)\s+C\s+A/B\s+C/B$`).MatchString(text) {
 		t.Errorf("no table header")
 	}
 
@@ -115,24 +124,29 @@ func TestPlainVsPlain(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
 		t.Fatalf("last line is not JSON: %v", err)
 	}
-	for _, name := range []string{"pingpong", "churn", "idle"} {
+	for _, name := range []string{"pingpong", "pingpong_cpu", "churn", "churn_cpu", "idle"} {
 		f, ok := rep.Figures[name]
-		if !ok || f.A == nil || f.B == nil || f.Ratio == nil {
+		if !ok || f.A == nil || f.B == nil || f.C == nil || f.Ratio == nil || f.RatioC == nil {
 			t.Fatalf("figure %s missing in JSON: %+v", name, f)
 		}
-		if name != "idle" && (f.A.Median <= 0 || f.B.Median <= 0 || f.Ratio.Median <= 0) {
+		if name != "idle" && (f.A.Median <= 0 || f.B.Median <= 0 || f.C.Median <= 0 || f.Ratio.Median <= 0) {
 			t.Errorf("figure %s: non-positive values: %+v", name, f)
 		}
-		if len(f.Ratio.Rounds) != 1 {
-			t.Errorf("figure %s: %d ratio rounds, want 1", name, len(f.Ratio.Rounds))
+		if len(f.Ratio.Rounds) != 1 || len(f.RatioC.Rounds) != 1 {
+			t.Errorf("figure %s: %d, %d ratio rounds, want 1", name, len(f.Ratio.Rounds), len(f.RatioC.Rounds))
 		}
+	}
+	// A plain echo server spends microseconds of CPU per round trip, not
+	// milliseconds: the ticks are converted to time.
+	if us := rep.Figures["pingpong_cpu"].B.Median; us > 5000 {
+		t.Errorf("plain server CPU per round trip %v µs", us)
 	}
 }
 
 func TestCorruptServerFails(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run([]string{
-		"-a", self(t) + " -serve-test corrupt", "-rounds", "1", "-duration", "200ms",
+		"-a", self(t) + " -serve-test corrupt", "-servers", "etcp", "-rounds", "1", "-duration", "200ms",
 		"-warmup", "0s", "-conns", "2", "-tests", "pingpong",
 	}, &out, &errb)
 	if code != 1 {
@@ -147,7 +161,7 @@ func TestMuteServerTimesOut(t *testing.T) {
 	var out, errb bytes.Buffer
 	start := time.Now()
 	code := run([]string{
-		"-a", self(t) + " -serve-test mute", "-rounds", "1", "-duration", "200ms",
+		"-a", self(t) + " -serve-test mute", "-servers", "etcp", "-rounds", "1", "-duration", "200ms",
 		"-conns", "2", "-tests", "pingpong", "-timeout", "300ms",
 	}, &out, &errb)
 	if code != 1 {
@@ -163,7 +177,7 @@ func TestMuteServerTimesOut(t *testing.T) {
 
 func TestBadFirstLine(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"-a", "echo hello", "-rounds", "1", "-duration", "100ms"}, &out, &errb)
+	code := run([]string{"-a", "echo hello", "-servers", "etcp", "-rounds", "1", "-duration", "100ms"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), `first line is "hello"`) {
 		t.Fatalf("exit status %d; stderr:\n%s", code, errb.String())
 	}
@@ -215,7 +229,7 @@ func TestHold(t *testing.T) {
 	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
 	var out, errb bytes.Buffer
 	code := run([]string{
-		"-a", plain, "-rounds", "1", "-tests", "hold", "-hold-conns", "300",
+		"-a", plain, "-servers", "etcp,net", "-rounds", "1", "-tests", "hold", "-hold-conns", "300",
 		"-hold-sources", "3", "-idle-settle", "50ms", "-json",
 	}, &out, &errb)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
@@ -275,7 +289,7 @@ func TestFreshServers(t *testing.T) {
 	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
 	var out, errb bytes.Buffer
 	code := run([]string{
-		"-a", plain, "-rounds", "2", "-tests", "idle", "-idle-conns", "50", "-idle-settle", "10ms",
+		"-a", plain, "-servers", "etcp,net", "-rounds", "2", "-tests", "idle", "-idle-conns", "50", "-idle-settle", "10ms",
 	}, &out, &errb)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	if code != 0 {

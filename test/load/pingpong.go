@@ -8,9 +8,9 @@ import (
 
 // runPingPong opens cfg.conns connections to s; each connection's worker
 // writes cfg.size bytes, reads them back and checks every byte, in a loop.
-// The figure is total round trips per second over cfg.duration, after
-// cfg.warmup.
-func runPingPong(ctx context.Context, cfg *config, s *server) (float64, error) {
+// The figures are total round trips per second over cfg.duration, after
+// cfg.warmup, and the server's CPU time over the same window per round trip.
+func runPingPong(ctx context.Context, cfg *config, s *server) ([]float64, error) {
 	conns := make([]net.Conn, cfg.conns)
 	defer func() {
 		for _, c := range conns {
@@ -21,11 +21,11 @@ func runPingPong(ctx context.Context, cfg *config, s *server) (float64, error) {
 	}()
 	for i := range conns {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		c, err := dial(s.addr, cfg.timeout)
 		if err != nil {
-			return 0, s.failure(fmt.Errorf("connection %d: %w", i, err))
+			return nil, s.failure(fmt.Errorf("connection %d: %w", i, err))
 		}
 		conns[i] = c
 	}
@@ -37,12 +37,12 @@ func runPingPong(ctx context.Context, cfg *config, s *server) (float64, error) {
 	for i := range states {
 		states[i] = state{pat: pattern(uint64(i)+1, cfg.size), rbuf: make([]byte, cfg.size)}
 	}
-	rate, err := runRate(ctx, len(conns), cfg.warmup, cfg.duration, func(w int, iter int64) error {
+	win, err := runRate(ctx, len(conns), cfg.warmup, cfg.duration, cpuProbe(s.pid()), func(w int, iter int64) error {
 		st := &states[w]
 		return exchange(conns[w], message(st.pat, cfg.size, iter), st.rbuf, cfg.timeout)
 	})
 	if err != nil {
-		return 0, s.failure(err)
+		return nil, s.failure(err)
 	}
-	return rate, nil
+	return []float64{win.rate, win.cpu}, nil
 }

@@ -10,36 +10,44 @@ import (
 	"text/tabwriter"
 )
 
-// results collects per-round figures for both sides.
+// nan marks a value that could not be measured (printed as n/a, left out
+// of ratios).
+var nan = math.NaN()
+
+// results collects per-round figures for every side.
 type results struct {
-	cfg            *config
-	aLabel, bLabel string
-	aArgv, bArgv   []string
-	order          []row
-	a, b           map[string][]float64 // by row key, one value per round
+	cfg   *config
+	nice  string // the priorities, for the header
+	sides []*side
+	order []row
+	vals  map[string]map[string][]float64 // row key -> side name -> one value per round
 }
 
-func newResults(cfg *config, aLabel, bLabel string, aArgv, bArgv []string) *results {
-	return &results{
-		cfg: cfg, aLabel: aLabel, bLabel: bLabel, aArgv: aArgv, bArgv: bArgv,
-		a: map[string][]float64{}, b: map[string][]float64{},
-	}
+func newResults(cfg *config, sides []*side, nice string) *results {
+	return &results{cfg: cfg, sides: sides, nice: nice, vals: map[string]map[string][]float64{}}
 }
 
 // add records one side's values of f for one round, one per row of f.
 func (r *results) add(f *figure, side string, vs []float64) {
 	for i, v := range vs {
 		k := f.rows[i].key
-		if _, ok := r.a[k]; !ok {
+		if _, ok := r.vals[k]; !ok {
 			r.order = append(r.order, f.rows[i])
-			r.a[k], r.b[k] = nil, nil
+			r.vals[k] = map[string][]float64{}
 		}
-		if side == "A" {
-			r.a[k] = append(r.a[k], v)
-		} else {
-			r.b[k] = append(r.b[k], v)
+		r.vals[k][side] = append(r.vals[k][side], v)
+	}
+}
+
+// ratioSides are the sides compared with B, each in a column "X/B".
+func (r *results) ratioSides() []*side {
+	var out []*side
+	for _, sd := range r.sides {
+		if sd.name != "B" {
+			out = append(out, sd)
 		}
 	}
+	return out
 }
 
 // ratios returns A/B for every round where both sides were measured and B
@@ -62,8 +70,10 @@ type stats struct {
 	Rounds []float64 `json:"rounds"`
 }
 
-// summarize returns nil for no values.
+// summarize returns nil for no values. NaN values (not measured) are left
+// out.
 func summarize(vs []float64) *stats {
+	vs = slices.DeleteFunc(slices.Clone(vs), math.IsNaN)
 	if len(vs) == 0 {
 		return nil
 	}
@@ -107,30 +117,50 @@ func formatStats(s *stats, format func(float64) string) string {
 func formatRatio(v float64) string { return fmt.Sprintf("%.2f", v) }
 
 // print writes the table: per figure, each side's median (min, max) over
-// rounds and the median (min, max) of the per-round A/B ratios.
+// rounds and, for every side but B, the median (min, max) of its per-round
+// ratios to B.
 func (r *results) print(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "rounds=%d duration=%v warmup=%v conns=%d size=%d workers=%d idle-conns=%d hold-conns=%d\n",
 		c.rounds, c.duration, c.warmup, c.conns, c.size, c.workers, c.idleConns, c.holdConns)
-	fmt.Fprintf(w, "%s: %s\n", r.aLabel, strings.Join(r.aArgv, " "))
-	fmt.Fprintf(w, "%s: %s\n", r.bLabel, strings.Join(r.bArgv, " "))
+	if c.redisMode {
+		fmt.Fprintf(w, "redis-benchmark: -c %d, -redis-requests %d (x depth) per run\n", c.conns, c.redisRequests)
+	}
+	fmt.Fprintf(w, "priority: %s\n", r.nice)
+	for _, sd := range r.sides {
+		fmt.Fprintf(w, "%s: %s\n", sd.label, sd.command())
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(tw, "figure\t%s\t%s\tA/B\n", r.aLabel, r.bLabel)
+	fmt.Fprint(tw, "figure")
+	for _, sd := range r.sides {
+		fmt.Fprintf(tw, "\t%s", sd.label)
+	}
+	for _, sd := range r.ratioSides() {
+		fmt.Fprintf(tw, "\t%s/B", sd.name)
+	}
+	fmt.Fprintln(tw)
 	for _, f := range r.order {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.label,
-			formatStats(summarize(r.a[f.key]), formatValue),
-			formatStats(summarize(r.b[f.key]), formatValue),
-			formatStats(summarize(ratios(r.a[f.key], r.b[f.key])), formatRatio))
+		v := r.vals[f.key]
+		fmt.Fprint(tw, f.label)
+		for _, sd := range r.sides {
+			fmt.Fprintf(tw, "\t%s", formatStats(summarize(v[sd.name]), formatValue))
+		}
+		for _, sd := range r.ratioSides() {
+			fmt.Fprintf(tw, "\t%s", formatStats(summarize(ratios(v[sd.name], v["B"])), formatRatio))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }
 
 type jsonFigure struct {
-	Label string `json:"label"`
-	Unit  string `json:"unit"`
-	A     *stats `json:"a"`
-	B     *stats `json:"b"`
-	Ratio *stats `json:"ratio"` // A/B per round
+	Label  string `json:"label"`
+	Unit   string `json:"unit"`
+	A      *stats `json:"a"`
+	B      *stats `json:"b"`
+	C      *stats `json:"c,omitempty"`
+	Ratio  *stats `json:"ratio"`             // A/B per round
+	RatioC *stats `json:"ratio_c,omitempty"` // C/B per round
 }
 
 type jsonReport struct {
@@ -145,17 +175,27 @@ func (r *results) printJSON(w io.Writer) error {
 		Config: map[string]any{
 			"rounds": c.rounds, "duration": c.duration.String(), "warmup": c.warmup.String(),
 			"conns": c.conns, "size": c.size, "workers": c.workers, "idle_conns": c.idleConns,
-			"hold_conns": c.holdConns, "a": strings.Join(r.aArgv, " "), "b": strings.Join(r.bArgv, " "),
-			"a_label": r.aLabel, "b_label": r.bLabel,
+			"hold_conns": c.holdConns, "nice": c.nice, "priority": r.nice,
 		},
 		Figures: map[string]jsonFigure{},
 	}
+	if c.redisMode {
+		rep.Config["redis_requests"] = c.redisRequests
+	}
+	for _, sd := range r.sides {
+		k := strings.ToLower(sd.name)
+		rep.Config[k] = sd.command()
+		rep.Config[k+"_label"] = sd.label
+	}
 	for _, f := range r.order {
-		rep.Figures[f.key] = jsonFigure{
+		v := r.vals[f.key]
+		jf := jsonFigure{
 			Label: f.label, Unit: f.unit,
-			A: summarize(r.a[f.key]), B: summarize(r.b[f.key]),
-			Ratio: summarize(ratios(r.a[f.key], r.b[f.key])),
+			A: summarize(v["A"]), B: summarize(v["B"]), C: summarize(v["C"]),
+			Ratio:  summarize(ratios(v["A"], v["B"])),
+			RatioC: summarize(ratios(v["C"], v["B"])),
 		}
+		rep.Figures[f.key] = jf
 	}
 	b, err := json.Marshal(rep)
 	if err != nil {

@@ -36,38 +36,21 @@ type server struct {
 	stopErr  error
 }
 
-// startServer starts argv, reads its first stdout line `listening HOST:PORT`
-// and returns the running server. startTimeout bounds the wait for that line.
-func startServer(ctx context.Context, name string, argv []string, startTimeout time.Duration) (*server, error) {
-	s := &server{
-		name:   name,
-		argv:   argv,
-		stderr: &tailBuffer{max: 8 << 10},
-		done:   make(chan struct{}),
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = s.stderr
-	// Bound the wait for stderr copying if a grandchild keeps it open.
-	cmd.WaitDelay = 2 * time.Second
-	// Kill the server if this process dies without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+// startServer starts argv with start (cmd.Start if nil), reads its first
+// stdout line `listening HOST:PORT` and returns the running server.
+// startTimeout bounds the wait for that line.
+func startServer(ctx context.Context, name string, argv []string, startTimeout time.Duration, start func(*exec.Cmd) error) (*server, error) {
 	// Our own pipe for stdout, so that Wait does not depend on draining it.
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = pw
-	err = cmd.Start()
+	s, err := spawn(name, argv, pw, start)
 	pw.Close()
 	if err != nil {
 		pr.Close()
-		return nil, fmt.Errorf("server %s: start %q: %w", name, strings.Join(argv, " "), err)
+		return nil, err
 	}
-	s.cmd = cmd
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
 
 	lineCh := make(chan string, 1)
 	errCh := make(chan error, 1)
@@ -103,13 +86,53 @@ func startServer(ctx context.Context, name string, argv []string, startTimeout t
 		return nil, fmt.Errorf("server %s (%s): waiting for `listening HOST:PORT`: %w%s",
 			name, strings.Join(argv, " "), err, s.stderrTail())
 	}
+	s.readBaseRSS()
+	return s, nil
+}
+
+// spawn starts argv as a server process with start (cmd.Start if nil), its
+// stdout going to stdout (nil: into the stderr tail), and waits for it in
+// the background.
+func spawn(name string, argv []string, stdout *os.File, start func(*exec.Cmd) error) (*server, error) {
+	s := &server{
+		name:   name,
+		argv:   argv,
+		stderr: &tailBuffer{max: 8 << 10},
+		done:   make(chan struct{}),
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = s.stderr
+	cmd.Stdout = s.stderr
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	// Bound the wait for output copying if a grandchild keeps it open.
+	cmd.WaitDelay = 2 * time.Second
+	// Kill the server if this process (more exactly, the thread that
+	// started it: see launcher) dies without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	if err := start(cmd); err != nil {
+		return nil, fmt.Errorf("server %s: start %q: %w", name, strings.Join(argv, " "), err)
+	}
+	s.cmd = cmd
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// readBaseRSS records the server's VmRSS right after it started.
+func (s *server) readBaseRSS() {
 	rss, err := readRSS(s.pid())
 	if err != nil {
-		// Only the idle test needs it; it reports the error itself.
+		// Only the memory tests need it; they report the error themselves.
 		rss = -1
 	}
 	s.baseRSS = rss
-	return s, nil
 }
 
 // parseListening parses `listening HOST:PORT` and returns 127.0.0.1:PORT.
@@ -244,4 +267,13 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
+}
+
+// nice returns the server's nice value as text ("?" if unreadable).
+func (s *server) nice() string {
+	st, err := readStat(s.pid(), 0)
+	if err != nil {
+		return "?"
+	}
+	return strconv.Itoa(st.nice)
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchOutput is what redis-benchmark 7.0 printed with -t mset --csv, after
+// a warning of the kind it prints when the server has no CONFIG command.
+const benchOutput = `WARNING: Could not fetch server CONFIG
+"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"MSET (10 keys)","86956.52","0.296","0.088","0.295","0.351","0.415","0.527"
+`
+
+func TestParseBenchmarkCSV(t *testing.T) {
+	rows, err := parseBenchmarkCSV([]byte(benchOutput))
+	if err != nil || len(rows) != 1 || rows[0].test != "MSET (10 keys)" || rows[0].rps != 86956.52 {
+		t.Fatalf("got %+v, %v", rows, err)
+	}
+	for name, bad := range map[string]string{
+		"no header":    `"PING_MBULK","1000.00","0.1"` + "\n",
+		"server error": strings.SplitAfter(benchOutput, "\n")[1] + "Error from server: ERR unknown command 'MSET'\n",
+		"bad rps":      strings.SplitAfter(benchOutput, "\n")[1] + `"GET","fast","0.1"` + "\n",
+		"zero rps":     strings.SplitAfter(benchOutput, "\n")[1] + `"GET","0.00","0.1"` + "\n",
+	} {
+		if rows, err := parseBenchmarkCSV([]byte(bad)); err == nil {
+			t.Errorf("%s: parsed as %+v", name, rows)
+		}
+	}
+	// A header and no result: no error here, the caller wants one row.
+	if rows, err := parseBenchmarkCSV([]byte(strings.SplitAfter(benchOutput, "\n")[1])); err != nil || len(rows) != 0 {
+		t.Errorf("header only: %+v, %v", rows, err)
+	}
+}
+
+// needRedis skips the test unless redis-server and redis-benchmark are
+// installed (apt-get install redis-server, which brings redis-tools).
+func needRedis(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"redis-server", "redis-benchmark"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed (apt-get install redis-server redis-tools)", p)
+		}
+	}
+}
+
+// TestRedisBenchmarkOutput parses what the installed redis-benchmark
+// prints, against a redis-server started the tool's way.
+func TestRedisBenchmarkOutput(t *testing.T) {
+	needRedis(t)
+	ctx := context.Background()
+	s, err := startRedisServer(ctx, "R", []string{"redis-server"}, 20*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	port := s.addr[strings.LastIndexByte(s.addr, ':')+1:]
+	for _, tc := range []struct{ cmd, test string }{
+		{"ping", "PING_MBULK"}, {"get", "GET"}, {"mset", "MSET (10 keys)"},
+	} {
+		out, err := runRedisBenchmark(ctx, s, []string{"-p", port, "-c", "5", "-n", "500", "-P", "4",
+			"-t", redisBenchTest(tc.cmd), "--csv"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := parseBenchmarkCSV(out)
+		if err != nil || len(rows) != 1 || rows[0].test != tc.test || rows[0].rps <= 0 {
+			t.Errorf("%s: %+v, %v from:\n%s", tc.cmd, rows, err, out)
+		}
+	}
+	// An error reply ends redis-benchmark with a failure.
+	if out, err := runRedisBenchmark(ctx, s, []string{"-p", port, "-n", "10", "--csv", "NOSUCHCOMMAND"}, time.Minute); err == nil {
+		t.Errorf("an unknown command passed:\n%s", out)
+	}
+}
+
+// TestRedisVsRedis runs the redis test with redis-server on both sides,
+// briefly, and checks the rows, the ratios and the JSON.
+func TestRedisVsRedis(t *testing.T) {
+	needRedis(t)
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-tests", "redis", "-a", "redis-server", "-rounds", "1", "-conns", "5",
+		"-redis-requests", "2000", "-redis-commands", "ping,set,get", "-redis-pipeline", "1,4", "-json",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	text := out.String()
+	if !regexp.MustCompile(`(?m)^figure\s+A\(redis-server\)\s+B\(redis-server\)\s+A/B$`).MatchString(text) {
+		t.Errorf("no table header")
+	}
+	if !strings.Contains(text, "A(redis-server): redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no\n") {
+		t.Errorf("no command line for A")
+	}
+	for _, label := range []string{"redis PING rq/s", "redis SET CPU µs/rq", "redis GET P4 rq/s", "redis GET P4 CPU µs/rq"} {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+\S+ \(min \S+ max \S+\)\s+\S+ \(min \S+ max \S+\)\s+\d+\.\d\d \(min `)
+		if !re.MatchString(text) {
+			t.Errorf("no table row for %q", label)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not JSON: %v", err)
+	}
+	if len(rep.Figures) != 12 {
+		t.Errorf("%d figures in JSON, want 12", len(rep.Figures))
+	}
+	for _, key := range []string{"redis_ping", "redis_get_p4", "redis_set_cpu"} {
+		if f := rep.Figures[key]; f.A == nil || f.B == nil || f.Ratio == nil || f.A.Median <= 0 {
+			t.Errorf("%s: %+v", key, f)
+		}
+	}
+}
+
+// TestRedisNoKV: without ./examples/kv in the tree and without -a, the
+// redis test says what to do. (Once examples/kv exists this checks
+// nothing.)
+func TestRedisNoKV(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "examples", "kv")); err == nil {
+		t.Skip("examples/kv exists")
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-tests", "redis", "-rounds", "1"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "no ./examples/kv") {
+		t.Errorf("exit status %d; stderr:\n%s", code, errb.String())
+	}
+}

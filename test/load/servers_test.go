@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServersFlags(t *testing.T) {
+	parse := func(args ...string) *config {
+		t.Helper()
+		cfg, err := parseFlags(args, &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("parseFlags(%q): %v", args, err)
+		}
+		return cfg
+	}
+	if cfg := parse(); !slices.Equal(cfg.servers, []string{"etcp", "net", "gnet"}) || cfg.rounds != 5 || cfg.nice != 10 {
+		t.Errorf("defaults: servers %q rounds %d nice %d", cfg.servers, cfg.rounds, cfg.nice)
+	}
+	if cfg := parse("-servers", " gnet, plain,gnet "); !slices.Equal(cfg.servers, []string{"gnet", "net"}) {
+		t.Errorf("-servers gnet,plain,gnet: %q", cfg.servers)
+	}
+	// -b none keeps its documented meaning (A only) unless -servers says more.
+	if cfg := parse("-b", "none"); !slices.Equal(cfg.servers, []string{"etcp"}) {
+		t.Errorf("-b none: %q", cfg.servers)
+	}
+	if cfg := parse("-b", "none", "-servers", "etcp,gnet"); !slices.Equal(cfg.servers, []string{"etcp", "gnet"}) {
+		t.Errorf("-b none -servers etcp,gnet: %q", cfg.servers)
+	}
+
+	cfg := parse("-tests", "redis", "-redis-commands", "PING,get", "-redis-pipeline", "1,8")
+	if !cfg.redisMode || cfg.rounds != 3 || len(cfg.tests) != 4 {
+		t.Fatalf("-tests redis: mode %v rounds %d figures %d", cfg.redisMode, cfg.rounds, len(cfg.tests))
+	}
+	var keys []string
+	for _, f := range cfg.tests {
+		for _, r := range f.rows {
+			keys = append(keys, r.key)
+		}
+	}
+	want := []string{"redis_ping", "redis_ping_cpu", "redis_get", "redis_get_cpu",
+		"redis_ping_p8", "redis_ping_p8_cpu", "redis_get_p8", "redis_get_p8_cpu"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("redis rows %q, want %q", keys, want)
+	}
+	if cfg := parse("-tests", "redis", "-rounds", "1"); cfg.rounds != 1 {
+		t.Errorf("-tests redis -rounds 1: %d rounds", cfg.rounds)
+	}
+
+	for _, bad := range [][]string{
+		{"-servers", "etcp,nginx"},
+		{"-servers", ","},
+		{"-tests", "redis,pingpong"},
+		{"-tests", "redis", "-servers", "etcp,net"},
+		{"-tests", "redis", "-redis-pipeline", "0"},
+		{"-tests", "redis", "-redis-commands", ","},
+		{"-nice", "-1"},
+	} {
+		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestPriority runs the tool in a process of its own with -nice 3: the
+// servers it starts keep the tool's nice value, its own threads get 3 more.
+func TestPriority(t *testing.T) {
+	base := getpriority(t)
+	if base+3 > 19 {
+		t.Skipf("this test runs at nice %d already", base)
+	}
+	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
+	cmd := exec.Command(self(t), "-load", "-a", plain, "-servers", "etcp,net", "-nice", "3",
+		"-rounds", "1", "-duration", "100ms", "-warmup", "0s", "-conns", "2", "-tests", "pingpong")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^priority: generator nice (\d+), servers started at nice (\d+) \(-nice 3\)$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("no priority line in the report")
+	}
+	if gen, srv := atoi(t, m[1]), atoi(t, m[2]); gen != base+3 || srv != base {
+		t.Errorf("generator nice %d, servers %d; want %d and %d", gen, srv, base+3, base)
+	}
+	servers := regexp.MustCompile(`(?m)^[AB]: pid \d+ \(nice (\d+)\) at `).FindAllStringSubmatch(errb.String(), -1)
+	if len(servers) != 2 {
+		t.Fatalf("%d server lines, want 2", len(servers))
+	}
+	for _, s := range servers {
+		if n := atoi(t, s[1]); n != base {
+			t.Errorf("a server runs at nice %d, want %d", n, base)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestGnet builds the nested gnetecho module and measures it as side C
+// for one short round beside plain net: it prints `listening`, echoes
+// every byte, and exits 0 on SIGTERM (checked when the tool stops it).
+// The build needs gnet from the module proxy or cache; it is skipped when
+// that fails.
+func TestGnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gnetecho module")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	bin, err := buildGo(ctx, filepath.Join("test", "load", "gnetecho"), ".", filepath.Join(t.TempDir(), "gnetecho"), &log)
+	if err != nil {
+		t.Skipf("cannot build test/load/gnetecho (it needs github.com/panjf2000/gnet/v2 from the module proxy): %v\n%s", err, log.String())
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-servers", "net,gnet", "-c", bin + " -addr 127.0.0.1:0", "-rounds", "1", "-duration", "200ms",
+		"-warmup", "50ms", "-conns", "4", "-workers", "2", "-tests", "pingpong,churn",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	text := out.String()
+	if !regexp.MustCompile(`(?m)^figure\s+B\(plain\)\s+C\s+C/B$`).MatchString(text) {
+		t.Errorf("no table header")
+	}
+	for _, label := range []string{"pingpong rt/s", "pingpong CPU µs/rt", "churn conn/s", "churn CPU µs/conn"} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+\S+ \(min .*\)\s+\d+\.\d\d \(min `).MatchString(text) {
+			t.Errorf("no row for %q", label)
+		}
+	}
+	if strings.Contains(errb.String(), "A: pid") {
+		t.Errorf("side A started without etcp in -servers")
+	}
+}
