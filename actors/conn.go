@@ -103,6 +103,7 @@ func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *ac
 	c.useSocket(sock)
 	c.refs.Store(1)
 	g.live.Add(1)
+	g.conns.add(c.proc)
 	return c
 }
 
@@ -117,6 +118,7 @@ func (c *conn) mailbox() actor.Mailbox { return &c.mb }
 // abandon releases a conn that was never spawned: it closes the socket.
 func (c *conn) abandon() {
 	c.sock.Close()
+	c.g.ended(c.proc)
 	c.unref()
 }
 
@@ -230,6 +232,7 @@ func (c *conn) receiveAfterEnd(msg any) {
 	case *actor.Stopped:
 		c.mb.closeTo(c.ctx.ActorSystem().Root)
 		c.proc.end()
+		c.g.ended(c.proc)
 		c.unref()
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds
@@ -257,6 +260,7 @@ func (c *conn) start() {
 	// From here Terminate runs once, whatever ends the connection, a
 	// panic in Init included.
 	c.life = lifeUp
+	c.up()
 	if err != nil {
 		c.terminate(err)
 	} else {
@@ -267,9 +271,6 @@ func (c *conn) start() {
 		reason = c.endReason(ErrClosed)
 	}
 	c.upNotified = reason == nil
-	if c.upNotified {
-		c.g.conns.add(c.proc)
-	}
 	c.tell(&ConnUp{Info: c.info(), Err: reason})
 	if c.upOnly {
 		c.notify = nil
@@ -420,7 +421,6 @@ func (c *conn) terminate(reason error) {
 	}
 	c.endErr = reason
 	if c.upNotified {
-		c.g.conns.remove(c.proc)
 		if !c.g.stopping.Load() {
 			c.tell(&ConnDown{Info: c.info(), Reason: reason})
 		}

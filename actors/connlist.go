@@ -6,7 +6,9 @@ import (
 	"sync"
 )
 
-// connList is the set of a group's connections that are up. It is kept
+// connList is the set of a group's connections, from their spawn to
+// their end; those still starting are left out of lists and counts. It
+// is kept
 // inside the connections themselves: each one's process links into it,
 // so a connection costs the list two pointers and no map entry, and a
 // passivated connection keeps no addresses (they are read from its
@@ -61,10 +63,14 @@ func (l *connList) each(f func(*process)) {
 	}
 }
 
-// list describes the connections, sorted by ID.
+// list describes the connections that are up, sorted by ID.
 func (l *connList) list() []ConnInfo {
 	var out []ConnInfo
-	l.each(func(p *process) { out = append(out, p.info()) })
+	l.each(func(p *process) {
+		if p.st.load().up() {
+			out = append(out, p.info())
+		}
+	})
 	slices.SortFunc(out, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
@@ -73,6 +79,9 @@ func (l *connList) list() []ConnInfo {
 func (l *connList) stats() (s Stats) {
 	l.each(func(p *process) {
 		one := p.stats()
+		if one.Up == 0 {
+			return
+		}
 		s.Up++
 		s.Reading += one.Reading
 		s.Parked += one.Parked
@@ -82,10 +91,14 @@ func (l *connList) stats() (s Stats) {
 	return s
 }
 
-// stats counts one connection.
+// stats counts one connection; all zero while it starts or once closed.
 func (p *process) stats() (s Stats) {
+	st := p.st.load()
+	if !st.up() {
+		return s
+	}
 	s.Up = 1
-	switch st := p.st.load(); {
+	switch {
 	case st.holdsGoroutine():
 		s.Reading = 1
 	case st == stParked:

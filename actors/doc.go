@@ -85,6 +85,7 @@
 //
 // Who owns what in each state:
 //
+//	starting       the actor: the socket, for the handshake and Init (not listed, not counted)
 //	idle           the actor: the socket, its read deadline, c.raw, c.ev (no reader goroutine)
 //	reading        the reader goroutine: the socket's reads and read deadline, c.ev,
 //	               the idle-deadline bookkeeping (the actor only reads c.raw and c.sock)
@@ -104,6 +105,8 @@
 //
 // The transitions (from, to, who makes it, why):
 //
+//	starting      -> idle          actor   Init accepted the connection
+//	starting      -> closed        actor   the handshake failed or Init declined
 //	idle          -> reading       actor   the handler wants bytes: a reader goroutine starts
 //	idle          -> asleep        actor   passivation of a connection that reads nothing
 //	idle          -> closed        actor   the connection ends

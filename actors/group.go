@@ -34,6 +34,7 @@ type Group struct {
 	hibernated atomic.Int64
 	stopping   atomic.Bool
 	stopReason atomic.Pointer[error]
+	onEnd      func() // see SetOnEnd
 }
 
 // NewGroup validates o and makes a group whose connections get a handler
@@ -71,6 +72,20 @@ func (g *Group) SetLogger(l *slog.Logger) { g.logger = l }
 // SetArg replaces the init argument (a server's ListenInit may); call it
 // before the first Spawn.
 func (g *Group) SetArg(arg any) { g.arg = arg }
+
+// SetOnEnd sets a function called once for every connection of the
+// group when it has ended (its actor stopped, or its start failed): an
+// owner counting connections against a limit frees a slot there. Call
+// it before the first Spawn.
+func (g *Group) SetOnEnd(f func()) { g.onEnd = f }
+
+// ended takes a connection out of the group once it has ended.
+func (g *Group) ended(p *process) {
+	g.conns.remove(p)
+	if g.onEnd != nil {
+		g.onEnd()
+	}
+}
 
 // BeginStop tells the group its owner is stopping its connections:
 // their Terminate sees reason (nil: [ErrShutdown]), and they no longer
@@ -155,7 +170,7 @@ type ConnInfo struct {
 	ID        uint64     // unique within its server, client or pool
 	PID       *actor.PID // the connection's actor
 	Local     net.Addr   // the socket's local address
-	Peer      net.Addr   // the peer's address
+	Peer      net.Addr   // the peer's address (nil if a passivated socket lost its peer)
 	Transport string     // the transport's name ("tcp", "tls"...)
 }
 
@@ -190,10 +205,13 @@ func StatsOf(sys *actor.ActorSystem, pid *actor.PID) (Stats, bool) {
 	}
 	proc, ok := sys.ProcessRegistry.GetLocal(pid.Id)
 	p, isConn := proc.(*process)
-	if !ok || !isConn || p.st.load() == stClosed {
+	if !ok || !isConn {
 		return Stats{}, false
 	}
 	s := p.stats()
+	if s.Up == 0 {
+		return s, false
+	}
 	if s.Passivated == 1 {
 		s.Hibernated = 1
 	}

@@ -269,7 +269,7 @@ func (p *process) lost(c *conn, reason error) {
 	g := c.g
 	g.hibernated.Add(-1)
 	p.sys.ProcessRegistry.Remove(p.self)
-	g.conns.remove(p)
+	g.ended(p)
 	if c.notify != nil {
 		p.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
 	}

@@ -20,7 +20,8 @@ import (
 type state uint32
 
 const (
-	stIdle         state = iota // no reader: the actor owns the socket
+	stStarting     state = iota // spawned: the handshake and Init have not completed
+	stIdle                      // up, no reader: the actor owns the socket
 	stReading                   // a reader goroutine owns the socket
 	stKickPark                  // reading, asked to park and nudge the actor (hibernation)
 	stKickStop                  // reading, asked to stop and nudge the actor (StartTLS)
@@ -36,7 +37,7 @@ const (
 	numStates
 )
 
-var stateNames = [numStates]string{"idle", "reading", "kick-park", "kick-stop", "posted", "waiting",
+var stateNames = [numStates]string{"starting", "idle", "reading", "kick-park", "kick-stop", "posted", "waiting",
 	"parking", "parking-nudge", "parking-stop", "parking-close", "parked", "asleep", "closed"}
 
 func (s state) String() string {
@@ -45,6 +46,9 @@ func (s state) String() string {
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
+
+// up reports whether a connection in s is up: started, not ended.
+func (s state) up() bool { return s != stStarting && s != stClosed && s != stParkingClose }
 
 // holdsGoroutine reports whether a reader goroutine exists in s.
 func (s state) holdsGoroutine() bool {
@@ -80,6 +84,9 @@ type transition struct {
 // transitions is the connection's state machine: every legal change,
 // who makes it and why. Anything else is refused.
 var transitions = [...]transition{
+	{stStarting, stIdle, byActor, "Init accepted the connection"},
+	{stStarting, stClosed, byActor, "the handshake failed or Init declined"},
+
 	{stIdle, stReading, byActor, "the handler wants bytes: a reader goroutine starts"},
 	{stIdle, stAsleep, byActor, "passivation of a connection that reads nothing"},
 	{stIdle, stClosed, byActor, "the connection ends"},
@@ -171,6 +178,9 @@ var kickTime = time.Unix(1, 0)
 
 // The operations below are the only code that changes a connection's
 // state. Each says who may call it.
+
+// up marks a started connection up: Init accepted it (actor).
+func (c *conn) up() { c.proc.st.move(stStarting, stIdle) }
 
 // startReading starts a reader goroutine if none runs or waits (actor).
 func (c *conn) startReading() {
@@ -272,7 +282,7 @@ func (c *conn) closeRead() {
 		switch s := st.load(); s {
 		case stClosed, stParkingClose:
 			return
-		case stIdle, stReading, stKickPark, stKickStop, stPosted:
+		case stStarting, stIdle, stReading, stKickPark, stKickStop, stPosted:
 			if st.move(s, stClosed) {
 				return
 			}
@@ -469,8 +479,13 @@ func (c *conn) park() readerStep {
 				return readerGone
 			}
 			c.refs.Add(-1)
-		case stReading:
-			return readOn // the poller fired while we parked: its registration is spent
+		case stReading, stKickPark, stKickStop:
+			// The poller fired while we parked (its registration is spent)
+			// and the actor may have asked something since: read on, and
+			// the loop sees the kick.
+			return readOn
+		case stClosed: // the poller fired, then the connection ended
+			return readerDone
 		case stParkingStop:
 			sharedPoller.Remove(fd, c.pollKey)
 			if st.move(stParkingStop, stIdle) {

@@ -49,7 +49,7 @@ func TestMoveFromAnotherState(t *testing.T) {
 	assert.Equal(t, stPosted, w.load())
 }
 
-// Every state can be reached from the start (stIdle), and every state
+// Every state can be reached from the start (stStarting), and every state
 // but stClosed leads to stClosed: no connection is stuck.
 func TestEveryStateReachableAndEnds(t *testing.T) {
 	next := map[state][]state{}
@@ -70,7 +70,7 @@ func TestEveryStateReachableAndEnds(t *testing.T) {
 		}
 		return seen
 	}
-	fromIdle := reach(stIdle)
+	fromIdle := reach(stStarting)
 	for s := range numStates {
 		assert.True(t, fromIdle[s], "%v unreachable", s)
 		assert.True(t, reach(s)[stClosed], "%v never ends", s)

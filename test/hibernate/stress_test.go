@@ -215,7 +215,7 @@ func pidOf(t *testing.T, srv *server.Server, addr string) *actor.PID {
 	var pid *actor.PID
 	assert.Eventually(t, func() bool {
 		for _, info := range srv.Connections() {
-			if info.Peer.String() == addr {
+			if info.Peer != nil && info.Peer.String() == addr {
 				pid = info.PID
 				return true
 			}
