@@ -18,18 +18,22 @@ func (c *conn) apply(cb callback, r *behaviours.Result) {
 			return
 		}
 	}
-	if v, ok := r.ReplyValue(); ok {
-		if cb != cbCall {
-			c.terminate(invalid(cb, "Reply outside HandleCall (use ReplyTo)"))
+	v, replying := r.ReplyValue()
+	if replying && cb != cbCall {
+		c.terminate(invalid(cb, "Reply outside HandleCall (use ReplyTo)"))
+		return
+	}
+	if replying || r.HasDeferredReplies() {
+		// A reply never precedes the packets queued before it (etcp
+		// applies a return's options in order): they are written first,
+		// and a failed write is what the callers hear.
+		if err := c.flush(); err != nil {
+			c.replyAll(r, replying, nil, err)
+			c.terminate(err)
 			return
 		}
-		c.sendReply(c.from.PID(), v)
+		c.replyAll(r, replying, v, nil)
 	}
-	r.DeferredReplies(func(to behaviours.From, v any) {
-		if to.Valid() {
-			c.sendReply(to.PID(), v)
-		}
-	})
 	if r.Declined() {
 		c.terminate(invalid(cb, "Decline outside Init"))
 		return
@@ -64,6 +68,26 @@ func (c *conn) apply(cb callback, r *behaviours.Result) {
 	if r.Hibernating() {
 		c.hibernateNext = true
 	}
+}
+
+// replyAll sends the Result's replies: the current call's (if replying)
+// and the deferred ones with their values, or all with werr when the
+// packets before them could not be written.
+func (c *conn) replyAll(r *behaviours.Result, replying bool, v any, werr error) {
+	if replying {
+		if werr != nil {
+			v = werr
+		}
+		c.sendReply(c.from.PID(), v)
+	}
+	r.DeferredReplies(func(to behaviours.From, dv any) {
+		if to.Valid() {
+			if werr != nil {
+				dv = werr
+			}
+			c.sendReply(to.PID(), dv)
+		}
+	})
 }
 
 // setMode switches between active and passive mode.

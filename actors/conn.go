@@ -98,12 +98,13 @@ type conn struct {
 // newConn prepares the actor for a connected socket.
 func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
 	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
-		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id}}
+		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id, g: g}}
 	c.mb.conn = c
 	c.useSocket(sock)
 	c.refs.Store(1)
 	g.live.Add(1)
 	g.conns.add(c.proc)
+	g.armSweep()
 	return c
 }
 
@@ -178,6 +179,10 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.onIdle(m)
 	case *recvFire:
 		c.onRecvTimer()
+	case *writability:
+		c.writabilityChanged()
+	case *idleExpired:
+		c.onIdleExpired()
 	case *hibernateFire:
 		c.onHibernateTimer()
 	case *nudge:
@@ -216,8 +221,7 @@ func (c *conn) receiveRead(ev *readEvent) {
 	if c.hibernated {
 		c.wake()
 	}
-	c.arrived()
-	c.onRead(ev)
+	c.onRead(ev) // each whole frame counts as an arrival (deliver), a partial one does not
 	if c.life == lifeUp {
 		c.settle()
 	}
@@ -261,6 +265,7 @@ func (c *conn) start() {
 	// panic in Init included.
 	c.life = lifeUp
 	c.up()
+	c.frameArrived() // the idle timeout counts from the start
 	if err != nil {
 		c.terminate(err)
 	} else {
@@ -340,6 +345,17 @@ func (c *conn) onRead(ev *readEvent) {
 	}
 }
 
+// reset makes the socket's close a reset (linger 0), so the peer sees
+// ECONNRESET rather than a clean end of stream.
+func reset(sock any) {
+	switch s := sock.(type) {
+	case interface{ SetLinger(int) error }:
+		_ = s.SetLinger(0)
+	case interface{ NetConn() net.Conn }:
+		reset(s.NetConn())
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -347,7 +363,9 @@ func isTimeout(err error) bool {
 
 // onSend writes a packet for client.SendSync / SendAsync.
 func (c *conn) onSend(m *Send) {
-	if err := c.queue(m.Data); err != nil {
+	err := c.queue(m.Data)
+	c.wrote(len(m.Data)) // in the write buffer: written before the next message
+	if err != nil {
 		c.terminate(err)
 		c.ack(err)
 		return
@@ -355,7 +373,7 @@ func (c *conn) onSend(m *Send) {
 	if c.ctx.Sender() == nil {
 		return // async: settle flushes, and a write error ends the connection
 	}
-	err := c.flush()
+	err = c.flush()
 	c.ack(err)
 	if err != nil {
 		c.terminate(err)
@@ -405,6 +423,9 @@ func (c *conn) terminate(reason error) {
 	if err := c.flush(); err != nil && reason == nil {
 		reason = err
 	}
+	if c.g.forced.Load() && isTimeout(reason) {
+		reason = c.g.ownerStopReason() // its owner interrupted a blocked write
+	}
 	if c.handler != nil {
 		reason = c.invokeTerminate(reason)
 	}
@@ -414,6 +435,12 @@ func (c *conn) terminate(reason error) {
 		c.g.hibernated.Add(-1)
 	}
 	c.closeRead()
+	if wq := c.proc.wq.Load(); wq != nil {
+		wq.release(true)
+	}
+	if abortive(reason) {
+		reset(c.sock)
+	}
 	c.sock.Close()
 	c.releaseBuffers()
 	if reason != nil && !errors.Is(reason, ErrShutdown) {

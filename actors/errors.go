@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/etcp-go/etcp/transport"
 )
 
 // Sentinel errors; match them with [errors.Is].
@@ -19,7 +21,30 @@ var (
 	// ErrShutdown is the reason connections end with when their server,
 	// pool or client owner stops without a reason of its own.
 	ErrShutdown = errors.New("etcp: shutdown")
+	// ErrWriteTimeout: the peer took no byte for the write timeout; the
+	// connection was reset.
+	ErrWriteTimeout = errors.New("etcp: write timeout: the peer is not reading")
+	// ErrIdleTimeout: no complete frame arrived for the idle timeout
+	// (WithIdleTimeout); the connection was reset.
+	ErrIdleTimeout = errors.New("etcp: idle timeout: no complete frame")
+	// ErrOverflow: more bytes were sent to the connection than its hard
+	// cap allows while it could not write them (WithWriteQueue); the
+	// connection was reset.
+	ErrOverflow = errors.New("etcp: write queue overflow")
+	// ErrWriteBlocked: a SendSync found the connection over its high
+	// watermark and was told not to wait (WithWriteQueue).
+	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")
 )
+
+// abortive reports whether a connection ending with reason ends on an
+// error the peer must not mistake for a clean end: its socket is reset
+// (linger 0) instead of closed with a FIN, as nginx's
+// reset_timedout_connection does.
+func abortive(reason error) bool {
+	return errors.Is(reason, ErrWriteTimeout) || errors.Is(reason, ErrIdleTimeout) ||
+		errors.Is(reason, ErrOverflow) || errors.Is(reason, ErrCallbackPanic) ||
+		errors.Is(reason, ErrInvalidResult) || errors.Is(reason, transport.ErrFrameTooLarge)
+}
 
 // CallbackError is the reason a connection ends with when a callback
 // panics or returns an invalid Result. It names the callback.

@@ -28,13 +28,17 @@ type Group struct {
 	tracer        Tracer
 	idleHibernate time.Duration
 	parkAfter     time.Duration
+	idleTimeout   time.Duration
+	writeQueue    WriteQueue
 
 	conns      connList
 	live       sync.WaitGroup // connections whose actor or reader goroutine still runs
 	hibernated atomic.Int64
 	stopping   atomic.Bool
+	forced     atomic.Bool // Force ran: every socket's deadline is past
 	stopReason atomic.Pointer[error]
 	onEnd      func() // see SetOnEnd
+	sweep      sweeper
 }
 
 // NewGroup validates o and makes a group whose connections get a handler
@@ -56,7 +60,8 @@ func NewGroup(o *ConnOptions, factory behaviours.Factory, arg any, logger *slog.
 		park = DefaultParkAfter
 	}
 	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
-		idleHibernate: o.IdleHibernate, parkAfter: park}, nil
+		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
+		writeQueue: o.WriteQueue}, nil
 }
 
 // Socket is the group's validated socket options.
@@ -95,6 +100,7 @@ func (g *Group) BeginStop(reason error) {
 		g.stopReason.Store(&reason)
 	}
 	g.stopping.Store(true)
+	g.stopSweep()
 }
 
 func (g *Group) ownerStopReason() error {
@@ -149,6 +155,22 @@ func (g *Group) Start(ctx context.Context, spawner actor.SpawnerContext, name st
 		return nil, up.Err
 	}
 	return pid, nil
+}
+
+// Force interrupts every connection's blocked socket operation (a write
+// to a peer that does not read, a handshake, a read) by setting its
+// deadline in the past, so that a stop no peer can hold up: an owner
+// calls it when its connections take longer than it allows to end. The
+// connections then end with their owner's stop reason.
+func (g *Group) Force() {
+	g.forced.Store(true)
+	g.conns.each(func(p *process) {
+		p.mu.Lock()
+		if mb := p.mb.Load(); mb != nil {
+			_ = mb.conn.sock.SetDeadline(kickTime)
+		}
+		p.mu.Unlock()
+	})
 }
 
 // List describes the connections that are up, by ID.

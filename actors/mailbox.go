@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -257,6 +258,8 @@ func (m *mailbox) drain() {
 			continue
 		}
 		switch msg.(type) {
+		case *overflow:
+			m.conn.terminate(fmt.Errorf("%w: more than %d bytes queued", ErrOverflow, m.conn.g.writeQueue.Max))
 		case *actor.Watch:
 			m.conn.watched = true
 			m.invoker.InvokeSystemMessage(msg)

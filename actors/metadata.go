@@ -64,3 +64,10 @@ func (c *conn) Logger() *slog.Logger {
 	}
 	return c.log
 }
+
+// ReplyTo answers a kept caller at once.
+func (c *conn) ReplyTo(from behaviours.From, v any) {
+	if from.Valid() {
+		c.sendReply(from.PID(), v)
+	}
+}

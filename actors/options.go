@@ -31,6 +31,14 @@ type ConnOptions struct {
 	// before parking on the shared poller. Default [DefaultParkAfter];
 	// negative never.
 	ParkAfter time.Duration
+	// IdleTimeout closes (resets) a connection that received no complete
+	// frame for this long, whatever its handler does: partial frames do
+	// not count, so a peer that trickles bytes (slowloris) is closed too.
+	// Checked every quarter of it. Default 0: never.
+	IdleTimeout time.Duration
+	// WriteQueue bounds what is sent to a connection and not yet written.
+	// Zero fields take the defaults of [DefaultWriteQueue].
+	WriteQueue WriteQueue
 }
 
 func (o *ConnOptions) connOptions() *ConnOptions { return o }
@@ -80,6 +88,18 @@ func WithParkAfter(d time.Duration) Option {
 	return connOption(func(o *ConnOptions) { o.ParkAfter = d })
 }
 
+// WithIdleTimeout closes connections that receive no complete frame for
+// d (0: never).
+func WithIdleTimeout(d time.Duration) Option {
+	return connOption(func(o *ConnOptions) { o.IdleTimeout = d })
+}
+
+// WithWriteQueue bounds the bytes sent to a connection and not yet
+// written: watermarks and a hard cap.
+func WithWriteQueue(q WriteQueue) Option {
+	return connOption(func(o *ConnOptions) { o.WriteQueue = q })
+}
+
 // OwnOption makes an option that only an Options of type T takes (an
 // Options of package server, client or pool): it sets what f sets, and
 // [Apply] refuses it for any other kind of owner.
@@ -117,8 +137,14 @@ func Apply(o configurable, opts []Option) error {
 // validate checks o and returns its socket options with every default
 // filled in.
 func (o *ConnOptions) validate() (transport.Options, error) {
-	if o.IdleHibernate < 0 {
+	switch {
+	case o.IdleHibernate < 0:
 		return transport.Options{}, fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
+	case o.IdleTimeout < 0:
+		return transport.Options{}, fmt.Errorf("%w: IdleTimeout is negative", ErrInvalidOptions)
+	}
+	if err := o.WriteQueue.validate(); err != nil {
+		return transport.Options{}, err
 	}
 	so, err := transport.New(o.Socket...)
 	if err != nil {

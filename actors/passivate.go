@@ -40,14 +40,17 @@ import (
 // process is the connection's protoactor Process, and the holder of its
 // state word for its whole life.
 type process struct {
-	st     stateWord
-	mu     sync.Mutex              // taken to passivate and to wake
-	mb     atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
-	sys    *actor.ActorSystem
-	parent *actor.PID
-	self   *actor.PID
-	sleep  *sleepRecord // set while asleep
-	id     uint64
+	st        stateWord
+	lastFrame atomic.Int64               // when the last frame arrived (time.Since(epoch)), with IdleTimeout
+	wq        atomic.Pointer[writeQueue] // made by the first send
+	g         *Group
+	mu        sync.Mutex              // taken to passivate and to wake
+	mb        atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
+	sys       *actor.ActorSystem
+	parent    *actor.PID
+	self      *actor.PID
+	sleep     *sleepRecord // set while asleep
+	id        uint64
 
 	prev, next *process // the group's list links, guarded by the list
 }
@@ -57,7 +60,6 @@ var _ actor.Process = (*process)(nil)
 // sleepRecord is what a passivated connection keeps.
 type sleepRecord struct {
 	handler  behaviours.Handler
-	g        *Group
 	notify   *actor.PID
 	tracer   Tracer
 	pending  []byte
@@ -74,9 +76,31 @@ type sleepRecord struct {
 
 var stopSystemMessage = &actor.Stop{}
 
-func (p *process) SendUserMessage(_ *actor.PID, msg any)   { p.post(msg, false) }
+func (p *process) SendUserMessage(_ *actor.PID, msg any) {
+	if !p.admit(msg) {
+		return
+	}
+	p.post(msg, false)
+}
 func (p *process) SendSystemMessage(_ *actor.PID, msg any) { p.post(msg, true) }
 func (p *process) Stop(_ *actor.PID)                       { p.post(stopSystemMessage, true) }
+
+// admit counts a Send in the connection's write queue; one past the hard
+// cap is refused (its sender hears ErrOverflow) and ends the connection.
+func (p *process) admit(msg any) bool {
+	s, ok := actor.UnwrapEnvelopeMessage(msg).(*Send)
+	if !ok || p.queueSend(len(s.Data), &p.g.writeQueue) {
+		return true
+	}
+	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
+		p.sys.Root.Send(env.Sender, &Reply{Err: ErrOverflow})
+	}
+	p.post(overflowStop, true)
+	return false
+}
+
+// group is the connection's group.
+func (p *process) group() *Group { return p.g }
 
 // post delivers to the live actor, waking it first if it sleeps.
 func (p *process) post(msg any, system bool) {
@@ -96,10 +120,14 @@ func (p *process) post(msg any, system bool) {
 			}
 			return
 		}
-		if mb := p.wake(msg, system); mb != nil {
+		mb, lost := p.wake(msg, system)
+		if mb != nil {
 			mb.release()
 		}
 		p.mu.Unlock()
+		if lost != nil {
+			lost()
+		}
 		return
 	}
 }
@@ -109,10 +137,14 @@ func (p *process) post(msg any, system bool) {
 func (p *process) readyAsleep() {
 	p.mu.Lock()
 	var mb *mailbox
+	var lost func()
 	if p.sleep != nil {
-		mb = p.wake(nil, false)
+		mb, lost = p.wake(nil, false)
 	}
 	p.mu.Unlock()
+	if lost != nil {
+		lost()
+	}
 	if mb != nil {
 		mb.run()
 	}
@@ -191,7 +223,7 @@ func (c *conn) passivate() bool {
 		c.mb.unretire()
 		return false
 	}
-	r := &sleepRecord{handler: c.handler, g: c.g, notify: c.notify, tracer: c.tracer, pending: c.pending,
+	r := &sleepRecord{handler: c.handler, notify: c.notify, tracer: c.tracer, pending: c.pending,
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
 	if watch {
@@ -218,15 +250,16 @@ func (c *conn) passivate() bool {
 
 // wake spawns the connection's actor again from its record and delivers
 // msg (if any) to it (p locked). It returns the new actor's mailbox, held:
-// the caller releases it or runs it; nil if the actor could not be made.
-func (p *process) wake(msg any, system bool) *mailbox {
+// the caller releases it or runs it; if the actor could not be made, nil
+// and what is left to do once p is unlocked.
+func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 	r := p.sleep
 	p.sleep = nil
 	if r.watched {
 		sharedPoller.Remove(r.sock.FD(), r.key)
 	}
 	sock, err := r.sock.Attach()
-	c := &conn{g: r.g, proc: p, id: p.id, notify: r.notify, accepted: r.accepted, passive: r.passive,
+	c := &conn{g: p.g, proc: p, id: p.id, notify: r.notify, accepted: r.accepted, passive: r.passive,
 		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
 		recvN: int(r.recvN), recvWant: r.recvWant, life: lifeUp, upNotified: true,
 		hibernated: true, resumed: true, self: p.self}
@@ -249,7 +282,10 @@ func (p *process) wake(msg any, system bool) *mailbox {
 		if !system && msg != nil {
 			rejectClosed(p.sys.Root, msg)
 		}
-		return nil
+		return nil, func() {
+			c.g.ended(p)
+			c.unref()
+		}
 	}
 	p.awaken(true)
 	p.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
@@ -258,25 +294,23 @@ func (p *process) wake(msg any, system bool) *mailbox {
 	if msg != nil {
 		c.mb.post(msg, system)
 	}
-	return &c.mb
+	return &c.mb, nil
 }
 
 // lost ends a connection whose actor could not be spawned again: it leaves
-// the registry and its group's list, and its parent and owner hear of it
-// as if it had stopped (p locked).
+// the registry, and its parent and owner hear of it as if it had stopped
+// (p locked; wake's caller then takes it out of its group).
 func (p *process) lost(c *conn, reason error) {
 	p.awaken(false)
 	g := c.g
 	g.hibernated.Add(-1)
 	p.sys.ProcessRegistry.Remove(p.self)
-	g.ended(p)
 	if c.notify != nil {
 		p.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
 	}
 	if parent, ok := p.sys.ProcessRegistry.Get(p.parent); ok && p.parent != nil {
 		parent.SendSystemMessage(p.parent, &actor.Terminated{Who: p.self})
 	}
-	c.unref()
 }
 
 // spawnParent is the spawner context a re-spawn runs under: protoactor's

@@ -158,7 +158,7 @@ func (c *conn) armDeadline() {
 	}
 	c.deadlineArmed, c.readsSinceArm = true, 0
 	c.sock.SetReadDeadline(time.Now().Add(c.g.parkAfter))
-	if s := c.proc.st.load(); s == stKickPark || s == stKickStop {
+	if s := c.proc.st.load(); s == stKickPark || s == stKickStop || c.g.forced.Load() {
 		c.sock.SetReadDeadline(kickTime)
 	}
 }
@@ -178,9 +178,8 @@ func (c *conn) take(ev *readEvent) {
 		c.pending = c.keep(c.consume(c.pending), c.pending)
 		return
 	}
-	rest := c.consume(data)
-	if len(rest) > 0 {
-		c.pending = append(c.pending[:0], rest...)
+	if rest := c.consume(data); len(rest) > 0 {
+		c.pending = c.keep(rest, c.pending)
 	}
 	c.putBuf(ev)
 }
@@ -190,14 +189,17 @@ func (c *conn) putBuf(ev *readEvent) {
 	ev.buf, ev.n = nil, 0
 }
 
-// keep moves the unconsumed tail rest of buf to its front, and lets a
-// large buffer go once it is empty.
+// keep moves the unconsumed tail rest of buf to its front. A buffer grown
+// for a large frame is let go once that frame is delivered: what is left
+// moves to a buffer of its own size.
 func (c *conn) keep(rest, buf []byte) []byte {
-	if len(rest) == 0 {
-		if cap(buf) > readBufSize {
-			return nil
-		}
-		return buf[:0]
+	switch {
+	case cap(buf) <= readBufSize:
+		return append(buf[:0], rest...)
+	case len(rest) == 0:
+		return nil
+	case len(rest) <= cap(buf)/4:
+		return append([]byte(nil), rest...)
 	}
 	return append(buf[:0], rest...)
 }
@@ -243,6 +245,8 @@ func (c *conn) deliver(frame []byte) {
 			c.passive = true
 		}
 	}
+	c.arrived()
+	c.frameArrived()
 	if c.tracer != nil {
 		c.traceBytes(TracePacketIn, frame)
 	}

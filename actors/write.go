@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -35,28 +36,45 @@ func (c *conn) queue(p []byte) error {
 	return nil
 }
 
-// flush writes what is queued.
+// writeChunk is the most one write call is given: the write deadline is
+// re-armed between chunks, so it bounds a stall, not a long write to a
+// peer that reads steadily (Netty's observeOutput).
+const writeChunk = 64 << 10
+
+// flush writes what is queued. A write that makes no progress for
+// WriteTimeout ends with an error wrapping ErrWriteTimeout.
 func (c *conn) flush() error {
 	if c.out == nil {
 		return nil
 	}
 	b := *c.out
-	if len(b) == 0 {
-		c.releaseOut()
-		return nil
-	}
 	defer c.releaseOut()
-	if wt := c.g.socket.WriteTimeout; wt > 0 {
-		// Re-arm the write deadline at most every half timeout: a blocked
-		// write still ends within (WriteTimeout/2, WriteTimeout], and the
-		// hot path does not reset a runtime timer on every write.
-		if now := time.Since(epoch); c.wdeadline-now < wt/2 {
-			c.wdeadline = now + wt
-			c.sock.SetWriteDeadline(time.Now().Add(wt))
+	wt := c.g.socket.WriteTimeout
+	for len(b) > 0 {
+		if wt > 0 {
+			// Re-arm the deadline only when less than half of it is left:
+			// a stalled chunk still ends within (WriteTimeout/2,
+			// WriteTimeout], and the hot path does not reset a runtime
+			// timer on every write.
+			if now := time.Since(epoch); c.wdeadline-now < wt/2 {
+				c.wdeadline = now + wt
+				d := time.Now().Add(wt)
+				if c.g.forced.Load() {
+					d = kickTime // the owner is forcing its connections to end
+				}
+				c.sock.SetWriteDeadline(d)
+			}
+		}
+		n, err := c.sock.Write(b[:min(len(b), writeChunk)])
+		b = b[n:]
+		if err != nil {
+			if isTimeout(err) && !c.g.forced.Load() {
+				return fmt.Errorf("%w: no byte written for %v (%w)", ErrWriteTimeout, wt, err)
+			}
+			return err
 		}
 	}
-	_, err := c.sock.Write(b)
-	return err
+	return nil
 }
 
 // releaseOut gives the write buffer back to the pool.

@@ -42,6 +42,23 @@ type Conn interface {
 	SetSocketOptions(transport.SocketOptions) error
 	// Logger is the connection's logger, tagged with its id and peer.
 	Logger() *slog.Logger
+	// ReplyTo answers a caller kept from an earlier HandleCall, at once,
+	// from any callback, Terminate included. (A Result's ReplyTo answers
+	// once the packets of its Result are written.) An error value reaches
+	// the caller as its error.
+	ReplyTo(from From, v any)
+	// Writable reports whether the bytes sent to the connection and not
+	// yet written are below its high watermark (see [Writability]).
+	Writable() bool
+}
+
+// Writability reaches HandleInfo when the bytes sent to the connection
+// (by SendSync, SendAsync or a pool) and not yet written pass the high
+// watermark (Writable false: the peer reads slower than it is sent to)
+// and when they drain back to the low one (Writable true).
+type Writability struct {
+	Writable bool
+	Queued   int // bytes queued when it changed
 }
 
 // From is a caller waiting for a reply to a call. It can be kept and

@@ -33,6 +33,9 @@ func (r *Result) HasPackets() bool { return r.out != nil || (r.ext != nil && r.e
 // ReplyValue returns the reply to the current call, if one was asked for.
 func (r *Result) ReplyValue() (any, bool) { return r.reply, r.flags&flagReply != 0 }
 
+// HasDeferredReplies reports whether the Result answers kept callers.
+func (r *Result) HasDeferredReplies() bool { return r.ext != nil && len(r.ext.replies) > 0 }
+
 // DeferredReplies calls f for each [Result.ReplyTo].
 func (r *Result) DeferredReplies(f func(From, any)) {
 	if r.ext == nil {

@@ -17,10 +17,12 @@ import (
 // with no live connection gives an error wrapping actors.ErrClosed.
 
 // SendSync writes p (framed) on the connection and returns once it is
-// written, or the write error.
+// written, or the write error. While the connection is over its high
+// watermark (its peer reads slower than it is sent to) it waits for it to
+// drain first, or fails with actors.ErrWriteBlocked (see
+// actors.WriteQueue).
 func SendSync(ctx context.Context, s actor.SenderContext, pid *actor.PID, p []byte) error {
-	_, err := actors.Request(ctx, s, pid, &actors.Send{Data: p})
-	return err
+	return actors.SendSync(ctx, s, pid, p)
 }
 
 // SendAsync writes p on the connection without waiting; a write error

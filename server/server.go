@@ -4,43 +4,61 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/transport"
 )
 
-// Server is a running server: a listening socket, a supervisor actor
-// ("etcp/<name>") whose children are the acceptors, and under each
-// acceptor the connections it accepted. Its methods are safe for
-// concurrent use.
+// Server is a running server: listening sockets, a supervisor actor
+// ("etcp/<name>") whose children are the connection supervisors and the
+// acceptors, and under each connection supervisor the connections its
+// acceptor accepted. Its methods are safe for concurrent use.
 type Server struct {
 	sys       *actor.ActorSystem
 	name      string
 	pid       *actor.PID
-	group     *acceptGroup
+	opts      Options
+	log       *slog.Logger
+	listening listening
 	acceptors []acceptorRef
+	sups      []atomic.Pointer[actor.PID] // connection supervisors, by acceptor
 	conns     *actors.Group
-	stopOnce  sync.Once
-	done      chan struct{}
+	slots     slots
+	nextID    atomic.Uint64
+	deadSub   *eventstream.Subscription
+
+	accepted, terminated, rejected                 atomic.Int64
+	acceptorRestarts, supRestarts, listenerReopens atomic.Int64
+	acceptErrs                                     acceptErrors
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a connection ends
+	err     error         // why the server stopped
+
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 type acceptorRef struct {
-	a   *acceptor
-	pid *actor.PID
+	pid atomic.Pointer[actor.PID] // nil while it restarts
 }
 
 // AcceptorInfo describes one acceptor.
 type AcceptorInfo struct {
 	ID   int        // 1 to the number of acceptors
-	PID  *actor.PID // the acceptor's actor
-	Mode Mode       // what it is doing now
+	PID  *actor.PID // the acceptor's actor; nil while it restarts
+	Mode Mode       // the server's mode, or ModeClosed while it restarts
 }
 
 var serverSeq atomic.Uint64
@@ -65,69 +83,122 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("server-%d", serverSeq.Add(1))
 	}
-	so := conns.Socket()
-	ln, err := so.Transport.Listen(context.Background(), addr, so)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%w: %w", ErrAddrInUse, err)
-		}
+	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns, changed: make(chan struct{}),
+		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
+	s.slots.root = sys.Root
+	s.slots.limit.Store(int64(o.MaxConnections))
+	if err := s.listen(addr); err != nil {
 		return nil, err
 	}
 	if li, ok := factory().(behaviours.ListenIniter); ok {
-		info := behaviours.ListenInfo{Name: o.Name, Addr: ln.Addr().String(), Transport: so.Transport.Name()}
+		info := behaviours.ListenInfo{Name: o.Name, Addr: s.Addr().String(), Transport: s.listening.so.Transport.Name()}
 		if arg, err = li.ListenInit(info, arg); err != nil {
-			ln.Close()
+			s.listening.close()
 			return nil, fmt.Errorf("%w: %w", ErrListenInit, err)
 		}
 	}
-	s := &Server{sys: sys, name: o.Name, conns: conns, done: make(chan struct{})}
-	log := conns.Logger().With("server", o.Name)
 	conns.SetArg(arg)
-	conns.SetLogger(log)
-	s.group = &acceptGroup{listener: ln, logger: log, conns: conns}
+	conns.SetLogger(s.log)
+	conns.SetOnEnd(s.connEnded)
 	if o.StartAsleep {
-		if err := s.group.SetSleeping(true); err != nil {
-			ln.Close()
-			return nil, err
-		}
+		s.listening.setMode(ModeAccepting, ModeSleeping)
 	}
-	for i := range o.Acceptors {
-		s.acceptors = append(s.acceptors, acceptorRef{a: newAcceptor(i+1, s.group)})
-	}
+	s.acceptors = make([]acceptorRef, o.Acceptors)
+	s.sups = make([]atomic.Pointer[actor.PID], o.Acceptors)
+	s.deadSub = sys.EventStream.Subscribe(s.onDeadLetter)
 	ready := make(chan struct{})
-	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{s: s, ready: ready} },
-		actor.WithSupervisor(acceptorSupervision))
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &supervisor{s: s, ready: ready, backoff: map[int]time.Duration{}}
+	}, actor.WithSupervisor(childSupervision))
 	s.pid, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name)
 	if err != nil {
-		ln.Close()
+		sys.EventStream.Unsubscribe(s.deadSub)
+		s.listening.close()
 		if errors.Is(err, actor.ErrNameExists) {
 			return nil, fmt.Errorf("%w: %q", ErrNameTaken, o.Name)
 		}
 		return nil, err
 	}
 	<-ready
-	log.Debug("etcp: server started", "addr", ln.Addr().String(), "acceptors", o.Acceptors)
+	s.log.Debug("etcp: server started", "addr", s.Addr().String(), "acceptors", o.Acceptors)
 	return s, nil
 }
 
-// acceptorSupervision resumes an acceptor that failed: restarting it
-// would stop the connections it supervises.
-var acceptorSupervision = actor.NewOneForOneStrategy(10, time.Second,
-	func(any) actor.Directive { return actor.ResumeDirective })
-
-// supervisor is the server's root actor; it starts the acceptors.
-type supervisor struct {
-	s     *Server
-	ready chan struct{}
+// listen opens the listening sockets: one, or Listeners sharing the
+// address with SO_REUSEPORT.
+func (s *Server) listen(addr string) error {
+	so := s.conns.Socket()
+	if s.opts.Listeners > 1 {
+		so.ReusePort = true
+	}
+	s.listening.so = so
+	s.listening.lns = make([]atomic.Pointer[listener], s.opts.Listeners)
+	for i := range s.opts.Listeners {
+		ln, err := so.Transport.Listen(context.Background(), addr, so)
+		if err != nil {
+			s.listening.close()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("%w: %w", ErrAddrInUse, err)
+			}
+			return err
+		}
+		s.listening.lns[i].Store(&listener{ln})
+		if i == 0 {
+			addr = ln.Addr().String() // port 0: the others share the port the first got
+			s.listening.addr = addr
+		}
+	}
+	return nil
 }
 
-func (v *supervisor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
-		for i := range v.s.acceptors {
-			ref := &v.s.acceptors[i]
-			ref.pid, _ = ctx.SpawnNamed(ref.a.props(), fmt.Sprintf("acceptor-%d", ref.a.id))
+// handOff gives an accepted socket to connection supervisor i (or, while
+// that one restarts, another).
+func (s *Server) handOff(i int, sock transport.Conn) {
+	id := s.nextID.Add(1)
+	for j := range s.sups {
+		if pid := s.sups[(i+j)%len(s.sups)].Load(); pid != nil {
+			s.sys.Root.Send(pid, &handoff{sock: sock, id: id})
+			return
 		}
-		close(v.ready)
+	}
+	sock.Close()
+	s.slots.give()
+}
+
+// onDeadLetter closes a socket whose connection supervisor died as it
+// was handed over, and frees its slot.
+func (s *Server) onDeadLetter(ev any) {
+	if dl, ok := ev.(*actor.DeadLetterEvent); ok {
+		if h, ok := dl.Message.(*handoff); ok && s.ownsSup(dl.PID) {
+			h.sock.Close()
+			s.slots.give()
+		}
+	}
+}
+
+// ownsSup reports whether pid is (was) one of s's connection supervisors.
+func (s *Server) ownsSup(pid *actor.PID) bool {
+	return pid != nil && len(pid.Id) > len(s.pid.Id) && pid.Id[:len(s.pid.Id)+1] == s.pid.Id+"/"
+}
+
+// connEnded runs as every connection ends: it frees its slot and wakes
+// WaitConnections.
+func (s *Server) connEnded() {
+	s.terminated.Add(1)
+	s.slots.give()
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// tickAcceptors sends every acceptor a tick: the mode changed, or its
+// listener was reopened.
+func (s *Server) tickAcceptors() {
+	for i := range s.acceptors {
+		if pid := s.acceptors[i].pid.Load(); pid != nil {
+			s.sys.Root.Send(pid, tick)
+		}
 	}
 }
 
@@ -138,26 +209,27 @@ func (s *Server) Name() string { return s.name }
 func (s *Server) PID() *actor.PID { return s.pid }
 
 // Addr is the bound address.
-func (s *Server) Addr() net.Addr { return s.group.listener.Addr() }
+func (s *Server) Addr() net.Addr { return s.listening.ln(0).Addr() }
 
 // Acceptors lists the acceptors with their PIDs and modes.
 func (s *Server) Acceptors() []AcceptorInfo {
 	out := make([]AcceptorInfo, len(s.acceptors))
-	for i, ref := range s.acceptors {
-		out[i] = AcceptorInfo{ID: ref.a.id, PID: ref.pid, Mode: ref.a.Mode()}
+	m := s.listening.Mode()
+	for i := range s.acceptors {
+		out[i] = AcceptorInfo{ID: i + 1, PID: s.acceptors[i].pid.Load(), Mode: m}
+		if out[i].PID == nil {
+			out[i].Mode = ModeClosed
+		}
 	}
 	return out
 }
 
-// Mode is the acceptors' mode, and whether they all agree; when they do
-// not, [Server.Acceptors] gives each one's.
+// Mode is the acceptors' mode, and whether they all agree (false while
+// one restarts; [Server.Acceptors] gives each one's). It answers at once.
 func (s *Server) Mode() (Mode, bool) {
-	if len(s.acceptors) == 0 {
-		return ModeSleeping, true
-	}
-	m := s.acceptors[0].a.Mode()
-	for _, ref := range s.acceptors[1:] {
-		if ref.a.Mode() != m {
+	m := s.listening.Mode()
+	for i := range s.acceptors {
+		if s.acceptors[i].pid.Load() == nil && m != ModeClosed {
 			return m, false
 		}
 	}
@@ -166,47 +238,94 @@ func (s *Server) Mode() (Mode, bool) {
 
 // Sleep stops accepting: once it returns, no acceptor accepts until Wake.
 // Open connections are untouched and the listener stays open (new peers
-// wait in its backlog).
+// wait in its backlog). It answers at once, whatever the acceptors are
+// doing; ctx is for symmetry with the calls that wait.
 func (s *Server) Sleep(ctx context.Context) error {
-	if err := s.group.SetSleeping(true); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.tellAcceptors(ctx, &sleepAcceptor{})
+	if s.listening.setMode(ModeAccepting, ModeSleeping) || s.listening.Mode() == ModeSleeping {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
 }
 
-// Wake starts accepting again.
+// Wake starts accepting again, at once.
 func (s *Server) Wake(ctx context.Context) error {
-	if err := s.group.SetSleeping(false); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.tellAcceptors(ctx, &wakeAcceptor{})
-}
-
-func (s *Server) tellAcceptors(ctx context.Context, msg any) error {
-	var errs []error
-	for _, ref := range s.acceptors {
-		if _, err := actors.Request(ctx, s.sys.Root, ref.pid, msg); err != nil {
-			errs = append(errs, fmt.Errorf("acceptor %d: %w", ref.a.id, err))
-		}
+	if s.listening.setMode(ModeSleeping, ModeAccepting) {
+		s.tickAcceptors()
+		return nil
 	}
-	return errors.Join(errs...)
+	if s.listening.Mode() == ModeAccepting {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
 }
 
 // Connections lists the live connections, by id.
 func (s *Server) Connections() []actors.ConnInfo { return s.conns.List() }
 
-// Info is a snapshot of a server, cheap enough to poll.
+// Info is a snapshot of a server (ranch's info), cheap enough to poll.
 type Info struct {
-	Name  string
-	Addr  net.Addr
-	Mode  Mode // the acceptors' mode when they agree (else see Acceptors)
+	Name           string
+	Addr           net.Addr
+	Mode           Mode
+	MaxConnections int   // 0: no limit
+	Active         int   // connections accepted and not yet ended
+	Accepted       int64 // since start
+	Terminated     int64 // connections ended since start
+	Rejected       int64 // closed at once over the limit (WithRejectOverLimit)
+	// AcceptorRestarts counts acceptors restarted after they stopped or
+	// failed; ConnsRestarts connection supervisors; ListenerReopens
+	// listening sockets reopened after they died.
+	AcceptorRestarts, ConnsRestarts, ListenerReopens int64
+	// Conns counts the connections that are up by state.
 	Conns actors.Stats
 }
 
-// Info describes the server and counts its connections by state.
+// Info describes the server and counts its connections.
 func (s *Server) Info() Info {
-	m, _ := s.Mode()
-	return Info{Name: s.name, Addr: s.Addr(), Mode: m, Conns: s.conns.Stats()}
+	return Info{Name: s.name, Addr: s.Addr(), Mode: s.listening.Mode(),
+		MaxConnections: int(s.slots.limit.Load()), Active: int(s.accepted.Load() - s.terminated.Load()),
+		Accepted: s.accepted.Load(), Terminated: s.terminated.Load(), Rejected: s.rejected.Load(),
+		AcceptorRestarts: s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
+		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
+}
+
+// SetMaxConnections changes the connection limit (0: none) at run time;
+// a higher limit admits waiting peers at once.
+func (s *Server) SetMaxConnections(n int) error {
+	if n < 0 {
+		return fmt.Errorf("%w: MaxConnections %d is negative", ErrInvalidOptions, n)
+	}
+	s.slots.setLimit(int64(n))
+	return nil
+}
+
+// WaitConnections waits until cond holds for the number of connections
+// accepted and not yet ended (ranch's wait_for_connections), or ctx ends.
+func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(int(s.accepted.Load() - s.terminated.Load())) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			if cond(0) {
+				return nil
+			}
+			return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
+		case <-ctx.Done():
+			return fmt.Errorf("etcp/server: wait for connections of %s: %w", s.name, ctx.Err())
+		}
+	}
 }
 
 // CodeChange asks every live connection to migrate its handler state
@@ -222,21 +341,25 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 	return errors.Join(errs...)
 }
 
-// Stop stops the server: the listener closes, the acceptors stop, and
+// Shutdown stops the server gracefully: the acceptors sleep (the port
+// stops accepting, new peers wait in the backlog), the connections are
+// left to finish; when ctx ends, what is left is stopped as by Stop
+// (reason ErrShutdown). It returns once the server has stopped.
+func (s *Server) Shutdown(ctx context.Context) error {
+	_ = s.Sleep(context.Background())
+	_ = s.WaitConnections(ctx, func(n int) bool { return n == 0 })
+	return s.Stop(context.Background(), nil)
+}
+
+// Stop stops the server: the listeners close, the acceptors stop, and
 // every connection is stopped (each one's Terminate runs, with reason, or
-// actors.ErrShutdown when reason is nil). It returns when all of that is
-// done and every connection goroutine has exited, or when ctx ends.
-// Calling it again waits for the same stop.
+// actors.ErrShutdown when reason is nil). A connection still blocked in
+// a write or handshake after the stop grace (WithStopGrace) has its
+// socket interrupted, so no peer can hold Stop up. It returns when all of
+// that is done and every connection goroutine has exited, or when ctx
+// ends. Calling it again waits for the same stop.
 func (s *Server) Stop(ctx context.Context, reason error) error {
-	s.stopOnce.Do(func() {
-		s.conns.BeginStop(reason)
-		s.group.listener.Close()
-		go func() {
-			_ = s.sys.Root.StopFuture(s.pid).Wait()
-			s.conns.Wait()
-			close(s.done)
-		}()
-	})
+	s.stop(reason, nil)
 	select {
 	case <-s.done:
 		return nil
@@ -245,5 +368,48 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 	}
 }
 
+// fail stops a server that cannot go on (its listener died for good).
+func (s *Server) fail(err error) { s.stop(nil, err) }
+
+func (s *Server) stop(reason, cause error) {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.err = cause
+		if s.err == nil {
+			s.err = ErrServerClosed
+		}
+		s.mu.Unlock()
+		s.conns.BeginStop(reason)
+		s.listening.close()
+		force := time.AfterFunc(s.opts.StopGrace, s.conns.Force)
+		go func() {
+			_ = s.sys.Root.StopFuture(s.pid).Wait()
+			s.conns.Wait()
+			force.Stop()
+			s.sys.EventStream.Unsubscribe(s.deadSub)
+			close(s.done)
+		}()
+	})
+}
+
 // Done is closed once the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err is nil while the server runs. Once it is stopping it says why:
+// ErrServerClosed after Stop or Shutdown, or the error that stopped it
+// (a listener that died and could not be reopened).
+func (s *Server) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// errStray answers a request an infrastructure actor does not know.
+var errStray = errors.New("etcp/server: unknown request")
+
+func typeName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(v).String()
+}

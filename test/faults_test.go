@@ -44,7 +44,7 @@ func TestPanicLeavesOtherConnectionsAnswering(t *testing.T) {
 	}
 
 	testkit.Write(t, b, "panic")
-	requireEOF(t, b, "")
+	requireReset(t, b, "")
 	reason := p.terminated(t)
 	require.ErrorIs(t, reason, actors.ErrCallbackPanic)
 	require.ErrorIs(t, reason, errKaboom, "the panic value is reachable")
@@ -99,7 +99,7 @@ func TestPanicInTerminate(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "Terminate", ce.Callback)
 	sp.expect(t, "init")
-	assert.NoError(t, sp.terminated(t), "the socket is closed all the same")
+	assert.ErrorIs(t, sp.terminated(t), syscall.ECONNRESET, "the socket is reset all the same (a panic is an error end)")
 }
 
 // The EMFILE test runs in a child process (this test binary again, with

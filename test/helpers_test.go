@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +39,15 @@ func requireEOF(t *testing.T, c net.Conn, want string) {
 	t.Helper()
 	got, err := io.ReadAll(c)
 	require.NoError(t, err, "want EOF, got an error")
+	require.Equal(t, want, string(got))
+}
+
+// requireReset asserts the peer reset c (after any bytes in want): a
+// connection ending on an error must not look like a clean end.
+func requireReset(t *testing.T, c net.Conn, want string) {
+	t.Helper()
+	got, err := io.ReadAll(c)
+	require.ErrorIs(t, err, syscall.ECONNRESET, "want a reset, got %q and %v", got, err)
 	require.Equal(t, want, string(got))
 }
 

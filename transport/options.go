@@ -56,6 +56,9 @@ type Options struct {
 	// WriteTimeout bounds one write to a peer that does not read; the
 	// connection ends when it passes. Default 30 s; negative means none.
 	WriteTimeout time.Duration
+	// ReusePort sets SO_REUSEPORT on listening sockets, so that several
+	// can share one address (TCP only). Default false.
+	ReusePort bool
 
 	validated bool
 }
@@ -172,6 +175,9 @@ func WithConnectTimeout(d time.Duration) Option { return func(o *Options) { o.Co
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(o *Options) { o.HandshakeTimeout = d }
 }
+
+// WithReusePort sets SO_REUSEPORT on listening sockets.
+func WithReusePort() Option { return func(o *Options) { o.ReusePort = true } }
 
 // WithWriteTimeout bounds each write; negative means no bound.
 func WithWriteTimeout(d time.Duration) Option { return func(o *Options) { o.WriteTimeout = d } }

@@ -21,6 +21,9 @@ func (tcpTransport) Listen(ctx context.Context, addr string, o *Options) (Listen
 		return nil, err
 	}
 	var lc net.ListenConfig
+	if o.ReusePort {
+		lc.Control = reusePort
+	}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("etcp/transport: listen tcp %s: %w", addr, err)

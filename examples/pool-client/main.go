@@ -92,7 +92,7 @@ func (h *echoCaller) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result
 // Terminate fails the calls still waiting: their echo will not come.
 func (h *echoCaller) Terminate(c behaviours.Conn, reason error) error {
 	for _, w := range h.waiting {
-		c.Context().Send(w.from.PID(), &actors.Reply{Err: fmt.Errorf("connection ended (%v) before the echo", reason)})
+		c.ReplyTo(w.from, fmt.Errorf("connection ended (%v) before the echo", reason))
 	}
 	h.waiting = nil
 	return reason

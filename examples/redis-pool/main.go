@@ -86,7 +86,7 @@ func (h *redisConn) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result 
 // Terminate fails the callers still waiting: their replies will not come.
 func (h *redisConn) Terminate(c behaviours.Conn, reason error) error {
 	for _, from := range h.waiting {
-		c.Context().Send(from.PID(), &actors.Reply{Err: fmt.Errorf("redis: connection ended before the reply: %v", reason)})
+		c.ReplyTo(from, fmt.Errorf("redis: connection ended before the reply: %w", reason))
 	}
 	h.waiting = nil
 	return reason
