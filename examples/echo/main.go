@@ -5,8 +5,10 @@
 //
 // Its first line on stdout is "listening ADDR" with the bound address; it
 // echoes every byte (or, with -framing, every frame, framed the same way)
-// until the peer closes, and stops cleanly (every
-// connection's Terminate runs) with exit status 0 on SIGINT or SIGTERM.
+// until the peer closes. On SIGINT or SIGTERM it stops accepting, lets
+// connections finish for -grace, then stops what is left (every
+// connection's Terminate runs, whatever the peers do) and exits with
+// status 0.
 // The project's load tool measures the library through this command, so
 // its flags and that first line are a contract.
 package main
@@ -81,6 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	unixPath := fs.String("unix", "", "listen on this Unix socket path instead of -addr")
 	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
+	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit)")
+	idleTimeout := fs.Duration("idle-timeout", 0, "close connections with no complete frame for this long (0 = never)")
+	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
+	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,7 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sock := []transport.Option{transport.WithFramer(framer), transport.WithMaxFrame(*maxFrame)}
+	sock := []transport.Option{transport.WithFramer(framer), transport.WithMaxFrame(*maxFrame),
+		transport.WithWriteTimeout(*writeTimeout)}
 	if *passive {
 		sock = append(sock, transport.WithPassive())
 	}
@@ -114,16 +121,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
 	srv, err := server.Start(sys, factory, nil, listenAddr,
-		server.WithAcceptors(*acceptors), actors.WithLogger(logger), actors.WithSocket(sock...),
-		actors.WithIdleHibernate(*idleHibernate))
+		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
+		actors.WithLogger(logger), actors.WithSocket(sock...),
+		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())
 	<-ctx.Done()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Stop accepting, let the connections finish for the grace, then stop
+	// the rest: Shutdown interrupts whatever a peer still blocks.
+	graceCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	return srv.Stop(stopCtx, nil)
+	return srv.Shutdown(graceCtx)
 }
 
 // loadCert reads -cert and -key, or makes a throwaway certificate.

@@ -25,10 +25,10 @@ func TestRunEchoes(t *testing.T) {
 		size    = 64
 		period  = 2 * time.Second
 	)
-	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0")
+	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-grace", "100ms")
 
 	// The clients stay connected until run returns: stopping the server
-	// must close them.
+	// must close them once the grace has passed.
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, clients)
 	errs := make([]error, clients)
@@ -87,4 +87,35 @@ type errMismatch struct{ sent, got []byte }
 
 func (e errMismatch) Error() string {
 	return fmt.Sprintf("echo mismatch: sent %x, got %x", e.sent, e.got)
+}
+
+// A peer that sends a lot and never reads blocks its connection's write:
+// the signal still stops the server within the grace plus the stop
+// grace, and run returns nil.
+func TestStopWithPeerNotReading(t *testing.T) {
+	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-grace", "200ms")
+	c, err := net.Dial("tcp", ex.Addr)
+	require.NoError(t, err)
+	defer c.Close()
+	sent := make(chan struct{})
+	go func() { // 64 MB, never reading the echo: the server's write blocks
+		defer close(sent)
+		_ = c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		_, _ = c.Write(make([]byte, 64<<20))
+	}()
+	// The server's write is blocked once both directions' buffers are full:
+	// then the peer's own send stalls too.
+	require.Never(t, func() bool {
+		select {
+		case <-sent:
+			return true
+		default:
+			return false
+		}
+	}, 300*time.Millisecond, 10*time.Millisecond, "the peer's 64 MB write completed: the server is not blocked")
+	began := time.Now()
+	ex.Stop(t) // run returns nil: no "context deadline exceeded" from a stop held up
+	assert.Less(t, time.Since(began), 3*time.Second, "SIGTERM ends within the grace plus a second (and slack)")
+	c.Close()
+	<-sent
 }
