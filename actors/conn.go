@@ -50,6 +50,7 @@ type conn struct {
 	ctx      actor.Context
 	self     *actor.PID
 	notify   *actor.PID // hears ConnUp and (unless upOnly) ConnDown; nil for none
+	names    []string   // names the handler registered (see register.go)
 	id       uint64
 	ev       readEvent     // the read in flight: the reader's until posted, then the actor's
 	consumed chan struct{} // made by the reader before it first waits (stWaiting)
@@ -266,6 +267,7 @@ func (c *conn) start() {
 	c.life = lifeUp
 	c.up()
 	c.frameArrived() // the idle timeout counts from the start
+	c.registerSelf()
 	if err != nil {
 		c.terminate(err)
 	} else {
@@ -447,6 +449,7 @@ func (c *conn) terminate(reason error) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
 	}
 	c.endErr = reason
+	c.unregisterAll()
 	if c.upNotified {
 		if !c.g.stopping.Load() {
 			c.tell(&ConnDown{Info: c.info(), Reason: reason})

@@ -1,18 +1,14 @@
 package actors
 
-import (
-	"cmp"
-	"slices"
-	"sync"
-)
+import "sync"
 
 // connList is the set of a group's connections, from their spawn to
-// their end; those still starting are left out of lists and counts. It
-// is kept
+// their end: what its owner supervises (Force, the idle sweep, Stats);
+// listing and lookups go through the registry. It is kept
 // inside the connections themselves: each one's process links into it,
 // so a connection costs the list two pointers and no map entry, and a
 // passivated connection keeps no addresses (they are read from its
-// socket when the list is read). It is sharded so that connections
+// registry). It is sharded so that connections
 // starting and ending on many goroutines do not contend on one lock.
 type connList struct {
 	shards [16]connShard
@@ -61,18 +57,6 @@ func (l *connList) each(f func(*process)) {
 		}
 		sh.Unlock()
 	}
-}
-
-// list describes the connections that are up, sorted by ID.
-func (l *connList) list() []ConnInfo {
-	var out []ConnInfo
-	l.each(func(p *process) {
-		if p.st.load().up() {
-			out = append(out, p.info())
-		}
-	})
-	slices.SortFunc(out, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }
 
 // stats counts the connections by their states.

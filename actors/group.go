@@ -1,9 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -30,6 +34,8 @@ type Group struct {
 	parkAfter     time.Duration
 	idleTimeout   time.Duration
 	writeQueue    WriteQueue
+	reg           registry.Registry
+	owner         string // the owner's name, in registry entries
 
 	conns      connList
 	live       sync.WaitGroup // connections whose actor or reader goroutine still runs
@@ -41,19 +47,22 @@ type Group struct {
 	sweep      sweeper
 }
 
-// NewGroup validates o and makes a group whose connections get a handler
-// from factory and arg as their Init argument. logger is used when o has
-// none. An invalid option is an error wrapping [ErrInvalidOptions].
-func NewGroup(o *ConnOptions, factory behaviours.Factory, arg any, logger *slog.Logger) (*Group, error) {
+// NewGroup validates o and makes a group of sys's whose connections, owned
+// by owner (a name for logs and registry entries), get a handler from
+// factory and arg as their Init argument. An invalid option is an error
+// wrapping [ErrInvalidOptions].
+func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory behaviours.Factory, arg any) (*Group, error) {
 	so, err := o.validate()
 	if err != nil {
 		return nil, err
 	}
-	if o.Logger != nil {
-		logger = o.Logger
-	}
+	logger := o.Logger
 	if logger == nil {
-		logger = slog.Default()
+		logger = sys.Logger()
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = registry.Of(sys)
 	}
 	park := o.ParkAfter
 	if park == 0 {
@@ -61,7 +70,38 @@ func NewGroup(o *ConnOptions, factory behaviours.Factory, arg any, logger *slog.
 	}
 	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
 		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
-		writeQueue: o.WriteQueue}, nil
+		writeQueue: o.WriteQueue, reg: reg, owner: owner}, nil
+}
+
+// Registry is where the group's connections are registered.
+func (g *Group) Registry() registry.Registry { return g.reg }
+
+// Connections lists the group's connections from its registry, by ID; a
+// registry that keeps nothing returns an error matching
+// registry.ErrNoRegistry.
+func (g *Group) Connections() ([]ConnInfo, error) {
+	entries, err := g.reg.Select(registry.ByOwner(g.owner))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ConnInfo, 0, len(entries))
+	for _, e := range entries {
+		if e.Name != e.PID.Id {
+			continue // a name the handler chose: the connection is listed under its id
+		}
+		out = append(out, ConnInfo{ID: e.ConnID, PID: e.PID, Local: netAddr(e.Local), Peer: netAddr(e.Peer),
+			Transport: e.Transport})
+	}
+	slices.SortFunc(out, func(a, b ConnInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// netAddr turns a registry address back into a net.Addr (nil for none).
+func netAddr(ap netip.AddrPort) net.Addr {
+	if !ap.IsValid() {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 // Socket is the group's validated socket options.
@@ -172,9 +212,6 @@ func (g *Group) Force() {
 		p.mu.Unlock()
 	})
 }
-
-// List describes the connections that are up, by ID.
-func (g *Group) List() []ConnInfo { return g.conns.list() }
 
 // Stats counts the group's connections by state.
 func (g *Group) Stats() Stats {

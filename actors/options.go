@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -39,6 +40,11 @@ type ConnOptions struct {
 	// WriteQueue bounds what is sent to a connection and not yet written.
 	// Zero fields take the defaults of [DefaultWriteQueue].
 	WriteQueue WriteQueue
+	// Registry is where every connection is registered while it lives
+	// (under its PID's id, with its owner, id, addresses, transport and
+	// start time), and where its handler's names go. Default: the actor
+	// system's (registry.Of); registry.None() keeps no list.
+	Registry registry.Registry
 }
 
 func (o *ConnOptions) connOptions() *ConnOptions { return o }
@@ -86,6 +92,11 @@ func WithIdleHibernate(d time.Duration) Option {
 // goroutine before it parks (negative: always).
 func WithParkAfter(d time.Duration) Option {
 	return connOption(func(o *ConnOptions) { o.ParkAfter = d })
+}
+
+// WithRegistry registers the connections in r (registry.None(): nowhere).
+func WithRegistry(r registry.Registry) Option {
+	return connOption(func(o *ConnOptions) { o.Registry = r })
 }
 
 // WithIdleTimeout closes connections that receive no complete frame for

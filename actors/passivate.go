@@ -60,6 +60,7 @@ var _ actor.Process = (*process)(nil)
 // sleepRecord is what a passivated connection keeps.
 type sleepRecord struct {
 	handler  behaviours.Handler
+	names    []string // names the handler registered
 	notify   *actor.PID
 	tracer   Tracer
 	pending  []byte
@@ -150,24 +151,6 @@ func (p *process) readyAsleep() {
 	}
 }
 
-// info describes the connection for its group's list. The live actor
-// changes its socket (StartTLS) with p locked, so its socket can be read
-// here.
-func (p *process) info() ConnInfo {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	info := ConnInfo{ID: p.id, PID: p.self}
-	switch mb := p.mb.Load(); {
-	case p.sleep != nil:
-		info.Local, info.Peer = p.sleep.sock.Addrs()
-		info.Transport = p.sleep.sock.Transport()
-	case mb != nil:
-		s := mb.conn.sock
-		info.Local, info.Peer, info.Transport = s.LocalAddr(), s.RemoteAddr(), s.Transport()
-	}
-	return info
-}
-
 // end runs when the actor has stopped for good.
 func (p *process) end() {
 	p.mu.Lock()
@@ -223,7 +206,7 @@ func (c *conn) passivate() bool {
 		c.mb.unretire()
 		return false
 	}
-	r := &sleepRecord{handler: c.handler, notify: c.notify, tracer: c.tracer, pending: c.pending,
+	r := &sleepRecord{handler: c.handler, names: c.names, notify: c.notify, tracer: c.tracer, pending: c.pending,
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
 	if watch {
@@ -259,7 +242,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 		sharedPoller.Remove(r.sock.FD(), r.key)
 	}
 	sock, err := r.sock.Attach()
-	c := &conn{g: p.g, proc: p, id: p.id, notify: r.notify, accepted: r.accepted, passive: r.passive,
+	c := &conn{g: p.g, proc: p, id: p.id, names: r.names, notify: r.notify, accepted: r.accepted, passive: r.passive,
 		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
 		recvN: int(r.recvN), recvWant: r.recvWant, life: lifeUp, upNotified: true,
 		hibernated: true, resumed: true, self: p.self}
@@ -305,6 +288,7 @@ func (p *process) lost(c *conn, reason error) {
 	g := c.g
 	g.hibernated.Add(-1)
 	p.sys.ProcessRegistry.Remove(p.self)
+	c.unregisterAll()
 	if c.notify != nil {
 		p.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
 	}

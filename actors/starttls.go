@@ -30,9 +30,10 @@ func (c *conn) startTLS() {
 		c.terminate(err)
 		return
 	}
-	c.proc.mu.Lock() // the group's list reads the socket from other goroutines
+	c.proc.mu.Lock() // Force reads the socket from other goroutines
 	c.useSocket(up)
 	c.proc.mu.Unlock()
+	c.reregister()
 }
 
 // prefixConn reads some bytes already taken from the socket before

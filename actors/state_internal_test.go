@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"regexp"
@@ -144,7 +145,9 @@ func testConn(t *testing.T) (*conn, net.Conn, *invoker) {
 	t.Cleanup(func() { peer.Close() })
 	sock, err := ln.Accept()
 	require.NoError(t, err)
-	g, err := NewGroup(&ConnOptions{}, func() behaviours.Handler { return behaviours.Base{} }, nil, nil)
+	g, err := NewGroup(actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	})), "test", &ConnOptions{}, func() behaviours.Handler { return behaviours.Base{} }, nil)
 	require.NoError(t, err)
 	c := newConn(g, sock, 1, true, nil, false)
 	inv := &invoker{}

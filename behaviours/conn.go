@@ -50,6 +50,14 @@ type Conn interface {
 	// Writable reports whether the bytes sent to the connection and not
 	// yet written are below its high watermark (see [Writability]).
 	Writable() bool
+	// Register registers the connection under name in its registry (its
+	// owner's: local by default, a cluster one if so configured), for
+	// example once a login packet said who the peer is; the name is
+	// released when the connection ends, whatever ends it. A name another
+	// connection holds fails with an error matching registry.ErrNameTaken.
+	Register(name string) error
+	// Unregister releases a name Register took.
+	Unregister(name string) error
 }
 
 // Writability reaches HandleInfo when the bytes sent to the connection

@@ -27,7 +27,12 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	if err != nil {
 		return nil, err
 	}
-	g, err := actors.NewGroup(&o.ConnOptions, factory, arg, spawner.ActorSystem().Logger())
+	id := connSeq.Add(1)
+	name := o.Name
+	if name == "" {
+		name = fmt.Sprintf("conn-%d", id)
+	}
+	g, err := actors.NewGroup(spawner.ActorSystem(), name, &o.ConnOptions, factory, arg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
@@ -37,11 +42,6 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("etcp/client: %w", err)
-	}
-	id := connSeq.Add(1)
-	name := o.Name
-	if name == "" {
-		name = fmt.Sprintf("conn-%d", id)
 	}
 	pid, err := g.Start(ctx, spawner, name, id, sock)
 	if err != nil {

@@ -67,7 +67,8 @@ func ExampleDial() {
 	fmt.Println(reply, err)
 
 	// The same functions work on a connection the server accepted.
-	for _, c := range srv.Connections() {
+	conns, _ := srv.Connections()
+	for _, c := range conns {
 		fmt.Println(client.SendSync(ctx, sys.Root, c.PID, []byte("from the server side")))
 	}
 	fmt.Println(client.Stop(ctx, sys.Root, pid, nil))

@@ -119,12 +119,12 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 	if err != nil {
 		return nil, err
 	}
-	conns, err := actors.NewGroup(&o.ConnOptions, factory, arg, sys.Logger())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("pool-%d", poolSeq.Add(1))
+	}
+	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	conns.SetLogger(conns.Logger().With("pool", o.Name))
 	p := &Pool{sys: sys, name: o.Name, o: o, conns: conns, log: conns.Logger(), infos: make(map[ID]ConnInfo),

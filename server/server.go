@@ -76,12 +76,12 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if err != nil {
 		return nil, err
 	}
-	conns, err := actors.NewGroup(&o.ConnOptions, factory, arg, sys.Logger())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("server-%d", serverSeq.Add(1))
+	}
+	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns, changed: make(chan struct{}),
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
@@ -265,8 +265,11 @@ func (s *Server) Wake(ctx context.Context) error {
 	return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
 }
 
-// Connections lists the live connections, by id.
-func (s *Server) Connections() []actors.ConnInfo { return s.conns.List() }
+// Connections lists the live connections, by id, from the server's
+// registry (passivated ones included, without waking them). A server
+// started with registry.None() keeps no list: the error matches
+// registry.ErrNoRegistry.
+func (s *Server) Connections() ([]actors.ConnInfo, error) { return s.conns.Connections() }
 
 // Info is a snapshot of a server (ranch's info), cheap enough to poll.
 type Info struct {
@@ -332,7 +335,11 @@ func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) err
 // (Handler.CodeChange) and returns the errors joined.
 func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) error {
 	var errs []error
-	for _, c := range s.Connections() {
+	conns, err := s.Connections()
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
 		_, err := actors.Request(ctx, s.sys.Root, c.PID, &actors.CodeChange{OldVersion: oldVersion, Extra: extra})
 		if err != nil && !errors.Is(err, actors.ErrClosed) {
 			errs = append(errs, fmt.Errorf("conn %d: %w", c.ID, err))

@@ -97,7 +97,7 @@ func TestClientAPIOnServerConnection(t *testing.T) {
 	require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, errBye))
 	assert.ErrorIs(t, sp.terminated(t), errBye)
 	requireEOF(t, raw, "")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 0 }, testkit.Wait, time.Millisecond)
 }
 
 func TestSendSyncFramed(t *testing.T) {

@@ -55,7 +55,7 @@ func TestPanicLeavesOtherConnectionsAnswering(t *testing.T) {
 	roundTrip(t, a, "still here")
 	roundTrip(t, c, "me too")
 	roundTrip(t, testkit.DialRaw(t, "tcp", srv.Addr().String()), "and new ones")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 3 }, testkit.Wait, time.Millisecond)
 	requireMode(t, srv, server.ModeAccepting)
 }
 
@@ -181,7 +181,7 @@ func TestEMFILEChild(t *testing.T) {
 	}
 	_, uniform := srv.Mode()
 	assert.True(t, uniform)
-	assert.Empty(t, srv.Connections())
+	assert.Empty(t, testkit.Conns(t, srv))
 
 	release()
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old))

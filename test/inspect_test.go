@@ -77,7 +77,7 @@ func TestServerCodeChangeAndState(t *testing.T) {
 	assert.Equal(t, "v1:a", string(testkit.ReadN(t, a, 4)))
 	write(b, "b")
 	assert.Equal(t, "v1:b", string(testkit.ReadN(t, b, 4)))
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 2 }, testkit.Wait, time.Millisecond)
 
 	require.NoError(t, srv.CodeChange(testkit.Ctx(t), "1", "s"))
 	write(a, "a")
@@ -86,7 +86,7 @@ func TestServerCodeChangeAndState(t *testing.T) {
 	assert.Equal(t, "v2(from 1,s):b", string(testkit.ReadN(t, b, len("v2(from 1,s):b"))))
 
 	// The new handler kept the state, which StateReader reports.
-	for _, c := range srv.Connections() {
+	for _, c := range testkit.Conns(t, srv) {
 		st, err := client.State(testkit.Ctx(t), sys.Root, c.PID)
 		require.NoError(t, err)
 		assert.Equal(t, 2, st)

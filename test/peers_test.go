@@ -49,7 +49,7 @@ func TestPeerThatNeverReads(t *testing.T) {
 	require.True(t, errors.As(reason, &ne) && ne.Timeout(), "want a write timeout, got %v", reason)
 	require.Less(t, time.Since(start), 5*time.Second)
 	roundTrip(t, other, "and after")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, time.Millisecond)
 }
 
 // A peer that vanishes with a reset ends its connection with that error,

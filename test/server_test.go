@@ -44,7 +44,7 @@ func TestSleepAndWake(t *testing.T) {
 	waiting := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	testkit.Write(t, waiting, "queued")
 	requireSilent(t, waiting, quiet)
-	assert.Len(t, srv.Connections(), 1)
+	assert.Len(t, testkit.Conns(t, srv), 1)
 
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	requireMode(t, srv, server.ModeAccepting)
@@ -196,15 +196,15 @@ func TestListenInitRefuses(t *testing.T) {
 func TestConnectionsListAndShrink(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
-	assert.Empty(t, srv.Connections())
+	assert.Empty(t, testkit.Conns(t, srv))
 	raws := []net.Conn{testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String()), testkit.DialRaw(t, "tcp", srv.Addr().String())}
 	for _, r := range raws {
 		roundTrip(t, r, "up")
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 3 }, testkit.Wait, time.Millisecond)
 
 	peers := map[string]bool{}
-	for _, c := range srv.Connections() {
+	for _, c := range testkit.Conns(t, srv) {
 		require.NotNil(t, c.PID)
 		assert.Equal(t, srv.Addr().String(), c.Local.String())
 		assert.Equal(t, "tcp", c.Transport)
@@ -216,8 +216,8 @@ func TestConnectionsListAndShrink(t *testing.T) {
 
 	gone := raws[1].LocalAddr().String()
 	require.NoError(t, raws[1].Close())
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 2 }, testkit.Wait, time.Millisecond)
-	for _, c := range srv.Connections() {
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 2 }, testkit.Wait, time.Millisecond)
+	for _, c := range testkit.Conns(t, srv) {
 		assert.NotEqual(t, gone, c.Peer.String())
 	}
 }
@@ -244,7 +244,7 @@ func TestStopWaitsForEveryTerminate(t *testing.T) {
 		testkit.DialRaw(t, "tcp", srv.Addr().String())
 		p.expect(t, "init")
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == n }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == n }, testkit.Wait, time.Millisecond)
 
 	require.NoError(t, srv.Stop(testkit.Ctx(t), errBye))
 	assert.Equal(t, int32(n), done.Load(), "Stop returned before every Terminate ran")
@@ -256,7 +256,7 @@ func TestStopWaitsForEveryTerminate(t *testing.T) {
 	default:
 		t.Fatal("Done not closed after Stop")
 	}
-	assert.Empty(t, srv.Connections())
+	assert.Empty(t, testkit.Conns(t, srv))
 	requireMode(t, srv, server.ModeClosed)
 	require.NoError(t, srv.Stop(testkit.Ctx(t), nil), "stopping again is harmless")
 	_, err := net.DialTimeout("tcp", srv.Addr().String(), testkit.Wait)

@@ -145,7 +145,7 @@ func TestHibernatedConnectionsHoldNoGoroutine(t *testing.T) {
 	passivated(t, f.counts, n)
 	// The server still lists them, with their addresses read from the sockets.
 	byPeer := map[string]actors.ConnInfo{}
-	for _, info := range f.srv.Connections() {
+	for _, info := range testkit.Conns(t, f.srv) {
 		byPeer[info.Peer.String()] = info
 	}
 	require.Len(t, byPeer, n)
@@ -173,8 +173,8 @@ func TestHibernatedConnectionWakesOnEveryMessage(t *testing.T) {
 	_, err := p.Write([]byte("hi\n"))
 	require.NoError(t, err)
 	id := p.expect(t, "packet", 1)
-	require.Eventually(t, func() bool { return len(f.srv.Connections()) == 1 }, 5*time.Second, time.Millisecond)
-	pid := f.srv.Connections()[0].PID
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, f.srv)) == 1 }, 5*time.Second, time.Millisecond)
+	pid := testkit.Conns(t, f.srv)[0].PID
 	require.Equal(t, id, pid.Id)
 	root := f.sys.Root
 	ctx := context.Background()

@@ -171,8 +171,8 @@ func newPeer(c net.Conn) *peer { return &peer{Conn: c, r: bufio.NewReader(c)} }
 // onlyConn waits for srv's one connection and returns its PID.
 func onlyConn(t *testing.T, srv *server.Server) *actor.PID {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, time.Millisecond)
-	return srv.Connections()[0].PID
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, time.Millisecond)
+	return testkit.Conns(t, srv)[0].PID
 }
 
 // mailboxesIdle waits until no connection of c has an actor turn under
@@ -432,7 +432,7 @@ func TestTLSConnectionsNeverPassivate(t *testing.T) {
 		mailboxesIdle(t, f.counts)
 		require.Zero(t, f.counts().Passivated, "a TLS connection passivated")
 	}
-	conns := f.srv.Connections()
+	conns := testkit.Conns(t, f.srv)
 	require.Len(t, conns, n)
 	for _, c := range conns {
 		got, err := client.Call(testkit.Ctx(t), f.sys.Root, c.PID, "x")
@@ -532,7 +532,7 @@ func TestPeersCloseWhilePassivated(t *testing.T) {
 		require.EqualError(t, testkit.Recv(t, f.done), "terminated after 2: %!w(<nil>)")
 	}
 	passivated(t, f.counts, 0)
-	require.Eventually(t, func() bool { return len(f.srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, f.srv)) == 0 }, testkit.Wait, time.Millisecond)
 	testkit.RequireEmpty(t, f.done)
 	stopServer(t, f.srv)
 }

@@ -102,7 +102,7 @@ func TestStressStateMachine(t *testing.T) {
 	wg.Go(func() {
 		rng := rand.New(rand.NewPCG(7, 7))
 		for time.Now().Before(stop) {
-			conns := srv.Connections()
+			conns := testkit.Conns(t, srv)
 			if len(conns) == 0 {
 				continue
 			}
@@ -214,7 +214,7 @@ func stressOne(t *testing.T, sys *actor.ActorSystem, srv *server.Server, rng *ra
 func pidOf(t *testing.T, srv *server.Server, addr string) *actor.PID {
 	var pid *actor.PID
 	assert.Eventually(t, func() bool {
-		for _, info := range srv.Connections() {
+		for _, info := range testkit.Conns(t, srv) {
 			if info.Peer != nil && info.Peer.String() == addr {
 				pid = info.PID
 				return true

@@ -157,3 +157,12 @@ func RequireEmpty[T any](t testing.TB, ch <-chan T) {
 	default:
 	}
 }
+
+// Conns lists srv's connections, requiring the list (a registry that
+// keeps one).
+func Conns(t testing.TB, srv *server.Server) []actors.ConnInfo {
+	t.Helper()
+	conns, err := srv.Connections()
+	require.NoError(t, err)
+	return conns
+}

@@ -229,7 +229,7 @@ func TestOversizedFrame(t *testing.T) {
 			n, err := c.Read(make([]byte, 1))
 			assert.Zero(t, n)
 			assert.Error(t, err)
-			require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond)
+			require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 0 }, testkit.Wait, time.Millisecond)
 		})
 	}
 }

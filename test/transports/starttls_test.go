@@ -93,8 +93,8 @@ func TestStartTLSServer(t *testing.T) {
 		assert.True(t, after.tls.HandshakeComplete)
 		assert.Equal(t, conn.ConnectionState().CipherSuite, after.tls.CipherSuite)
 	}
-	require.Len(t, srv.Connections(), 1)
-	assert.Equal(t, "tls", srv.Connections()[0].Transport, "the listing shows the transport now in use")
+	require.Len(t, testkit.Conns(t, srv), 1)
+	assert.Equal(t, "tls", testkit.Conns(t, srv)[0].Transport, "the listing shows the transport now in use")
 }
 
 // starttlsClient asks for STARTTLS from Init and upgrades, as a TLS

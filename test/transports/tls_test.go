@@ -190,7 +190,7 @@ func TestTLSMutual(t *testing.T) {
 	assert.Equal(t, "client-good", testkit.Recv(t, seen).peerCN)
 	require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, []byte("again")))
 	assert.Equal(t, "tls:again", testkit.Recv(t, packets))
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, time.Millisecond,
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, time.Millisecond,
 		"only the last good client is a connection (the others were stopped with their subtests)")
 	testkit.RequireEmpty(t, seen)
 }

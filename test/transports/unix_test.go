@@ -52,6 +52,6 @@ func TestUnixSocket(t *testing.T) {
 			assert.Equal(t, want, testkit.ReadLine(t, r))
 		}
 	})
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 0 }, testkit.Wait, time.Millisecond,
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 0 }, testkit.Wait, time.Millisecond,
 		"both peers left: the server dropped their connections")
 }

@@ -141,7 +141,10 @@ func TestCluster(t *testing.T) {
 			assert.Equal(t, "ok", field(t, n.Do("awaitnode dup %s 3000", winner.addr), 0), n.addr)
 		}
 		assert.Equal(t, field(t, a.Do("lookup dup"), 2), field(t, c.Do("lookup dup"), 2))
-		assert.Contains(t, loser.Do("events dup"), "unregistered:"+loser.addr+":conflict")
+		// Events reach subscribers from a goroutine of their own: await it.
+		assert.Eventually(t, func() bool {
+			return strings.Contains(loser.Do("events dup"), "unregistered:"+loser.addr+":conflict")
+		}, 3*time.Second, 5*time.Millisecond, "the loser's subscribers hear of the conflict")
 		require.Eventually(t, func() bool { return loser.Do("lostmsgs") == "1" }, 3*time.Second, 5*time.Millisecond)
 		assert.Equal(t, "0", winner.Do("lostmsgs"))
 		_, ca, _ := stats(t, a)

@@ -1,0 +1,85 @@
+package actors
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/etcp-go/etcp/registry"
+)
+
+// Every connection is registered in its group's registry while it lives:
+// under its PID's id, with its owner, id, addresses, transport and start
+// time, so that its owner lists it (Server.Connections) and anyone finds
+// it by peer address. Its handler may add names of its own (Conn.Register,
+// say after a login); all go when the connection ends, whatever ends it.
+
+// registerSelf registers the connection under its PID's id (actor, as
+// Init accepted it).
+func (c *conn) registerSelf() {
+	if err := c.g.reg.Register(c.self.Id, c.self, c.meta()); err != nil {
+		c.Logger().Warn("etcp: registering the connection failed", "err", err)
+	}
+}
+
+// meta describes the connection for the registry.
+func (c *conn) meta() registry.Meta {
+	return registry.Meta{Owner: c.g.owner, ConnID: c.id, Peer: addrPort(c.sock.RemoteAddr()),
+		Local: addrPort(c.sock.LocalAddr()), Transport: c.sock.Transport(), Started: time.Now()}
+}
+
+// addrPort is a TCP address as the registry keeps it (zero for others).
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// unregisterAll removes the connection's names as it ends.
+func (c *conn) unregisterAll() {
+	if c.self == nil {
+		return
+	}
+	_ = c.g.reg.Unregister(c.self.Id, c.self)
+	for _, name := range c.names {
+		_ = c.g.reg.Unregister(name, c.self)
+	}
+	c.names = nil
+}
+
+// Register registers the connection under name in its registry, too
+// (for example once a login packet said who the peer is); the name goes
+// when the connection ends. A name held by another PID fails with an
+// error matching registry.ErrNameTaken.
+func (c *conn) Register(name string) error {
+	if err := c.g.reg.Register(name, c.self, c.meta()); err != nil {
+		return err
+	}
+	if !slices.Contains(c.names, name) {
+		c.names = append(c.names, name)
+	}
+	return nil
+}
+
+// Unregister removes a name the connection registered.
+func (c *conn) Unregister(name string) error {
+	i := slices.Index(c.names, name)
+	if i < 0 {
+		return fmt.Errorf("%w: the connection holds no name %q", registry.ErrNotFound, name)
+	}
+	c.names = slices.Delete(c.names, i, i+1)
+	return c.g.reg.Unregister(name, c.self)
+}
+
+// reregister updates the connection's own entry after its transport
+// changed (StartTLS), keeping its start time.
+func (c *conn) reregister() {
+	m := c.meta()
+	if e, err := c.g.reg.Lookup(c.self.Id); err == nil {
+		m.Started = e.Started
+	}
+	_ = c.g.reg.Register(c.self.Id, c.self, m)
+}
