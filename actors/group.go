@@ -36,6 +36,7 @@ type Group struct {
 	writeQueue    WriteQueue
 	reg           registry.Registry
 	owner         string // the owner's name, in registry entries
+	alias         string // a name every connection also registers (a named client's)
 
 	conns      connList
 	live       sync.WaitGroup // connections whose actor or reader goroutine still runs
@@ -113,6 +114,11 @@ func (g *Group) Logger() *slog.Logger { return g.logger }
 // SetLogger replaces the logger (for example with one tagged with the
 // owner's name); call it before the first Spawn.
 func (g *Group) SetLogger(l *slog.Logger) { g.logger = l }
+
+// SetAlias makes every connection of the group register under name too,
+// from its start to its end (a client's WithName); call it before the
+// first Spawn.
+func (g *Group) SetAlias(name string) { g.alias = name }
 
 // SetArg replaces the init argument (a server's ListenInit may); call it
 // before the first Spawn.

@@ -22,6 +22,11 @@ func (c *conn) registerSelf() {
 	if err := c.g.reg.Register(c.self.Id, c.self, c.meta()); err != nil {
 		c.Logger().Warn("etcp: registering the connection failed", "err", err)
 	}
+	if a := c.g.alias; a != "" && a != c.self.Id {
+		if err := c.Register(a); err != nil {
+			c.Logger().Warn("etcp: registering the connection's name failed", "name", a, "err", err)
+		}
+	}
 }
 
 // meta describes the connection for the registry.

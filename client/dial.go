@@ -36,6 +36,9 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
+	if o.Name != "" {
+		g.SetAlias(o.Name) // found as client.Name(o.Name), in its registry's scope
+	}
 	so := g.Socket()
 	dctx, cancel := context.WithTimeout(ctx, so.ConnectTimeout)
 	sock, err := so.Transport.Dial(dctx, addr, so)

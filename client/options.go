@@ -13,8 +13,10 @@ var ErrInvalidOptions = errors.New("etcp/client: invalid options")
 // Options configure a client connection. Dial fills in the defaults and
 // validates them.
 type Options struct {
-	// Name spawns the connection actor under this name. Default: a unique
-	// "conn-N".
+	// Name spawns the connection actor under this name, and registers the
+	// connection under it in its registry (local, or a cluster's) while it
+	// lives: client functions find it as Name(name). Default: a unique
+	// "conn-N", not registered under a name.
 	Name string
 	// ConnOptions are the connection's socket options (including the 3 s
 	// connect timeout), logger, tracer, idle hibernation and parking (set
@@ -28,7 +30,7 @@ type Options struct {
 // actors.WithIdleHibernate, actors.WithParkAfter).
 type Option = actors.Option
 
-// WithName names the connection's actor.
+// WithName names the connection's actor and registers it under name.
 func WithName(name string) Option {
 	return actors.OwnOption("client.WithName", func(o *Options) { o.Name = name })
 }

@@ -8,55 +8,116 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/registry"
 )
 
-// These functions work on any connection PID: one from Dial, or one
-// listed by a server or a pool. sender is whatever sends: the actor
-// system's Root, or an actor's context. Calls that wait take a context;
-// without a deadline they wait at most actors.DefaultRequestTimeout. A PID
-// with no live connection gives an error wrapping actors.ErrClosed.
+// These functions work on any connection: a PID from Dial, or one listed
+// by a server or a pool, or the Name it is registered under. sender is
+// whatever sends: the actor system's Root, or an actor's context. Calls
+// that wait take a context and return as soon as it ends; without a
+// deadline they wait at most actors.DefaultRequestTimeout. A PID with no
+// live connection gives an error wrapping actors.ErrClosed, a Name that
+// is not registered one wrapping registry.ErrNotFound.
+
+// Name is a name a connection is registered under (by its handler's
+// Conn.Register, or its client's WithName) in the sender's actor
+// system's registry (registry.Of): a cluster registry set with
+// registry.SetDefault finds names of every node. It is looked up at
+// each call.
+type Name string
+
+// Target is a connection: its PID, or its Name.
+type Target interface{ *actor.PID | Name }
+
+// resolve finds the connection to.
+func resolve[T Target](s actor.SenderContext, to T) (*actor.PID, error) {
+	switch v := any(to).(type) {
+	case *actor.PID:
+		return v, nil
+	case Name:
+		e, err := registry.Of(s.ActorSystem()).Lookup(string(v))
+		if err != nil {
+			return nil, fmt.Errorf("etcp/client: %q: %w", string(v), err)
+		}
+		return e.PID, nil
+	}
+	return nil, errors.New("etcp/client: unknown target") // unreachable: Target has two types
+}
 
 // SendSync writes p (framed) on the connection and returns once it is
 // written, or the write error. While the connection is over its high
 // watermark (its peer reads slower than it is sent to) it waits for it to
 // drain first, or fails with actors.ErrWriteBlocked (see
 // actors.WriteQueue).
-func SendSync(ctx context.Context, s actor.SenderContext, pid *actor.PID, p []byte) error {
+func SendSync[T Target](ctx context.Context, s actor.SenderContext, to T, p []byte) error {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return err
+	}
 	return actors.SendSync(ctx, s, pid, p)
 }
 
 // SendAsync writes p on the connection without waiting; a write error
-// ends the connection. p must not be changed afterwards.
-func SendAsync(s actor.SenderContext, pid *actor.PID, p []byte) {
-	s.Send(pid, &actors.Send{Data: p})
+// ends the connection. p must not be changed afterwards. The error is
+// only a Name's lookup's.
+func SendAsync[T Target](s actor.SenderContext, to T, p []byte) error {
+	pid, err := resolve(s, to)
+	if err == nil {
+		s.Send(pid, &actors.Send{Data: p})
+	}
+	return err
 }
 
 // Call makes a synchronous request to the handler's HandleCall and
 // returns its reply. A reply that is an error value is returned as the
 // error.
-func Call(ctx context.Context, s actor.SenderContext, pid *actor.PID, req any) (any, error) {
+func Call[T Target](ctx context.Context, s actor.SenderContext, to T, req any) (any, error) {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return nil, err
+	}
 	return actors.Request(ctx, s, pid, &actors.Call{Request: req})
 }
 
-// Cast sends msg to the handler's HandleCast.
-func Cast(s actor.SenderContext, pid *actor.PID, msg any) {
-	s.Send(pid, &actors.Cast{Message: msg})
+// Cast sends msg to the handler's HandleCast. The error is only a Name's
+// lookup's.
+func Cast[T Target](s actor.SenderContext, to T, msg any) error {
+	pid, err := resolve(s, to)
+	if err == nil {
+		s.Send(pid, &actors.Cast{Message: msg})
+	}
+	return err
 }
 
-// Event sends ev to the handler's HandleEvent.
-func Event(s actor.SenderContext, pid *actor.PID, ev any) {
-	s.Send(pid, &actors.Event{Event: ev})
+// Event sends ev to the handler's HandleEvent. The error is only a
+// Name's lookup's.
+func Event[T Target](s actor.SenderContext, to T, ev any) error {
+	pid, err := resolve(s, to)
+	if err == nil {
+		s.Send(pid, &actors.Event{Event: ev})
+	}
+	return err
 }
 
 // Info sends msg to the handler's HandleInfo (any message that is not a
-// call, cast or event goes there).
-func Info(s actor.SenderContext, pid *actor.PID, msg any) { s.Send(pid, msg) }
+// call, cast or event goes there). The error is only a Name's lookup's.
+func Info[T Target](s actor.SenderContext, to T, msg any) error {
+	pid, err := resolve(s, to)
+	if err == nil {
+		s.Send(pid, msg)
+	}
+	return err
+}
 
 // Stop ends the connection with reason (nil is normal) and returns once
 // Terminate has run and the socket is closed. Stopping a connection that
 // has already ended succeeds.
-func Stop(ctx context.Context, s actor.SenderContext, pid *actor.PID, reason error) error {
-	_, err := actors.Request(ctx, s, pid, &actors.Stop{Reason: reason})
+func Stop[T Target](ctx context.Context, s actor.SenderContext, to T, reason error) error {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return err
+	}
+	_, err = actors.Request(ctx, s, pid, &actors.Stop{Reason: reason})
 	if errors.Is(err, actors.ErrClosed) {
 		return nil
 	}
@@ -64,25 +125,41 @@ func Stop(ctx context.Context, s actor.SenderContext, pid *actor.PID, reason err
 }
 
 // CodeChange asks the connection's handler to migrate its state.
-func CodeChange(ctx context.Context, s actor.SenderContext, pid *actor.PID, oldVersion string, extra any) error {
-	_, err := actors.Request(ctx, s, pid, &actors.CodeChange{OldVersion: oldVersion, Extra: extra})
+func CodeChange[T Target](ctx context.Context, s actor.SenderContext, to T, oldVersion string, extra any) error {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return err
+	}
+	_, err = actors.Request(ctx, s, pid, &actors.CodeChange{OldVersion: oldVersion, Extra: extra})
 	return err
 }
 
 // State returns the handler's state (Erlang's sys:get_state): its
 // State() if it implements behaviours.StateReader, else the handler.
-func State(ctx context.Context, s actor.SenderContext, pid *actor.PID) (any, error) {
+func State[T Target](ctx context.Context, s actor.SenderContext, to T) (any, error) {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return nil, err
+	}
 	return actors.Request(ctx, s, pid, &actors.GetState{})
 }
 
 // Trace turns tracing of one connection on (a non-nil tracer) or off.
-func Trace(ctx context.Context, s actor.SenderContext, pid *actor.PID, t actors.Tracer) error {
-	_, err := actors.Request(ctx, s, pid, &actors.SetTrace{Tracer: t})
+func Trace[T Target](ctx context.Context, s actor.SenderContext, to T, t actors.Tracer) error {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return err
+	}
+	_, err = actors.Request(ctx, s, pid, &actors.SetTrace{Tracer: t})
 	return err
 }
 
 // Describe returns the connection's id, addresses and transport.
-func Describe(ctx context.Context, s actor.SenderContext, pid *actor.PID) (actors.ConnInfo, error) {
+func Describe[T Target](ctx context.Context, s actor.SenderContext, to T) (actors.ConnInfo, error) {
+	pid, err := resolve(s, to)
+	if err != nil {
+		return actors.ConnInfo{}, err
+	}
 	v, err := actors.Request(ctx, s, pid, &actors.Info{})
 	if err != nil {
 		return actors.ConnInfo{}, err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/etcp-go/etcp/actors"
 )
 
@@ -53,6 +55,10 @@ type Options struct {
 	// up when none is live. Default 0: it fails at once with
 	// [ErrNoConnection].
 	WaitForConnection time.Duration
+	// Parent spawns the pool's actor: an actor's context makes the pool
+	// that actor's child (stopping it stops the pool, every Terminate
+	// run). Default: the actor system's root.
+	Parent actor.SpawnerContext
 
 	exitPolicySet bool
 }
@@ -73,6 +79,12 @@ func WithName(name string) Option {
 // policy.
 func WithExitPolicy(p ExitPolicy) Option {
 	return actors.OwnOption("pool.WithExitPolicy", func(o *Options) { o.ExitPolicy, o.exitPolicySet = p, true })
+}
+
+// WithParent starts the pool under parent (an actor's context, from
+// inside its Receive), as that actor's child.
+func WithParent(parent actor.SpawnerContext) Option {
+	return actors.OwnOption("pool.WithParent", func(o *Options) { o.Parent = parent })
 }
 
 // WithBackoff sets the backoff of [ActionBackoff].

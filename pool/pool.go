@@ -136,7 +136,11 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 			byPID: make(map[string]*entry)}
 	}, actor.WithSupervisor(connSupervision))
 	// The actor sets p.pid itself in Started, before it dials anything.
-	if _, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name); err != nil {
+	var parent actor.SpawnerContext = sys.Root
+	if o.Parent != nil {
+		parent = o.Parent
+	}
+	if _, err = parent.SpawnNamed(props, "etcp/"+o.Name); err != nil {
 		p.cancelDials()
 		if errors.Is(err, actor.ErrNameExists) {
 			return nil, fmt.Errorf("%w: %q", ErrNameTaken, o.Name)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/etcp-go/etcp/actors"
 )
 
@@ -48,7 +50,12 @@ type Options struct {
 	// StopGrace is how long a stopping connection may take to flush and
 	// run Terminate before its blocked socket is interrupted. Default
 	// [DefaultStopGrace].
-	StopGrace   time.Duration
+	StopGrace time.Duration
+	// Parent spawns the server's supervisor: an actor's context makes the
+	// server that actor's child (its supervisor sees it, and stopping it
+	// stops the server, every Terminate run). Default: the actor system's
+	// root.
+	Parent      actor.SpawnerContext
 	maxConnsSet bool
 	// ConnOptions are what every connection gets: socket options, logger,
 	// tracer, idle hibernation, parking (set with actors.WithSocket,
@@ -98,6 +105,12 @@ func WithListeners(n int) Option {
 // blocked socket is interrupted.
 func WithStopGrace(d time.Duration) Option {
 	return actors.OwnOption("server.WithStopGrace", func(o *Options) { o.StopGrace = d })
+}
+
+// WithParent starts the server under parent (an actor's context, from
+// inside its Receive), as that actor's child.
+func WithParent(parent actor.SpawnerContext) Option {
+	return actors.OwnOption("server.WithParent", func(o *Options) { o.Parent = parent })
 }
 
 // options applies opts over the defaults and validates what is the

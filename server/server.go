@@ -110,7 +110,11 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{s: s, ready: ready, backoff: map[int]time.Duration{}}
 	}, actor.WithSupervisor(childSupervision))
-	s.pid, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name)
+	parent := o.Parent
+	if parent == nil {
+		parent = sys.Root
+	}
+	s.pid, err = parent.SpawnNamed(props, "etcp/"+o.Name)
 	if err != nil {
 		sys.EventStream.Unsubscribe(s.deadSub)
 		s.listening.close()
@@ -378,6 +382,10 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 // fail stops a server that cannot go on (its listener died for good).
 func (s *Server) fail(err error) { s.stop(nil, err) }
 
+// stop stops the server once: the listeners close, the connections are
+// told why, and the supervisor's stop (the whole tree, unless its parent
+// stopped it already) is awaited in the background; connections still
+// blocked after the stop grace are forced.
 func (s *Server) stop(reason, cause error) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()

@@ -61,7 +61,11 @@ func (v *supervisor) Receive(ctx actor.Context) {
 		}
 	case *listenerDied:
 		v.reopen(ctx, m)
-	case *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Stopping:
+		// Stopped by Stop, or by its parent (an embedding actor): either
+		// way the server stops, before its children do.
+		s.stop(nil, nil)
+	case *actor.Stopped, *actor.Restarting:
 	default:
 		stray(s, ctx, "server supervisor")
 	}
