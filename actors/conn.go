@@ -142,6 +142,13 @@ func (c *conn) useSocket(sock transport.Conn) {
 func (c *conn) Receive(ctx actor.Context) {
 	c.ctx = ctx
 	msg := ctx.Message()
+	if local, wire, err := fromWire(msg); wire {
+		if err != nil { // a payload type this node does not know
+			c.ack(err)
+			return
+		}
+		msg = local
+	}
 	if c.life == lifeDone {
 		c.receiveAfterEnd(msg)
 		return
@@ -411,6 +418,10 @@ func (c *conn) sendReply(to *actor.PID, v any) {
 	}
 	if c.tracer != nil {
 		c.trace(TraceEvent{Kind: TraceReplyOut, Message: v})
+	}
+	if remote(c.ctx.ActorSystem(), to) {
+		c.ctx.Send(to, replyToWire(v))
+		return
 	}
 	c.ctx.Send(to, reply)
 }

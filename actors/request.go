@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/actors/internal/wirepb"
 )
 
 // DefaultRequestTimeout bounds a request whose context has no deadline,
@@ -25,6 +27,13 @@ func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, err)
 	}
+	if remote(s.ActorSystem(), pid) {
+		wire, err := toWire(msg)
+		if err != nil {
+			return nil, err
+		}
+		msg = wire
+	}
 	w := newWaiter(s.ActorSystem())
 	s.RequestWithCustomSender(pid, msg, w.pid)
 	res, err := w.wait(ctx)
@@ -34,6 +43,8 @@ func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any
 	switch r := res.(type) {
 	case *Reply:
 		return r.Value, r.Err
+	case *wirepb.Reply:
+		return replyFromWire(r)
 	case *actor.DeadLetterResponse:
 		return nil, fmt.Errorf("%w: %s has no actor", ErrClosed, pid.Id)
 	default:

@@ -12,7 +12,10 @@ import (
 )
 
 // These functions work on any connection: a PID from Dial, or one listed
-// by a server or a pool, or the Name it is registered under. sender is
+// by a server or a pool, or the Name it is registered under, on this
+// node or another (protoactor remote): to another node, payloads travel
+// as protobuf (a protobuf message, or a string or []byte, which arrive as
+// such), and actors.ErrNotWire reports any other. sender is
 // whatever sends: the actor system's Root, or an actor's context. Calls
 // that wait take a context and return as soon as it ends; without a
 // deadline they wait at most actors.DefaultRequestTimeout. A PID with no
@@ -58,14 +61,14 @@ func SendSync[T Target](ctx context.Context, s actor.SenderContext, to T, p []by
 }
 
 // SendAsync writes p on the connection without waiting; a write error
-// ends the connection. p must not be changed afterwards. The error is
-// only a Name's lookup's.
+// ends the connection. p must not be changed afterwards. The error is a
+// Name's lookup's, or a payload that cannot reach another node.
 func SendAsync[T Target](s actor.SenderContext, to T, p []byte) error {
 	pid, err := resolve(s, to)
-	if err == nil {
-		s.Send(pid, &actors.Send{Data: p})
+	if err != nil {
+		return err
 	}
-	return err
+	return actors.Tell(s, pid, &actors.Send{Data: p})
 }
 
 // Call makes a synchronous request to the handler's HandleCall and
@@ -83,30 +86,30 @@ func Call[T Target](ctx context.Context, s actor.SenderContext, to T, req any) (
 // lookup's.
 func Cast[T Target](s actor.SenderContext, to T, msg any) error {
 	pid, err := resolve(s, to)
-	if err == nil {
-		s.Send(pid, &actors.Cast{Message: msg})
+	if err != nil {
+		return err
 	}
-	return err
+	return actors.Tell(s, pid, &actors.Cast{Message: msg})
 }
 
 // Event sends ev to the handler's HandleEvent. The error is only a
 // Name's lookup's.
 func Event[T Target](s actor.SenderContext, to T, ev any) error {
 	pid, err := resolve(s, to)
-	if err == nil {
-		s.Send(pid, &actors.Event{Event: ev})
+	if err != nil {
+		return err
 	}
-	return err
+	return actors.Tell(s, pid, &actors.Event{Event: ev})
 }
 
 // Info sends msg to the handler's HandleInfo (any message that is not a
 // call, cast or event goes there). The error is only a Name's lookup's.
 func Info[T Target](s actor.SenderContext, to T, msg any) error {
 	pid, err := resolve(s, to)
-	if err == nil {
-		s.Send(pid, msg)
+	if err != nil {
+		return err
 	}
-	return err
+	return actors.Tell(s, pid, msg)
 }
 
 // Stop ends the connection with reason (nil is normal) and returns once
