@@ -3,11 +3,11 @@ package main
 // globMatch reports whether s matches a Redis glob pattern (KEYS, CONFIG
 // GET), with Redis's rules:
 //
-//	*       any run of bytes, also empty
-//	?       any one byte
-//	[abc]   one byte of the set; [^abc] one byte not in it
-//	[a-z]   a range (reversed ends are swapped); ranges and bytes mix
-//	\x      x itself, also inside brackets
+//   - any run of bytes, also empty
+//     ?       any one byte
+//     [abc]   one byte of the set; [^abc] one byte not in it
+//     [a-z]   a range (reversed ends are swapped); ranges and bytes mix
+//     \x      x itself, also inside brackets
 //
 // A '[' without its ']' takes the rest of the pattern as its set, and a
 // trailing backslash matches itself, as in Redis. Bytes, not runes, are
