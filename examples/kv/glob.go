@@ -1,13 +1,11 @@
 package main
 
 // globMatch reports whether s matches a Redis glob pattern (KEYS, CONFIG
-// GET), with Redis's rules:
-//
-//   - any run of bytes, also empty
-//     ?       any one byte
-//     [abc]   one byte of the set; [^abc] one byte not in it
-//     [a-z]   a range (reversed ends are swapped); ranges and bytes mix
-//     \x      x itself, also inside brackets
+// GET), with Redis's rules: '*' matches any run of bytes (also none), '?'
+// any one byte, "[abc]" one byte of the set and "[^abc]" one byte not in
+// it, "[a-z]" a byte in the range (reversed ends are swapped; ranges and
+// bytes mix in one set), and a backslash makes the next byte stand for
+// itself, also inside brackets.
 //
 // A '[' without its ']' takes the rest of the pattern as its set, and a
 // trailing backslash matches itself, as in Redis. Bytes, not runes, are
