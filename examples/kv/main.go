@@ -29,7 +29,9 @@
 // arguments gets Redis's error and the connection carries on; malformed
 // RESP gets "-ERR Protocol error: ..." and the connection closes, as
 // Redis does. kv is stricter than Redis in one way: a CR must be followed
-// by LF, and a bulk string by CRLF (Redis skips those two bytes unread).
+// by LF, and a bulk string by CRLF (Redis skips those two bytes unread);
+// and a NUL byte ends an inline command's line (Redis never finds the end
+// of such a line).
 //
 // # Flags
 //
