@@ -253,22 +253,30 @@ func (ks *keyspace) incrBy(key []byte, delta int64) (int64, string) {
 // the caller's stack.
 type lockSet struct {
 	small [4]uint64
-	words []uint64
+	big   []uint64 // for more than 256 shards
 }
 
-func (ks *keyspace) newLockSet(l *lockSet) {
-	if n := (len(ks.shards) + 63) / 64; n <= len(l.small) {
-		l.words = l.small[:n]
-	} else {
-		l.words = make([]uint64, n)
+func (l *lockSet) init(shards int) {
+	if n := (shards + 63) / 64; n > len(l.small) {
+		l.big = make([]uint64, n)
 	}
 }
 
-func (l *lockSet) add(i int) { l.words[i/64] |= 1 << (i % 64) }
+func (l *lockSet) add(i int) {
+	if l.big != nil {
+		l.big[i/64] |= 1 << (i % 64)
+	} else {
+		l.small[i/64] |= 1 << (i % 64)
+	}
+}
 
 // each calls f for each shard index in the set, in ascending order.
 func (l *lockSet) each(f func(i int)) {
-	for w, word := range l.words {
+	words := l.small[:]
+	if l.big != nil {
+		words = l.big
+	}
+	for w, word := range words {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
 			word &^= 1 << b
@@ -280,7 +288,7 @@ func (l *lockSet) each(f func(i int)) {
 // lockKeys locks the shards of keys[0], keys[step], keys[2*step]...: for
 // reading or for writing; unlock undoes it.
 func (ks *keyspace) lockKeys(l *lockSet, keys [][]byte, step int, write bool) {
-	ks.newLockSet(l)
+	l.init(len(ks.shards))
 	for i := 0; i < len(keys); i += step {
 		l.add(ks.shardIndex(keys[i]))
 	}
