@@ -152,6 +152,9 @@ func scanCommand(buf []byte, lim limits, c *collector) (int, protoError) {
 	return pos, protoError{}
 }
 
+// shortLine is longer than any valid "*N" or "$N" line.
+const shortLine = 24
+
 // bad is what scanNumber returns for a line that is not a number.
 const bad = -1 << 63
 
@@ -160,15 +163,28 @@ const bad = -1 << 63
 // the line's CRLF, or 0 when the line is not complete. tooBig is the
 // error for a line longer than lineMax.
 func scanNumber(buf []byte, pos int, tooBig protoCode) (int64, int, protoError) {
-	window := buf[pos+1 : min(len(buf), pos+1+lineMax)]
-	cr := bytes.IndexByte(window, '\r')
+	// A number's line is short: look at its first bytes by hand, and call
+	// IndexByte for the rest of the window only when it is not.
+	start := pos + 1
+	end := min(len(buf), start+lineMax)
+	cr := -1
+	for i := start; i < min(end, start+shortLine); i++ {
+		if buf[i] == '\r' {
+			cr = i
+			break
+		}
+	}
+	if cr < 0 && end > start+shortLine {
+		if i := bytes.IndexByte(buf[start+shortLine:end], '\r'); i >= 0 {
+			cr = start + shortLine + i
+		}
+	}
 	switch {
 	case cr < 0 && len(buf)-pos > lineMax:
 		return 0, pos + 1 + lineMax, protoError{code: tooBig}
 	case cr < 0:
 		return 0, 0, protoError{}
 	}
-	cr += pos + 1
 	switch {
 	case cr+1 >= len(buf):
 		return 0, 0, protoError{}
