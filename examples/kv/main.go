@@ -33,6 +33,26 @@
 // and a NUL byte ends an inline command's line (Redis never finds the end
 // of such a line).
 //
+// # Pipelining and writes
+//
+// requestFramer makes each command one frame, and the library runs
+// HandlePacket once per frame, in order, within the turn that handles the
+// socket read; the replies every call sends are framed into the
+// connection's write buffer and written together when the read is
+// handled. So the replies to all the commands one read completes leave in
+// one write(2), whatever the pipeline depth: under strace, redis-benchmark
+// -c 50 -P 16 (GET, SET; 40,000 requests) made 2,501 reads and 2,501
+// writes, 16 commands in every read and 16 replies in every write; with
+// -P 1000 each 16 KiB read of about 455 commands (a command cut at the
+// end waits for the next read) gave one write of their replies.
+//
+// A framer holds no state between reads, so a command that spans several
+// 16 KiB reads is scanned again from its start on each: linear for one
+// large value, but quadratic in the number of arguments of one huge
+// command. Measured here, an MSET of 100,000 one-byte arguments (0.9 MiB)
+// takes 0.08 s (Redis 0.02 s), 400,000 (3.7 MiB) 1.1 s (Redis 0.08 s),
+// and 1,048,576, the most a command may have, 5.8 s (Redis 0.3 s).
+//
 // # Flags
 //
 //	-addr ADDR             address to listen on (default 127.0.0.1:6380; port 0 = any free port)
