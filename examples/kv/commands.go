@@ -319,7 +319,17 @@ func cmdExpire(s *session, args [][]byte) {
 		s.out = appendError(s.out, errNotInteger)
 		return
 	}
-	unit := map[string]string{"expire": "EX", "pexpire": "PX", "expireat": "EXAT", "pexpireat": "PXAT"}[s.cmd.name]
+	var unit string
+	switch s.cmd.name {
+	case "expire":
+		unit = "EX"
+	case "pexpire":
+		unit = "PX"
+	case "expireat":
+		unit = "EXAT"
+	default:
+		unit = "PXAT"
+	}
 	at, ok := toUnixMilli(v, unit, s.db.now())
 	if !ok {
 		s.out = appendError(s.out, "ERR invalid expire time in '"+s.cmd.name+"' command")
@@ -524,8 +534,9 @@ func cmdConfig(s *session, args [][]byte) {
 		params := s.configTable()
 		var found []int
 		for _, pattern := range args[2:] {
+			pattern = bytes.ToLower(pattern) // parameter names are lower case
 			for i, p := range params {
-				if !slices.Contains(found, i) && globMatch(bytes.ToLower(pattern), p[0]) {
+				if !slices.Contains(found, i) && globMatch(pattern, p[0]) {
 					found = append(found, i)
 				}
 			}

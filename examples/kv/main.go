@@ -119,6 +119,9 @@ type session struct {
 // command; a larger one (a big GET) is let go.
 const maxKeptReply = 64 << 10
 
+// maxKeptArgs is the most arguments a session keeps room for.
+const maxKeptArgs = 1024
+
 func (s *session) Init(c behaviours.Conn, _ any) behaviours.Result {
 	s.id = int64(c.ID())
 	return behaviours.Continue()
@@ -135,6 +138,9 @@ func (s *session) Init(c behaviours.Conn, _ any) behaviours.Result {
 func (s *session) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 	if cap(s.out) > maxKeptReply {
 		s.out = nil
+	}
+	if cap(s.col.args) > maxKeptArgs {
+		s.col.args = nil
 	}
 	s.out = s.out[:0]
 	s.col.args = s.col.args[:0]
