@@ -56,7 +56,7 @@ func TestInline(t *testing.T) {
 		}
 	}
 	t.Run("kv", func(t *testing.T) { check(t, startKV(t).Addr, false) })
-	t.Run("redis-server", func(t *testing.T) { check(t, redisServer(t), true) })
+	t.Run("redis-server", func(t *testing.T) { check(t, redis70(t), true) })
 }
 
 // TestPipelining: commands sent in one write are all answered, in order.
@@ -154,7 +154,7 @@ func TestProtocolErrors(t *testing.T) {
 		assert.Equal(t, ":0\r\n", got)
 	}
 	t.Run("kv", func(t *testing.T) { check(t, startKV(t).Addr, false) })
-	t.Run("redis-server", func(t *testing.T) { check(t, redisServer(t), true) })
+	t.Run("redis-server", func(t *testing.T) { check(t, redis70(t), true) })
 }
 
 // TestQuit: QUIT answers OK and closes; what follows it is not run.
