@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -410,4 +411,18 @@ func TestExpiry(t *testing.T) {
 	assert.Eventually(t, func() bool {
 		return cli(t, ex.Addr, "DBSIZE") == "(integer) 1"
 	}, 10*time.Second, 10*time.Millisecond, "the sweeper removes expired keys")
+}
+
+// TestCLIStdin: redis-cli reading commands from its input asks COMMAND
+// DOCS first (for its hints) and must get on with an empty answer.
+func TestCLIStdin(t *testing.T) {
+	bin := tool(t, "redis-cli")
+	ex := startKV(t)
+	host, port, err := net.SplitHostPort(ex.Addr)
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-h", host, "-p", port, "--no-raw")
+	cmd.Stdin = strings.NewReader("SET a 'x y'\nGET a\nINCR n\nPING\n")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "OK\n\"x y\"\n(integer) 1\nPONG\n", string(out))
 }
