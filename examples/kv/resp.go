@@ -163,6 +163,31 @@ const bad = -1 << 63
 // the line's CRLF, or 0 when the line is not complete. tooBig is the
 // error for a line longer than lineMax.
 func scanNumber(buf []byte, pos int, tooBig protoCode) (int64, int, protoError) {
+	// The common case in one pass: up to 18 digits (no overflow), no
+	// leading zero, then CRLF, all there.
+	i := pos + 1
+	neg := i < len(buf) && buf[i] == '-'
+	if neg {
+		i++
+	}
+	digits := i
+	var v int64
+	for i < len(buf) && i-digits < 18 && buf[i] >= '0' && buf[i] <= '9' {
+		v = v*10 + int64(buf[i]-'0')
+		i++
+	}
+	if n := i - digits; n > 0 && i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' &&
+		(buf[digits] != '0' || (n == 1 && !neg)) {
+		if neg {
+			v = -v
+		}
+		return v, i + 2, protoError{}
+	}
+	return scanNumberSlow(buf, pos, tooBig)
+}
+
+// scanNumberSlow is scanNumber for every case.
+func scanNumberSlow(buf []byte, pos int, tooBig protoCode) (int64, int, protoError) {
 	// A number's line is short: look at its first bytes by hand, and call
 	// IndexByte for the rest of the window only when it is not.
 	start := pos + 1

@@ -198,3 +198,25 @@ func FuzzScan(f *testing.F) {
 		require.Equal(t, strs(c.args), strs(c2.args))
 	})
 }
+
+// FuzzScanNumber: scanNumber's one-pass common case agrees with the
+// general scanNumberSlow.
+func FuzzScanNumber(f *testing.F) {
+	for _, s := range []string{"*1\r\n", "$0\r\n", "$-0\r\n", "$-1\r\n", "*01\r\n", "$123456789012345678\r\n",
+		"$1234567890123456789\r\n", "$-9223372036854775808\r\n", "$9223372036854775808\r\n", "$12\r", "$12\rx", "$1x\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		v, n, perr := scanNumber(data, 0, protoBulkLineTooBig)
+		v2, n2, perr2 := scanNumberSlow(data, 0, protoBulkLineTooBig)
+		if n2 == 0 || perr2.code != protoOK {
+			v, v2 = 0, 0 // no number to compare
+		}
+		if v != v2 || n != n2 || perr != perr2 {
+			t.Fatalf("%q: scanNumber %d %d %v, scanNumberSlow %d %d %v", data, v, n, perr, v2, n2, perr2)
+		}
+	})
+}
