@@ -30,6 +30,7 @@ import (
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -87,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleTimeout := fs.Duration("idle-timeout", 0, "close connections with no complete frame for this long (0 = never)")
 	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
+	reg := fs.String("registry", "local", "where connections are registered: local, or none (no list)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,11 +121,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}))
 	defer sys.Shutdown()
 
-	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
-	srv, err := server.Start(sys, factory, nil, listenAddr,
-		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
+	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
-		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout))
+		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout)}
+	switch *reg {
+	case "local":
+	case "none":
+		opts = append(opts, actors.WithRegistry(registry.None()))
+	default:
+		return fmt.Errorf("-registry %q: want local or none", *reg)
+	}
+	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
+	srv, err := server.Start(sys, factory, nil, listenAddr, opts...)
 	if err != nil {
 		return err
 	}
