@@ -75,7 +75,7 @@ const (
 func Continue() Result { return Result{} }
 
 // Send asks for p to be written to the socket (framed by the connection's
-// framer).
+// framer); see [Result.Send].
 func Send(p []byte) Result { return Result{}.Send(p) }
 
 // Reply answers the call being handled (only from HandleCall).
@@ -104,7 +104,9 @@ func Recv(n int, timeout time.Duration) Result { return Result{}.Recv(n, timeout
 // ErrDeclined.
 func Decline() Result { return Result{flags: flagDecline} }
 
-// Send adds a packet to write.
+// Send adds a packet to write. p is framed into the connection's write
+// buffer as the Result is applied, right after the callback returns: the
+// handler may reuse p from its next callback on.
 func (r Result) Send(p []byte) Result {
 	if r.out == nil && (r.ext == nil || r.ext.more == nil) {
 		r.out = p
