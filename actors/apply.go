@@ -98,6 +98,7 @@ func (c *conn) setMode(active bool, n int) {
 		c.passive, c.activeN = false, max(n, 0)
 		c.clearRecv()
 	}
+	c.proc.passive.Store(c.passive)
 }
 
 // requestRecv records a passive read; settle starts the reader if the

@@ -100,6 +100,7 @@ type conn struct {
 func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
 	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
 		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id, g: g}}
+	c.proc.passive.Store(c.passive)
 	c.mb.conn = c
 	c.useSocket(sock)
 	c.refs.Store(1)

@@ -56,6 +56,7 @@ func (c *conn) hibernate() {
 	}
 	if !c.hibernated {
 		c.hibernated = true
+		c.proc.hibernated.Store(true)
 		c.g.hibernated.Add(1)
 	}
 	c.stopIdle() // no timeout fires while hibernated
@@ -66,6 +67,7 @@ func (c *conn) hibernate() {
 // wake ends hibernation when anything reaches the actor.
 func (c *conn) wake() {
 	c.hibernated = false
+	c.proc.hibernated.Store(false)
 	c.g.hibernated.Add(-1)
 	if c.idle > 0 {
 		c.lastArrival = time.Since(epoch)

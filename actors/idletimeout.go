@@ -9,7 +9,7 @@ import (
 // The idle timeout (ConnOptions.IdleTimeout) closes a connection that
 // received no complete frame for a while, whatever its handler does.
 // Delivering a frame stores the time in the connection's process (one
-// store per frame, only with the option on); one timer per group walks
+// store per frame, which the statistics report too); one timer per group walks
 // its connections every quarter of the timeout, and tells those past it
 // to end, passivated ones included (the message wakes them). The timer
 // runs only while the group has connections, so an idle owner holds
@@ -82,12 +82,9 @@ func (g *Group) stopSweep() {
 	g.sweep.running = false
 }
 
-// frameArrived notes a complete frame for the idle timeout.
-func (c *conn) frameArrived() {
-	if c.g.idleTimeout > 0 {
-		c.proc.lastFrame.Store(int64(time.Since(epoch)))
-	}
-}
+// frameArrived notes when a complete frame arrived, for the idle timeout
+// and the connection's statistics.
+func (c *conn) frameArrived() { c.proc.lastFrame.Store(int64(time.Since(epoch))) }
 
 // onIdleExpired ends the connection if no frame came since the sweep saw
 // it idle.

@@ -40,17 +40,20 @@ import (
 // process is the connection's protoactor Process, and the holder of its
 // state word for its whole life.
 type process struct {
-	st        stateWord
-	lastFrame atomic.Int64               // when the last frame arrived (time.Since(epoch)), with IdleTimeout
-	wq        atomic.Pointer[writeQueue] // made by the first send
-	g         *Group
-	mu        sync.Mutex              // taken to passivate and to wake
-	mb        atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
-	sys       *actor.ActorSystem
-	parent    *actor.PID
-	self      *actor.PID
-	sleep     *sleepRecord // set while asleep
-	id        uint64
+	st         stateWord
+	hibernated atomic.Bool                // reported by ConnStats; the actor's own flag decides
+	passive    atomic.Bool                // reported by ConnStats
+	lastFrame  atomic.Int64               // when the last frame arrived, as time.Since(epoch)
+	counters   counters                   // bytes and frames in and out (stats.go)
+	wq         atomic.Pointer[writeQueue] // made by the first send
+	g          *Group
+	mu         sync.Mutex              // taken to passivate and to wake
+	mb         atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
+	sys        *actor.ActorSystem
+	parent     *actor.PID
+	self       *actor.PID
+	sleep      *sleepRecord // set while asleep
+	id         uint64
 
 	prev, next *process // the group's list links, guarded by the list
 }

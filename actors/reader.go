@@ -171,6 +171,7 @@ func (c *conn) clearDeadline() {
 
 // take delivers freshly read bytes; what no frame used yet is kept.
 func (c *conn) take(ev *readEvent) {
+	c.proc.counters.bytesIn.Add(uint64(ev.n))
 	data := (*ev.buf)[:ev.n]
 	if len(c.pending) > 0 {
 		c.pending = append(c.pending, data...)
@@ -243,10 +244,12 @@ func (c *conn) deliver(frame []byte) {
 	} else if c.activeN > 0 {
 		if c.activeN--; c.activeN == 0 {
 			c.passive = true
+			c.proc.passive.Store(true)
 		}
 	}
 	c.arrived()
 	c.frameArrived()
+	c.proc.counters.framesIn.Add(1)
 	if c.tracer != nil {
 		c.traceBytes(TracePacketIn, frame)
 	}

@@ -30,6 +30,7 @@ func (c *conn) queue(p []byte) error {
 		return err
 	}
 	*c.out = b
+	c.proc.counters.framesOut.Add(1)
 	if c.tracer != nil {
 		c.traceBytes(TracePacketOut, p)
 	}
@@ -67,6 +68,7 @@ func (c *conn) flush() error {
 		}
 		n, err := c.sock.Write(b[:min(len(b), writeChunk)])
 		b = b[n:]
+		c.proc.counters.bytesOut.Add(uint64(n))
 		if err != nil {
 			if isTimeout(err) && !c.g.forced.Load() {
 				return fmt.Errorf("%w: no byte written for %v (%w)", ErrWriteTimeout, wt, err)

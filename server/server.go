@@ -275,6 +275,10 @@ func (s *Server) Wake(ctx context.Context) error {
 // registry.ErrNoRegistry.
 func (s *Server) Connections() ([]actors.ConnInfo, error) { return s.conns.Connections() }
 
+// ConnStats describes every connection that is up: its state, its
+// traffic and when it was last active, read without waking any.
+func (s *Server) ConnStats() []actors.ConnStats { return s.conns.ConnStats() }
+
 // Info is a snapshot of a server (ranch's info), cheap enough to poll.
 type Info struct {
 	Name           string

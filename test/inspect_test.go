@@ -12,6 +12,7 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/test/testkit"
+	"github.com/etcp-go/etcp/transport"
 )
 
 // versioned answers packets and calls with its version; CodeChange moves
@@ -194,4 +195,37 @@ func TestTraceAtRunTime(t *testing.T) {
 	}
 	assert.Equal(t, []string{"traced"}, in)
 	assert.Equal(t, []string{"traced"}, out)
+}
+
+// A connection's statistics count its traffic exactly and report its
+// state, passivated included, without waking it.
+func TestConnStats(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe(),
+		actors.WithSocket(transport.WithFramer(transport.Length(2))), actors.WithIdleHibernate(50*time.Millisecond))
+	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	for range 3 {
+		testkit.Write(t, c, "\x00\x05hello")
+		require.Equal(t, "\x00\x05hello", string(testkit.ReadN(t, c, 7)))
+	}
+	pid := connOf(t, srv).PID
+	require.Eventually(t, func() bool {
+		s, ok := actors.ConnStatsOf(sys, pid)
+		return ok && s.State == "passivated"
+	}, testkit.Wait, time.Millisecond, "idle for 50 ms: hibernated, then passivated")
+	s, ok := actors.ConnStatsOf(sys, pid)
+	require.True(t, ok)
+	assert.Equal(t, uint64(21), s.BytesIn)
+	assert.Equal(t, uint64(21), s.BytesOut)
+	assert.Equal(t, uint64(3), s.FramesIn)
+	assert.Equal(t, uint64(3), s.FramesOut)
+	assert.Equal(t, srv.Name(), s.Owner)
+	assert.Equal(t, "tcp", s.Transport)
+	assert.Equal(t, c.LocalAddr().String(), s.Peer.String())
+	assert.False(t, s.Passive)
+	assert.False(t, s.LastFrame.Before(s.Started))
+	assert.Equal(t, 1, srv.Info().Conns.Passivated, "reading the statistics woke nothing")
+	all := srv.ConnStats()
+	require.Len(t, all, 1)
+	assert.Equal(t, s.BytesIn, all[0].BytesIn)
 }

@@ -1,0 +1,98 @@
+package actors
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Per-connection statistics, counted once and cheaply: the actor adds to
+// atomic counters in the connection's process as it reads, delivers,
+// queues and writes (an uncontended atomic add each, beside the state
+// word it changes anyway), so they survive passivation and anyone reads
+// them without waking the connection.
+
+// counters are a connection's traffic so far.
+type counters struct {
+	bytesIn, bytesOut, framesIn, framesOut atomic.Uint64
+}
+
+// ConnStats describes one connection for supervision: who it is, what
+// state it is in, and its traffic.
+type ConnStats struct {
+	ID        uint64
+	PID       *actor.PID
+	Owner     string   // its server, pool or client
+	Local     net.Addr // nil when unknown
+	Peer      net.Addr
+	Transport string
+	// State is "up", "hibernated", "passivated" or "closing".
+	State string
+	// Passive is true in passive mode.
+	Passive bool
+	// Started is when Init accepted it; LastFrame when its last complete
+	// frame arrived (Started if none did).
+	Started, LastFrame time.Time
+	// BytesIn and BytesOut are read from and written to the socket;
+	// FramesIn and FramesOut are the packets delivered and sent.
+	BytesIn, BytesOut, FramesIn, FramesOut uint64
+	// Mailbox is the number of messages waiting in its mailbox.
+	Mailbox int
+}
+
+// Age is how long the connection has been up.
+func (s *ConnStats) Age() time.Duration { return time.Since(s.Started) }
+
+// ConnStatsOf describes the connection pid of sys, read without waking
+// it; false if pid is not a live connection of this process.
+func ConnStatsOf(sys *actor.ActorSystem, pid *actor.PID) (ConnStats, bool) {
+	p := localConn(sys, pid)
+	if p == nil || !p.st.load().up() {
+		return ConnStats{}, false
+	}
+	return p.connStats(), true
+}
+
+// ConnStats describes every connection of the group that is up.
+func (g *Group) ConnStats() []ConnStats {
+	var out []ConnStats
+	g.conns.each(func(p *process) {
+		if p.st.load().up() {
+			out = append(out, p.connStats())
+		}
+	})
+	return out
+}
+
+// connStats reads one connection's statistics.
+func (p *process) connStats() ConnStats {
+	s := ConnStats{ID: p.id, PID: p.self, Owner: p.g.owner, Passive: p.passive.Load(),
+		BytesIn: p.counters.bytesIn.Load(), BytesOut: p.counters.bytesOut.Load(),
+		FramesIn: p.counters.framesIn.Load(), FramesOut: p.counters.framesOut.Load(),
+		LastFrame: epoch.Add(time.Duration(p.lastFrame.Load()))}
+	switch st := p.st.load(); {
+	case st == stAsleep:
+		s.State = "passivated"
+	case !st.up():
+		s.State = "closing"
+	case p.hibernated.Load():
+		s.State = "hibernated"
+	default:
+		s.State = "up"
+	}
+	if mb := p.mb.Load(); mb != nil {
+		s.Mailbox = mb.UserMessageCount()
+	}
+	if p.self != nil {
+		if e, err := p.g.reg.Lookup(p.self.Id); err == nil {
+			s.Started, s.Transport = e.Started, e.Transport
+			s.Local, s.Peer = netAddr(e.Local), netAddr(e.Peer)
+		}
+	}
+	if s.Started.IsZero() {
+		s.Started = s.LastFrame
+	}
+	return s
+}
