@@ -286,13 +286,20 @@ func (c *conn) start() {
 		reason = c.endReason(ErrClosed)
 	}
 	c.upNotified = reason == nil
-	c.tell(&ConnUp{Info: c.info(), Err: reason})
+	if c.notify != nil {
+		c.tell(&ConnUp{Info: c.info(), Err: reason})
+	}
 	if c.upOnly {
 		c.notify = nil
 	}
 }
 
+// handshake runs the transport's handshake, bounded by HandshakeTimeout;
+// a transport whose connections have none (TCP, Unix) costs nothing here.
 func (c *conn) handshake(sock transport.Conn) error {
+	if transport.Plain(sock) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.socket.HandshakeTimeout)
 	defer cancel()
 	return sock.Handshake(ctx)
@@ -307,7 +314,9 @@ func (c *conn) fail(err error) {
 	if !errors.Is(err, ErrDeclined) {
 		c.Logger().Debug("etcp: connection start failed", "err", err)
 	}
-	c.tell(&ConnUp{Info: c.info(), Err: err})
+	if c.notify != nil {
+		c.tell(&ConnUp{Info: c.info(), Err: err})
+	}
 	c.ctx.Stop(c.self)
 }
 
@@ -463,7 +472,7 @@ func (c *conn) terminate(reason error) {
 	c.endErr = reason
 	c.unregisterAll()
 	if c.upNotified {
-		if !c.g.stopping.Load() {
+		if c.notify != nil && !c.g.stopping.Load() {
 			c.tell(&ConnDown{Info: c.info(), Reason: reason})
 		}
 	}

@@ -179,6 +179,39 @@ func (g *Group) spawn(spawner actor.SpawnerContext, name string, id uint64, sock
 	return pid, nil
 }
 
+// Spawner is Spawn for one goroutine (or one actor) at a time: its Props
+// are made once and reused for every connection it spawns, where Spawn
+// makes a Props per connection. A server's connection supervisors use
+// one each.
+type Spawner struct {
+	g     *Group
+	next  *conn // the connection being spawned, read by the Props' functions
+	props *actor.Props
+}
+
+// Spawner returns a Spawner of the group's connections.
+func (g *Group) Spawner() *Spawner {
+	s := &Spawner{g: g}
+	s.props = actor.PropsFromProducer(func() actor.Actor { return s.next },
+		actor.WithMailbox(func() actor.Mailbox { return &s.next.mb }),
+		actor.WithSpawnFunc(func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
+			return s.next.spawn(sys, id, p, parent)
+		}))
+	return s
+}
+
+// Spawn is [Group.Spawn].
+func (s *Spawner) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+	accepted bool, notify *actor.PID) (*actor.PID, error) {
+	s.next = newConn(s.g, sock, id, accepted, notify, false)
+	pid, err := spawner.SpawnNamed(s.props, name)
+	if err != nil {
+		s.next.abandon()
+	}
+	s.next = nil
+	return pid, err
+}
+
 // Start is Spawn for a client: it returns once Init has run, with the
 // reason the handshake or Init failed (wrapping [ErrDeclined] for a
 // decline), or ctx's error if ctx ends first (the connection is then

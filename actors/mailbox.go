@@ -29,7 +29,12 @@ type mailbox struct {
 	conn       *conn // reads go to it directly (see drain)
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
-	runFn      func() // m.run, bound once so scheduling does not allocate
+	runFn      func() // m.runScheduled, bound once so scheduling does not allocate
+	// A turn run by a dispatcher goroutine offers it to the reader: a
+	// reader started in that turn runs in this goroutine once the mailbox
+	// is idle, instead of in a new one (see runScheduled). Both are the
+	// running goroutine's.
+	offer, handed bool
 }
 
 var _ actor.Mailbox = (*mailbox)(nil)
@@ -195,7 +200,7 @@ func (m *mailbox) handleRead(ev *readEvent) {
 
 func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker, m.dispatcher = invoker, dispatcher
-	m.runFn = m.run
+	m.runFn = m.runScheduled
 }
 
 func (m *mailbox) Start() {}
@@ -210,15 +215,29 @@ func (m *mailbox) UserMessageCount() int {
 // slipped in between the last pop and going idle. A hibernating
 // connection passivates here, when its mailbox is empty: the mailbox
 // then stays "running" for good, so nothing schedules it again.
-func (m *mailbox) run() {
+// It reports whether a reader took this goroutine's offer.
+func (m *mailbox) run() (reader bool) {
 	for {
 		m.drain()
+		reader = reader || m.handed
+		m.offer, m.handed = false, false // the offer ends with the first drain
 		if m.conn.hibernated && m.conn.passivate() {
-			return
+			return reader
 		}
 		if !m.idle() {
-			return
+			return reader
 		}
+	}
+}
+
+// runScheduled is run on a goroutine of the dispatcher's own. If the turn
+// starts the connection's reader, the goroutine becomes that reader once
+// the mailbox is idle: a connection's start (Started, Init, first read)
+// then costs one goroutine, as a plain net server's, not two.
+func (m *mailbox) runScheduled() {
+	m.offer = true
+	if m.run() {
+		m.conn.reader()
 	}
 }
 

@@ -183,9 +183,15 @@ var kickTime = time.Unix(1, 0)
 func (c *conn) up() { c.proc.st.move(stStarting, stIdle) }
 
 // startReading starts a reader goroutine if none runs or waits (actor).
+// A turn run by a dispatcher goroutine hands that goroutine over instead
+// (mailbox.runScheduled).
 func (c *conn) startReading() {
 	if c.proc.st.move(stIdle, stReading) {
 		c.refs.Add(1)
+		if c.mb.offer && !c.mb.handed {
+			c.mb.handed = true
+			return
+		}
 		go c.reader()
 	}
 }

@@ -265,3 +265,40 @@ func BenchmarkPingPongParallel64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAcceptClose prices a connection's whole life: each op dials,
+// exchanges one byte, closes, and waits until the server has ended the
+// connection too (its Terminate ran, its goroutines are gone, for etcp;
+// its goroutine returned, for net), one at a time.
+func BenchmarkAcceptClose(b *testing.B) {
+	for _, s := range servers {
+		b.Run(s.name, func(b *testing.B) {
+			addr, stop := s.start(b)
+			defer stop()
+			one, got := []byte{1}, make([]byte, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(one); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+					b.Fatal(err)
+				}
+				// The server closes its side once it has seen the end: EOF here.
+				if _, err := c.Read(got); err != io.EOF {
+					b.Fatalf("want EOF, got %v", err)
+				}
+				c.Close()
+			}
+			b.StopTimer()
+		})
+	}
+}

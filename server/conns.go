@@ -89,7 +89,8 @@ type handoff struct {
 // runs right in the acceptor's goroutine when the supervisor is idle, so
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
-	s *Server
+	s     *Server
+	spawn *actors.Spawner
 }
 
 // connSupervision stops a connection that failed outside its callbacks
@@ -104,7 +105,10 @@ func (c *connsSup) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *handoff:
 		name := "c" + strconv.FormatUint(m.id, 10)
-		if _, err := c.s.conns.Spawn(ctx, name, m.id, m.sock, true, nil); err != nil {
+		if c.spawn == nil {
+			c.spawn = c.s.conns.Spawner()
+		}
+		if _, err := c.spawn.Spawn(ctx, name, m.id, m.sock, true, nil); err != nil {
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)
 		}
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:

@@ -41,9 +41,10 @@ type Server struct {
 	accepted, terminated, rejected                 atomic.Int64
 	acceptorRestarts, supRestarts, listenerReopens atomic.Int64
 	acceptErrs                                     acceptErrors
+	waiting                                        atomic.Int32 // WaitConnections calls under way
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a connection ends
+	changed chan struct{} // made by WaitConnections, closed when a connection ends
 	err     error         // why the server stopped
 
 	stopOnce sync.Once
@@ -83,7 +84,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
-	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns, changed: make(chan struct{}),
+	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns,
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
 	s.slots.root = sys.Root
 	s.slots.limit.Store(int64(o.MaxConnections))
@@ -186,13 +187,18 @@ func (s *Server) ownsSup(pid *actor.PID) bool {
 }
 
 // connEnded runs as every connection ends: it frees its slot and wakes
-// WaitConnections.
+// WaitConnections, if any waits.
 func (s *Server) connEnded() {
 	s.terminated.Add(1)
 	s.slots.give()
+	if s.waiting.Load() == 0 {
+		return
+	}
 	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -319,8 +325,13 @@ func (s *Server) SetMaxConnections(n int) error {
 // WaitConnections waits until cond holds for the number of connections
 // accepted and not yet ended (ranch's wait_for_connections), or ctx ends.
 func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) error {
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	for {
 		s.mu.Lock()
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
 		ch := s.changed
 		s.mu.Unlock()
 		if cond(int(s.accepted.Load() - s.terminated.Load())) {

@@ -49,3 +49,16 @@ type Conn interface {
 	// SetSocketOptions changes the socket's options.
 	SetSocketOptions(SocketOptions) error
 }
+
+// Plain reports whether c needs no handshake: a TCP or Unix connection of
+// this package (the connection actor then skips the handshake's timer).
+func Plain(c Conn) bool {
+	_, ok := c.(plain)
+	return ok
+}
+
+// plain is implemented by the connections whose Handshake does nothing.
+type plain interface{ plain() }
+
+func (*tcpConn) plain()  {}
+func (*unixConn) plain() {}
