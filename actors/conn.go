@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -375,7 +376,16 @@ func reset(sock any) {
 	}
 }
 
+// isTimeout reports whether err is a deadline's. The common case, Go's
+// own deadline error, is found without errors.As, which allocates: the
+// reader meets it every ParkAfter on a busy connection.
 func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
