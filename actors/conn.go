@@ -210,6 +210,9 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.ack(nil)
 	case *Info:
 		c.ack(c.info())
+	case *Hibernate:
+		c.hibernateNext = true
+		c.ack(nil)
 	default:
 		c.arrived()
 		c.run(cbInfo, msg, nil)
@@ -249,7 +252,7 @@ func (c *conn) receiveAfterEnd(msg any) {
 		c.unref()
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds
-	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info:
+	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info, *Hibernate:
 		c.ack(ErrClosed)
 	}
 }

@@ -17,7 +17,7 @@
 // # Messages
 //
 // [Call] (answered with a [Reply]), [Cast], [Event], [Send], [Stop],
-// [CodeChange], [GetState], [SetTrace] and [Info] are what a connection
+// [CodeChange], [GetState], [SetTrace], [Info] and [Hibernate] are what a connection
 // understands besides socket events; anything else reaches the handler's
 // HandleInfo. Package client wraps them in functions that take any
 // connection PID, and [Request] sends one and waits for its reply within
