@@ -51,14 +51,16 @@ type Server struct {
 }
 
 type acceptorRef struct {
-	pid atomic.Pointer[actor.PID] // nil while it restarts
+	pid      atomic.Pointer[actor.PID] // nil while it restarts
+	restarts atomic.Int64
 }
 
 // AcceptorInfo describes one acceptor.
 type AcceptorInfo struct {
-	ID   int        // 1 to the number of acceptors
-	PID  *actor.PID // the acceptor's actor; nil while it restarts
-	Mode Mode       // the server's mode, or ModeClosed while it restarts
+	ID       int        // 1 to the number of acceptors
+	PID      *actor.PID // the acceptor's actor; nil while it restarts
+	Mode     Mode       // the server's mode, or ModeClosed while it restarts
+	Restarts int64      // times this acceptor was restarted after it stopped or failed
 }
 
 var serverSeq atomic.Uint64
@@ -220,7 +222,8 @@ func (s *Server) Acceptors() []AcceptorInfo {
 	out := make([]AcceptorInfo, len(s.acceptors))
 	m := s.listening.Mode()
 	for i := range s.acceptors {
-		out[i] = AcceptorInfo{ID: i + 1, PID: s.acceptors[i].pid.Load(), Mode: m}
+		out[i] = AcceptorInfo{ID: i + 1, PID: s.acceptors[i].pid.Load(), Mode: m,
+			Restarts: s.acceptors[i].restarts.Load()}
 		if out[i].PID == nil {
 			out[i].Mode = ModeClosed
 		}
