@@ -67,8 +67,7 @@ const noHost = "nonhost"
 
 // DefaultListen is where a node listens unless told otherwise: loopback,
 // on a port the system picks. Protoactor remote has no authentication,
-// so anything else should come with mutual TLS (see [WithServerOptions]
-// and [WithDialOptions]).
+// so anything else should come with mutual TLS (see [WithMutualTLS]).
 const DefaultListen = "127.0.0.1:0"
 
 // WithListen sets the host:port the node listens on (default
