@@ -1,0 +1,3 @@
+// Package manage is remote supervision: a node's management endpoint and
+// a client for it.
+package manage
