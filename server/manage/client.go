@@ -465,6 +465,12 @@ func (c *Client) Trace(ctx context.Context, ref ConnRef, max int) (*Trace, error
 // Next returns the next event, waiting until one arrives, the stream
 // ends (an error matching ErrEnded, saying why) or ctx ends.
 func (t *Trace) Next(ctx context.Context) (TraceEvent, error) {
+	t.s.mu.Lock()
+	closed := t.s.closed
+	t.s.mu.Unlock()
+	if closed {
+		return TraceEvent{}, fmt.Errorf("%w: closed", ErrEnded)
+	}
 	for {
 		select {
 		case <-ctx.Done():
