@@ -376,4 +376,3 @@ func TestVerbs(t *testing.T) {
 		assert.Equal(t, "closed", servers[1].Mode)
 	})
 }
-
