@@ -193,6 +193,13 @@ func runChild() {
 		switch f[0] {
 		case "quit":
 			goto out
+		case "mode": // mode NAME: a server's mode
+			for _, sv := range []*server.Server{srv, spare} {
+				if sv.Name() == f[1] {
+					m, _ := sv.Mode()
+					reply("ok " + m.String())
+				}
+			}
 		case "casts":
 			reply("ok " + recorded(&casts))
 		case "terminated":
@@ -228,6 +235,7 @@ out:
 	_ = srv.Stop(stop, nil)
 	_ = spare.Stop(stop, nil)
 	node.Shutdown()
+
 	reply("bye")
 }
 
@@ -267,7 +275,8 @@ type child struct {
 func startChild(t testing.TB, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), envChild+"=1"), env...)
+	// The race detector sleeps a second at exit unless told not to.
+	cmd.Env = append(append(os.Environ(), envChild+"=1", "GORACE=atexit_sleep_ms=0"), env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	require.NoError(t, err)

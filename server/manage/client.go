@@ -69,7 +69,8 @@ func Dial(ctx context.Context, node *registry.Node, addr string) (*Client, error
 // node that is down or refuses this node's certificate is reported at
 // once, rather than after protoactor's connection retries (2 s each).
 // A gRPC server sends its settings as soon as a connection is set up:
-// reading them proves the connection works.
+// reading them proves the connection works. Without TLS the probe first
+// sends HTTP/2's connection preface, which a TLS server rejects at once.
 func probe(ctx context.Context, node *registry.Node, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
@@ -81,7 +82,8 @@ func probe(ctx context.Context, node *registry.Node, addr string) error {
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
-	if cfg := node.ClientTLS(); cfg != nil {
+	cfg := node.ClientTLS()
+	if cfg != nil {
 		if cfg.ServerName == "" {
 			if host, _, err := net.SplitHostPort(addr); err == nil {
 				cfg.ServerName = host
@@ -92,20 +94,20 @@ func probe(ctx context.Context, node *registry.Node, addr string) error {
 			return fmt.Errorf("%w: %s: %v", ErrRefused, addr, err)
 		}
 		conn = tc
+	} else if _, err := conn.Write([]byte(http2Preface)); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
 	if _, err := conn.Read(make([]byte, 1)); err != nil {
-		if node.ClientTLS() == nil && isTimeout(err) {
-			return fmt.Errorf("%w: %s sent nothing: does it require TLS? (%v)", ErrRefused, addr, err)
+		if cfg == nil {
+			return fmt.Errorf("%w: %s closed a plain connection: does it require TLS? (%v)", ErrRefused, addr, err)
 		}
 		return fmt.Errorf("%w: %s: %v", ErrRefused, addr, err)
 	}
 	return nil
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+// http2Preface opens every HTTP/2 connection (RFC 9113 3.4).
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // Addr is the address of the node the client talks to.
 func (c *Client) Addr() string { return c.addr }

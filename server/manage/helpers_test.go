@@ -58,8 +58,8 @@ func (e *env) close() {
 func (e *env) dial(c *child) *manage.Client {
 	e.t.Helper()
 	mc, err := manage.Dial(ctxT(e.t), e.node, c.Node)
-	e.talked++
 	require.NoError(e.t, err)
+	e.talked++
 	return mc
 }
 

@@ -110,13 +110,13 @@ type Conn struct {
 }
 
 // Age is how long the connection has been up.
-func (c *Conn) Age() time.Duration { return time.Since(c.Started) }
+func (c Conn) Age() time.Duration { return time.Since(c.Started) }
 
 // Idle is how long since its last complete frame.
-func (c *Conn) Idle() time.Duration { return time.Since(c.LastFrame) }
+func (c Conn) Idle() time.Duration { return time.Since(c.LastFrame) }
 
 // Mode is "passive" or "active".
-func (c *Conn) Mode() string {
+func (c Conn) Mode() string {
 	if c.Passive {
 		return "passive"
 	}
@@ -124,10 +124,10 @@ func (c *Conn) Mode() string {
 }
 
 // Ref names the connection by its PID.
-func (c *Conn) Ref() ConnRef { return ConnRef{PID: c.PID} }
+func (c Conn) Ref() ConnRef { return ConnRef{PID: c.PID} }
 
 // Handle is the short name tables show: owner/id.
-func (c *Conn) Handle() string { return c.Owner + "/" + strconv.FormatUint(c.ID, 10) }
+func (c Conn) Handle() string { return c.Owner + "/" + strconv.FormatUint(c.ID, 10) }
 
 // ConnRef names one connection of the endpoint's node: by its PID's id,
 // by its owner and id, or by a name it is registered under. The first of
