@@ -64,12 +64,4 @@ func TestMutualTLS(t *testing.T) {
 	assert.Error(t, probe(n.Address(), &tls.Config{RootCAs: ca.Pool}), "no client certificate")
 	assert.Error(t, probe(n.Address(), stranger.Client(ca)), "a certificate of another CA")
 	assert.Error(t, probe(n.Address(), stranger.Client(other)), "a node it cannot verify")
-	n.Shutdown() // one remote at a time in a process (see package nodetest)
-
-	plain, err := registry.StartNode(newSystem())
-	require.NoError(t, err)
-	defer plain.Shutdown()
-	assert.False(t, plain.MutualTLS())
-	assert.Nil(t, plain.ClientTLS())
-	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, plain.Listen())
 }

@@ -45,6 +45,7 @@ const (
 	envTLS      = "ETCP_MANAGE_TLS"      // a directory with ca.pem, cert.pem, key.pem: mutual TLS
 	envCluster  = "ETCP_MANAGE_CLUSTER"  // "1": a cluster registry; envPeers its seeds
 	envPeers    = "ETCP_MANAGE_PEERS"
+	envPrefix   = "ETCP_MANAGE_PREFIX" // prefixes the names of its servers, pool and client
 )
 
 // served is the servers' handler: it greets every peer with "hello",
@@ -150,17 +151,20 @@ func runChild() {
 		}
 		registry.SetDefault(sys, cl)
 	}
+	// A cluster registry holds every connection of every node under its
+	// PID's id: the nodes of one cluster need names of their own.
+	prefix := os.Getenv(envPrefix)
 	newServed := func() behaviours.Handler { return &served{} }
-	srv, err := server.Start(sys, newServed, nil, "127.0.0.1:0", server.WithName("srv"), lines)
+	srv, err := server.Start(sys, newServed, nil, "127.0.0.1:0", server.WithName(prefix+"srv"), lines)
 	if err != nil {
 		fail(err)
 	}
-	spare, err := server.Start(sys, newServed, nil, "127.0.0.1:0", server.WithName("spare"), lines, server.WithAcceptors(2))
+	spare, err := server.Start(sys, newServed, nil, "127.0.0.1:0", server.WithName(prefix+"spare"), lines, server.WithAcceptors(2))
 	if err != nil {
 		fail(err)
 	}
 	newDialled := func() behaviours.Handler { return &dialled{} }
-	pl, err := pool.Start(sys, newDialled, nil, []string{srv.Addr().String()}, pool.WithName("pl"), lines)
+	pl, err := pool.Start(sys, newDialled, nil, []string{srv.Addr().String()}, pool.WithName(prefix+"pl"), lines)
 	if err != nil {
 		fail(err)
 	}
@@ -169,7 +173,7 @@ func runChild() {
 	if err := pl.WaitUp(ctx, 1); err != nil {
 		fail(err)
 	}
-	if _, err := client.Dial(ctx, sys.Root, srv.Addr().String(), newDialled, nil, client.WithName("cli"), lines); err != nil {
+	if _, err := client.Dial(ctx, sys.Root, srv.Addr().String(), newDialled, nil, client.WithName(prefix+"cli"), lines); err != nil {
 		fail(err)
 	}
 	var ep *manage.Endpoint
@@ -195,11 +199,13 @@ func runChild() {
 			goto out
 		case "mode": // mode NAME: a server's mode
 			for _, sv := range []*server.Server{srv, spare} {
-				if sv.Name() == f[1] {
+				if sv.Name() == prefix+f[1] {
 					m, _ := sv.Mode()
 					reply("ok " + m.String())
 				}
 			}
+		case "panics":
+			reply(fmt.Sprint("ok ", node.Stats().Panics))
 		case "casts":
 			reply("ok " + recorded(&casts))
 		case "terminated":
