@@ -59,12 +59,12 @@ func Example() {
 	servers, _ := c.Servers(ctx)
 	fmt.Println(servers[0].Name, servers[0].Mode, servers[0].Active)
 	list, _ := c.Conns(ctx, manage.Query{Sort: manage.SortBytes, Limit: 10})
-	conn := list.Conns[0]
-	fmt.Println(conn.Handle(), conn.State, conn.BytesIn, conn.BytesOut)
-	reply, err := c.Call(ctx, conn.Ref(), "ping")
+	reply, err := c.Call(ctx, list.Conns[0].Ref(), "ping")
 	fmt.Println(reply.Value, err)
+	d, _ := c.Inspect(ctx, list.Conns[0].Ref()) // after the call: the echo's write is counted
+	fmt.Println(d.Conn.Handle(), d.Conn.State, d.Conn.BytesIn, d.Conn.BytesOut, d.StateType)
 	// Output:
 	// echo accepting 1
-	// echo/1 up 6 6
 	// string ping <nil>
+	// echo/1 up 6 6 manage_test.echo
 }

@@ -13,6 +13,9 @@ import (
 
 // Every verb against a node in another process, with actions allowed.
 func TestVerbs(t *testing.T) {
+	if operate(t) {
+		return
+	}
 	e := newEnv(t)
 	ch := startChild(t, envActions+"=1")
 	c := e.dial(ch)
