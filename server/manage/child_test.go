@@ -210,10 +210,14 @@ func runChild() {
 			reply("ok " + recorded(&casts))
 		case "terminated":
 			reply("ok " + recorded(&terminated))
-		case "open": // open N: N more peers of srv, held by this process
+		case "open": // open N [ADDR]: N more peers of srv (or of ADDR), held by this process
 			n, _ := strconv.Atoi(f[1])
+			to := srv.Addr().String()
+			if len(f) > 2 {
+				to = f[2]
+			}
 			for range n {
-				c, err := net.Dial("tcp", srv.Addr().String())
+				c, err := net.Dial("tcp", to)
 				if err != nil {
 					reply("error " + err.Error())
 					continue

@@ -30,16 +30,18 @@ func queryOf(m *managepb.ListConns) Query {
 // registry.
 func (e *Endpoint) collect(sel *selector) {
 	managed := map[string]bool{}
-	seen := 0
 	for _, s := range e.serverList() {
 		managed[s.Name()] = true
 		if !sel.wants(s.Name(), KindServer) {
 			continue
 		}
-		for _, st := range s.ConnStats() {
-			seen++
-			sel.offer(&st, KindServer)
-		}
+		// The fields a lean walk leaves out are read afterwards for the
+		// connections kept (see refresh), unless the filter or the order
+		// needs them for all.
+		s.EachConnStats(sel.full(), func(st *actors.ConnStats) bool {
+			sel.offer(st, KindServer)
+			return true
+		})
 	}
 	for _, p := range e.poolList() {
 		managed[p.Name()] = true
@@ -51,7 +53,6 @@ func (e *Endpoint) collect(sel *selector) {
 				continue
 			}
 			if st, ok := actors.ConnStatsOf(e.sys, c.PID); ok {
-				seen++
 				sel.offer(&st, KindPool)
 			}
 		}
@@ -59,20 +60,31 @@ func (e *Endpoint) collect(sel *selector) {
 	if !sel.wants("", KindClient) || (sel.f.owner != "" && managed[sel.f.owner]) {
 		return
 	}
-	// Skip the registry's scan when it can hold nothing but the managed
-	// connections already seen.
-	if l, ok := e.reg.(interface{ Len() int }); ok && sel.f.kind == KindAny && sel.f.owner == "" && l.Len() <= seen {
-		return
-	}
 	e.eachClient(sel.f.owner, managed, func(st *actors.ConnStats) { sel.offer(st, KindClient) })
 }
 
 // eachClient calls fn for every live connection of this node registered
-// under its PID's id whose owner is not managed (of owner, if set).
+// under its PID's id whose owner is not managed (of owner, if set). A
+// registry that lists its owners (registry.Local and Cluster do) is asked
+// for the entries of each owner not managed, at the cost of those; any
+// other is walked whole.
 func (e *Endpoint) eachClient(owner string, managed map[string]bool, fn func(*actors.ConnStats)) {
-	entries, err := e.reg.Select(registry.Query{Owner: owner})
-	if err != nil {
-		return // a registry that keeps nothing: no client is found
+	var entries []registry.Entry
+	if lo, ok := e.reg.(interface{ Owners() []string }); ok && owner == "" {
+		for _, o := range lo.Owners() {
+			if managed[o] {
+				continue
+			}
+			es, err := e.reg.Select(registry.ByOwner(o))
+			if err == nil {
+				entries = append(entries, es...)
+			}
+		}
+	} else {
+		var err error
+		if entries, err = e.reg.Select(registry.Query{Owner: owner}); err != nil {
+			return // a registry that keeps nothing: no client is found
+		}
 	}
 	self := e.node.Address()
 	for i := range entries {
@@ -86,8 +98,27 @@ func (e *Endpoint) eachClient(owner string, managed map[string]bool, fn func(*ac
 	}
 }
 
-func (e *Endpoint) connPB(st *actors.ConnStats, kind Kind) *managepb.Conn {
-	c := &managepb.Conn{Node: e.node.Address(), Owner: st.Owner, Kind: managepb.OwnerKind(kind), Id: st.ID,
+// refresh reads in full the connections a lean walk kept (their
+// registry fields and mailbox); one that ended meanwhile keeps what was
+// read.
+func (e *Endpoint) refresh(sel *selector) {
+	if sel.full() {
+		return
+	}
+	for i := range sel.heap {
+		it := &sel.heap[i]
+		if it.kind == KindServer {
+			if st, ok := actors.ConnStatsOf(e.sys, it.st.PID); ok {
+				st.BytesIn, st.BytesOut, st.FramesIn, st.FramesOut = it.st.BytesIn, it.st.BytesOut, it.st.FramesIn, it.st.FramesOut
+				it.st = st
+			}
+		}
+	}
+}
+
+// connPB is one connection of node on the wire.
+func connPB(node string, st *actors.ConnStats, kind Kind) *managepb.Conn {
+	c := &managepb.Conn{Node: node, Owner: st.Owner, Kind: managepb.OwnerKind(kind), Id: st.ID,
 		Local: addrString(st.Local), Peer: addrString(st.Peer), Transport: st.Transport, State: st.State,
 		Passive: st.Passive, StartedUnixNano: unixOf(st.Started), LastFrameUnixNano: unixOf(st.LastFrame),
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, FramesIn: st.FramesIn, FramesOut: st.FramesOut,
@@ -119,9 +150,10 @@ func (e *Endpoint) listConns(ctx context.Context, m *managepb.ListConns) (*manag
 		return nil, err
 	}
 	e.collect(sel)
+	e.refresh(sel)
 	out := &managepb.ConnList{Total: uint64(sel.total), Matched: uint64(sel.matched)}
 	for _, it := range sel.result() {
-		out.Conns = append(out.Conns, e.connPB(&it.st, it.kind))
+		out.Conns = append(out.Conns, connPB(e.node.Address(), &it.st, it.kind))
 	}
 	if !m.Cluster {
 		return out, nil
@@ -200,12 +232,14 @@ func refString(r *managepb.ConnRef) string {
 func (e *Endpoint) findByID(owner string, id uint64) *actor.PID {
 	for _, s := range e.serverList() {
 		if s.Name() == owner {
-			for _, st := range s.ConnStats() {
+			var pid *actor.PID
+			s.EachConnStats(false, func(st *actors.ConnStats) bool {
 				if st.ID == id {
-					return st.PID
+					pid = st.PID
 				}
-			}
-			return nil
+				return pid == nil
+			})
+			return pid
 		}
 	}
 	for _, p := range e.poolList() {
@@ -246,7 +280,7 @@ func (e *Endpoint) inspect(ctx context.Context, m *managepb.Inspect) (*managepb.
 	if err != nil {
 		return nil, err
 	}
-	out := &managepb.ConnDetail{Conn: e.connPB(&st, kind)}
+	out := &managepb.ConnDetail{Conn: connPB(e.node.Address(), &st, kind)}
 	if v, err := client.State(ctx, e.sys.Root, pid); err != nil {
 		out.StateError = err.Error()
 	} else {

@@ -62,10 +62,12 @@ type item struct {
 type selector struct {
 	f       filter
 	before  func(a, b *item) bool // a ranks before b
+	key     SortKey
 	limit   int
 	total   int
 	matched int
 	heap    []item // the kept ones; heap[0] ranks last
+	cand    item   // the one offered (a field: a local would escape through before)
 	buf     []byte
 }
 
@@ -87,7 +89,7 @@ func newSelector(q Query) (*selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &selector{f: f, before: before, limit: limit, heap: make([]item, 0, min(limit, 1024))}, nil
+	return &selector{f: f, before: before, key: q.Sort, limit: limit, heap: make([]item, 0, min(limit, 1024))}, nil
 }
 
 // byID orders by owner, then id: the tie-break of every ranking, so
@@ -139,6 +141,13 @@ func ranking(k SortKey) (func(a, b *item) bool, error) {
 	return nil, fmt.Errorf("%w: sort key %d", ErrInvalid, k)
 }
 
+// full reports whether the filter or the order needs the statistics a
+// lean walk leaves out (Server.EachConnStats): the peer, the start, the
+// mailbox.
+func (s *selector) full() bool {
+	return s.f.prefix != nil || s.f.cidr.IsValid() || s.key == SortAge || s.key == SortMailbox
+}
+
 // wants reports whether connections of this owner and kind can match
 // (to skip whole sources).
 func (s *selector) wants(owner string, kind Kind) bool {
@@ -188,11 +197,11 @@ func (s *selector) offer(st *actors.ConnStats, kind Kind) {
 		s.up(len(s.heap) - 1)
 		return
 	}
-	it := item{st: *st, kind: kind}
-	if !s.before(&it, &s.heap[0]) {
+	s.cand = item{st: *st, kind: kind}
+	if !s.before(&s.cand, &s.heap[0]) {
 		return
 	}
-	s.heap[0] = it
+	s.heap[0] = s.cand
 	s.down(0)
 }
 
