@@ -279,7 +279,7 @@ func alone(t *testing.T) bool {
 	if os.Getenv("ETCPCTL_TEST_ALONE") != "" {
 		return false
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout=3m")
 	cmd.Env = append(os.Environ(), "ETCPCTL_TEST_ALONE=1", "GORACE=atexit_sleep_ms=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
