@@ -106,6 +106,9 @@ func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *ac
 	c.refs.Store(1)
 	g.live.Add(1)
 	g.conns.add(c.proc)
+	if g.metrics != nil {
+		g.metrics.track(g)
+	}
 	g.armSweep()
 	return c
 }
