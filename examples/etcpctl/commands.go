@@ -58,7 +58,7 @@ func cmdServers(ctx context.Context, x *cli, args []string) error {
 		rows = append(rows, []string{s.Node, s.Name, s.Addr, mode, strconv.Itoa(s.Active), limit,
 			strconv.FormatInt(s.Accepted, 10), strconv.FormatInt(s.Terminated, 10), strconv.FormatInt(s.Rejected, 10),
 			strconv.Itoa(s.Acceptors), strconv.FormatInt(s.AcceptorRestarts, 10),
-			strconv.Itoa(s.Conns.Hibernated + s.Conns.Passivated)})
+			strconv.Itoa(s.Conns.Hibernated)})
 	}
 	return x.table([]string{"NODE", "SERVER", "ADDR", "MODE", "ACTIVE", "LIMIT", "ACCEPTED", "ENDED", "REJECTED",
 		"ACCEPTORS", "RESTARTS", "HIBERNATED"}, rows)
