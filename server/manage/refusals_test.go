@@ -1,6 +1,7 @@
 package manage_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"testing"
@@ -10,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/internal/testcerts"
 	"github.com/etcp-go/etcp/registry"
+	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/server/manage"
 )
 
@@ -133,6 +136,19 @@ func TestEnableOffLoopback(t *testing.T) {
 			require.NoError(t, err)
 			_, err = manage.Enable(node)
 			assert.ErrorIs(t, err, manage.ErrEnabled)
+			if node.MutualTLS() {
+				require.NoError(t, ep.Close()) // its advertised address is made up: no Dial
+				return
+			}
+			// Servers and pools added after Enable are managed too.
+			srv, err := server.Start(sys, func() behaviours.Handler { return &served{} }, nil, "127.0.0.1:0",
+				server.WithName("late"))
+			require.NoError(t, err)
+			defer srv.Stop(context.Background(), nil)
+			ep.AddServer(srv)
+			c, err := manage.Dial(ctxT(t), node, node.Address())
+			require.NoError(t, err)
+			assert.Equal(t, []string{"late"}, c.Hello().Servers)
 			require.NoError(t, ep.Close())
 			require.NoError(t, ep.Close())
 		})
