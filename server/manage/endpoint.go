@@ -150,7 +150,7 @@ func Enable(node *registry.Node, opts ...Option) (*Endpoint, error) {
 		e.log = sys.Logger()
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return e }), Name)
+	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return (*endpointActor)(e) }), Name)
 	if err != nil {
 		e.cancel()
 		if errors.Is(err, actor.ErrNameExists) {
@@ -223,10 +223,14 @@ func (e *Endpoint) Close() error {
 	return err
 }
 
+// endpointActor is the endpoint's actor.
+type endpointActor Endpoint
+
 // Receive is the endpoint actor's behaviour: each request is served in a
 // goroutine of its own (at most MaxConcurrent at once), so a slow call to
 // a connection delays no other request.
-func (e *Endpoint) Receive(ctx actor.Context) {
+func (a *endpointActor) Receive(ctx actor.Context) {
+	e := (*Endpoint)(a)
 	switch m := ctx.Message().(type) {
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case proto.Message:
