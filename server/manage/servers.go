@@ -67,7 +67,10 @@ func (e *Endpoint) listAcceptors(m *managepb.ListAcceptors) (*managepb.AcceptorL
 
 func (e *Endpoint) poolPB(p *pool.Pool) *managepb.Pool {
 	out := &managepb.Pool{Node: e.node.Address(), Name: p.Name(), Live: int64(p.Live()), Conns: counts(p.Stats())}
-	for _, c := range p.Connections() {
+	for i, c := range p.Connections() {
+		if i == MaxLimit {
+			break // a reply stays well under gRPC's 4 MB
+		}
 		pc := &managepb.PoolConn{Id: uint64(c.ID), Addr: c.Addr, State: c.State.String(), Restarts: int64(c.Restarts)}
 		if c.PID != nil {
 			pc.Pid = c.PID.Id

@@ -45,8 +45,8 @@ type Pool struct {
 	Name        string
 	Live        int
 	Conns       actors.Stats
-	Connections []PoolConn
-	Err         string // why the pool stopped, once it has
+	Connections []PoolConn // the first MaxLimit
+	Err         string     // why the pool stopped, once it has
 }
 
 // PoolConn is one connection of a pool, as pool.ConnInfo.
