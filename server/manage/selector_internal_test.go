@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -126,6 +127,13 @@ func TestParse(t *testing.T) {
 	for k := SortBytes; k <= SortID; k++ {
 		if got, err := ParseSortKey(k.String()); err != nil || got != k {
 			t.Errorf("ParseSortKey(%q) = %v, %v", k, got, err)
+		}
+	}
+	for k := KindAny; k <= KindClient; k++ {
+		b, _ := json.Marshal(struct{ K Kind }{k})
+		var back struct{ K Kind }
+		if err := json.Unmarshal(b, &back); err != nil || back.K != k {
+			t.Errorf("%s: %v, %v", b, back.K, err)
 		}
 	}
 	if _, err := ParseSortKey("size"); err == nil {

@@ -80,6 +80,16 @@ func (k Kind) String() string {
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// MarshalText names the kind (in JSON, say).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind by its name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, err := ParseKind(string(b))
+	*k = v
+	return err
+}
+
 // ParseKind reads a kind by its name.
 func ParseKind(s string) (Kind, error) {
 	for i, n := range kindNames {
@@ -190,6 +200,16 @@ func (k SortKey) String() string {
 		return sortNames[k]
 	}
 	return "SortKey(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText names the key.
+func (k SortKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a key by its name.
+func (k *SortKey) UnmarshalText(b []byte) error {
+	v, err := ParseSortKey(string(b))
+	*k = v
+	return err
 }
 
 // ParseSortKey reads a key by its name.
