@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/etcp-go/etcp/behaviours"
 )
@@ -30,6 +31,9 @@ func (cb callback) String() string { return callbackNames[cb] }
 // invoke runs one callback, turning a panic into a *CallbackError. The
 // deferred closure does not escape, so the call costs no allocation.
 func (c *conn) invoke(cb callback, msg any, p []byte, from behaviours.From) (r behaviours.Result, err error) {
+	if m := c.g.metrics; m != nil {
+		defer m.timed(cb, time.Now())
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			err = &CallbackError{Callback: cb.String(), Cause: v, Stack: debug.Stack()}

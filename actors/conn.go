@@ -107,6 +107,9 @@ func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *ac
 	c.refs.Store(1)
 	g.live.Add(1)
 	g.conns.add(c.proc)
+	if g.metrics != nil {
+		g.metrics.track(g)
+	}
 	g.armSweep()
 	return c
 }
@@ -211,6 +214,9 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.ack(nil)
 	case *Info:
 		c.ack(c.info())
+	case *Hibernate:
+		c.hibernateNext = true
+		c.ack(nil)
 	default:
 		c.arrived()
 		c.run(cbInfo, msg, nil)
@@ -250,7 +256,7 @@ func (c *conn) receiveAfterEnd(msg any) {
 		c.unref()
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds
-	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info:
+	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info, *Hibernate:
 		c.ack(ErrClosed)
 	}
 }

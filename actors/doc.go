@@ -17,7 +17,7 @@
 // # Messages
 //
 // [Call] (answered with a [Reply]), [Cast], [Event], [Send], [Stop],
-// [CodeChange], [GetState], [SetTrace] and [Info] are what a connection
+// [CodeChange], [GetState], [SetTrace], [Info] and [Hibernate] are what a connection
 // understands besides socket events; anything else reaches the handler's
 // HandleInfo. Package client wraps them in functions that take any
 // connection PID, and [Request] sends one and waits for its reply within
@@ -82,6 +82,22 @@
 // [SetTrace]) receives a [TraceEvent] for every packet in and out,
 // message in, reply out and callback result, like Erlang's sys debug.
 // [TraceLog] keeps the last N events in memory; [SlogTracer] logs them.
+//
+// # Metrics
+//
+// Off by default. An actor system made with an OpenTelemetry
+// MeterProvider (protoactor's actor.WithMetricProviders) measures the
+// connections of its servers, clients and pools on that provider's meter
+// [MeterName], by owner ([AttrOwner]): the counters
+// etcp.connections.accepted and etcp.connections.terminated, the up-down
+// counters etcp.connections.active and etcp.connections.hibernated, the
+// byte counters etcp.bytes.received and etcp.bytes.sent, all observed at
+// collection from what the connections count already, and the histogram
+// etcp.callback.duration (seconds, by callback: [AttrCallback]). The
+// library serves no exporter: give the provider a reader of your own (a
+// Prometheus exporter, OTLP, or an in-memory reader in tests).
+// Protoactor's own instruments, switched on by the same option, go to
+// OpenTelemetry's global provider.
 //
 // # The connection's states
 //

@@ -46,6 +46,7 @@ type Group struct {
 	stopReason atomic.Pointer[error]
 	onEnd      func() // see SetOnEnd
 	sweep      sweeper
+	metrics    *groupMetrics // nil unless the system has a MeterProvider (metrics.go)
 }
 
 // NewGroup validates o and makes a group of sys's whose connections, owned
@@ -71,7 +72,7 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 	}
 	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
 		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
-		writeQueue: o.WriteQueue, reg: reg, owner: owner}, nil
+		writeQueue: o.WriteQueue, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 
 // Registry is where the group's connections are registered.
@@ -132,7 +133,11 @@ func (g *Group) SetOnEnd(f func()) { g.onEnd = f }
 
 // ended takes a connection out of the group once it has ended.
 func (g *Group) ended(p *process) {
-	g.conns.remove(p)
+	if g.metrics != nil {
+		g.metrics.ended(g, p) // removes p, adding what it counted
+	} else {
+		g.conns.remove(p)
+	}
 	if g.onEnd != nil {
 		g.onEnd()
 	}

@@ -47,6 +47,12 @@ type SetTrace struct{ Tracer Tracer }
 // Info returns the connection's [ConnInfo] in a *Reply.
 type Info struct{}
 
+// Hibernate asks the connection to hibernate once this message is handled,
+// as if a callback had returned Result.Hibernate (remote supervision asks
+// it of idle connections); a *Reply acknowledges it. Any later message,
+// bytes or a close wake it.
+type Hibernate struct{}
+
 // ConnUp tells the actor a connection was spawned for (see
 // [Group.Spawn]) that it started: Err is nil once Init accepted it, or
 // says why the handshake or Init failed ([ErrDeclined] for a decline).

@@ -261,6 +261,10 @@ func (c *Cluster) Subscribe(fn func(Event)) (cancel func(), err error) {
 // Len returns the number of names this node knows, of every node.
 func (c *Cluster) Len() int { return int(c.s.n.Load()) }
 
+// Owners returns the owners of the entries of every node, each once, in no
+// order (see [Local.Owners]).
+func (c *Cluster) Owners() []string { return c.s.ownerNames() }
+
 // ClusterStats counts a cluster registry's traffic.
 type ClusterStats struct {
 	// Messages this node sent to its peers, by kind. Lookups and Selects

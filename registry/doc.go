@@ -119,8 +119,7 @@
 // ListProcesses or GetProcessDiagnostics RPCs, would otherwise end the
 // process. Protoactor remote has no authentication: anything that
 // reaches the port can send any actor any message, so keep it on
-// loopback or give it mutual TLS ([WithServerOptions],
-// [WithDialOptions]). A user who starts remote themselves can wrap it
+// loopback or give it mutual TLS ([WithMutualTLS]). A user who starts remote themselves can wrap it
 // with [AttachNode], and should add the same interceptors.
 //
 // # Costs

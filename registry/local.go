@@ -81,3 +81,10 @@ func (l *Local) Subscribe(fn func(Event)) (cancel func(), err error) { return l.
 
 // Len returns the number of entries.
 func (l *Local) Len() int { return int(l.s.n.Load()) }
+
+// Owners returns the owners of the entries (Meta.Owner; entries without
+// one are not counted), each once, in no order. It costs the number of owners, not
+// of entries: with it and ByOwner, a supervisor finds the connections of
+// owners it does not know (client connections) without a walk of every
+// entry.
+func (l *Local) Owners() []string { return l.s.ownerNames() }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 )
 
@@ -30,7 +32,9 @@ type Node struct {
 	sys    *actor.ActorSystem
 	remote *remote.Remote
 	addr   string
-	owned  bool // started here: Shutdown stops it
+	listen string      // host:port listened on
+	tls    *tls.Config // the client side of WithMutualTLS; nil without
+	owned  bool        // started here: Shutdown stops it
 	log    *slog.Logger
 
 	panics atomic.Uint64
@@ -54,6 +58,8 @@ type nodeConfig struct {
 	dialOpts   []grpc.DialOption
 	retries    int
 	logger     *slog.Logger
+	tlsServer  *tls.Config
+	tlsClient  *tls.Config
 }
 
 // noHost is the address of an actor system without remote.
@@ -61,8 +67,7 @@ const noHost = "nonhost"
 
 // DefaultListen is where a node listens unless told otherwise: loopback,
 // on a port the system picks. Protoactor remote has no authentication,
-// so anything else should come with mutual TLS (see [WithServerOptions]
-// and [WithDialOptions]).
+// so anything else should come with mutual TLS (see [WithMutualTLS]).
 const DefaultListen = "127.0.0.1:0"
 
 // WithListen sets the host:port the node listens on (default
@@ -88,6 +93,21 @@ func WithServerOptions(opts ...grpc.ServerOption) NodeOption {
 // transport credentials here.
 func WithDialOptions(opts ...grpc.DialOption) NodeOption {
 	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
+}
+
+// WithMutualTLS makes the node speak TLS to its peers both ways and
+// require their certificates: server secures its listener and must
+// require and verify client certificates (ClientAuth
+// tls.RequireAndVerifyClientCert, with ClientCAs), client secures the
+// connections it dials (replies to a peer travel over one) and must carry
+// a certificate. A peer without a certificate the node trusts cannot
+// connect, so it can send nothing. StartNode refuses a server config that
+// does not require client certificates, and [Node.MutualTLS] tells
+// others (remote supervision, package server/manage) that the node has it.
+// It adds to [WithServerOptions] and [WithDialOptions]; give no other
+// credentials there.
+func WithMutualTLS(server, client *tls.Config) NodeOption {
+	return func(c *nodeConfig) { c.tlsServer, c.tlsClient = server, client }
 }
 
 // WithConnectRetries sets how many times protoactor tries to connect to a
@@ -131,6 +151,9 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	if c.retries < 1 {
 		return nil, fmt.Errorf("%w: connect retries %d, want ≥ 1", ErrInvalid, c.retries)
 	}
+	if err := c.checkTLS(); err != nil {
+		return nil, err
+	}
 	if port != 0 {
 		// remote.Start would panic, and first rewrite gRPC's global
 		// logger, which other remotes in this process are reading.
@@ -154,6 +177,11 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		grpc.ChainUnaryInterceptor(n.recoverUnary),
 		grpc.ChainStreamInterceptor(n.recoverStream),
 	}, c.serverOpts...)
+	if c.tlsServer != nil {
+		server = append(server, grpc.Creds(credentials.NewTLS(c.tlsServer)))
+		c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(c.tlsClient)))
+		n.tls = c.tlsClient.Clone()
+	}
 	ropts := []remote.ConfigOption{remote.WithServerOptions(server...)}
 	if len(c.dialOpts) > 0 {
 		ropts = append(ropts, remote.WithDialOptions(c.dialOpts...))
@@ -171,8 +199,32 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		return nil, fmt.Errorf("etcp/registry: starting remote on %s: %w", c.listen, err)
 	}
 	n.addr = sys.Address()
+	n.listen = c.listen
+	if c.advertise == "" && port == 0 {
+		if _, p, err := net.SplitHostPort(n.addr); err == nil {
+			n.listen = net.JoinHostPort(strings.Trim(host, "[]"), p)
+		}
+	}
 	n.subscribe()
 	return n, nil
+}
+
+// checkTLS validates WithMutualTLS.
+func (c *nodeConfig) checkTLS() error {
+	s, cl := c.tlsServer, c.tlsClient
+	switch {
+	case s == nil && cl == nil:
+		return nil
+	case s == nil || cl == nil:
+		return fmt.Errorf("%w: mutual TLS needs both a server and a client config", ErrInvalid)
+	case s.ClientAuth != tls.RequireAndVerifyClientCert:
+		return fmt.Errorf("%w: mutual TLS: the server config must set ClientAuth to tls.RequireAndVerifyClientCert", ErrInvalid)
+	case len(s.Certificates) == 0 && s.GetCertificate == nil && s.GetConfigForClient == nil:
+		return fmt.Errorf("%w: mutual TLS: the server config has no certificate", ErrInvalid)
+	case len(cl.Certificates) == 0 && cl.GetClientCertificate == nil:
+		return fmt.Errorf("%w: mutual TLS: the client config has no certificate", ErrInvalid)
+	}
+	return nil
 }
 
 // subscribe listens for protoactor's lost-endpoint events. They run in
@@ -240,13 +292,33 @@ func AttachNode(sys *actor.ActorSystem) (n *Node, err error) {
 	if r == nil || addr == "" || addr == noHost {
 		return nil, fmt.Errorf("%w: no remote started on this actor system", ErrInvalid)
 	}
-	n = &Node{sys: sys, remote: r, addr: addr, log: sys.Logger()}
+	n = &Node{sys: sys, remote: r, addr: addr, listen: addr, log: sys.Logger()}
 	n.subscribe()
 	return n, nil
 }
 
 // Address is the node's address as its peers reach it (host:port).
 func (n *Node) Address() string { return n.addr }
+
+// Listen is the address the node listens on, host:port, with the port
+// the system picked for port 0 (unless an advertised address hides it:
+// then the port is as given to [WithListen]). For a node made by
+// [AttachNode] it is the node's address.
+func (n *Node) Listen() string { return n.listen }
+
+// MutualTLS reports whether the node was started [WithMutualTLS]: every
+// peer must then present a certificate it trusts. A node made by
+// [AttachNode] reports false, whatever its remote does.
+func (n *Node) MutualTLS() bool { return n.tls != nil }
+
+// ClientTLS returns a copy of the TLS config the node dials its peers with
+// ([WithMutualTLS]), or nil.
+func (n *Node) ClientTLS() *tls.Config {
+	if n.tls == nil {
+		return nil
+	}
+	return n.tls.Clone()
+}
 
 // System is the node's actor system.
 func (n *Node) System() *actor.ActorSystem { return n.sys }

@@ -252,6 +252,25 @@ func (s *store) lookup(name string) (Entry, error) {
 
 // selectEntries walks the owner's or the peer's lists when q names one,
 // and every entry otherwise.
+// ownerNames returns the owners of the entries, each once: one lock and
+// one map walk per shard, whatever the number of entries.
+func (s *store) ownerNames() []string {
+	seen := map[string]bool{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for o := range sh.owners {
+			seen[o] = true
+		}
+		sh.mu.RUnlock()
+	}
+	out := make([]string, 0, len(seen))
+	for o := range seen {
+		out = append(out, o)
+	}
+	return out
+}
+
 func (s *store) selectEntries(q Query) []Entry {
 	var out []Entry
 	for i := range s.shards {

@@ -57,6 +57,7 @@ func (v *supervisor) Receive(ctx actor.Context) {
 	case *restartAcceptor:
 		if s.listening.Mode() != ModeClosed {
 			s.acceptorRestarts.Add(1)
+			s.acceptors[m.id-1].restarts.Add(1)
 			v.spawnAcceptor(ctx, m.id)
 		}
 	case *listenerDied:

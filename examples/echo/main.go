@@ -3,7 +3,9 @@
 //
 //	go run ./examples/echo -addr 127.0.0.1:7000
 //
-// Its first line on stdout is "listening ADDR" with the bound address; it
+// Its first line on stdout is "listening ADDR" with the bound address (then,
+// with -manage, "manage ADDR": the management endpoint's node, for
+// etcpctl -node ADDR); it
 // echoes every byte (or, with -framing, every frame, framed the same way)
 // until the peer closes. On SIGINT or SIGTERM it stops accepting, lets
 // connections finish for -grace, then stops what is left (every
@@ -89,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
 	reg := fs.String("registry", "local", "where connections are registered: local, or none (no list)")
+	manageAddr := fs.String("manage", "", "serve the management endpoint at this loopback address, actions allowed (etcpctl -node ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,11 +118,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sock = append(sock, transport.WithTransport(transport.TLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
 	}
+	if err := checkManage(*manageAddr); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("lib", "protoactor")
 	}))
 	defer sys.Shutdown()
+	node, err := startNode(sys, *manageAddr)
+	if err != nil {
+		return err
+	}
 
 	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
@@ -134,9 +144,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
 	srv, err := server.Start(sys, factory, nil, listenAddr, opts...)
 	if err != nil {
+		if node != nil {
+			node.Shutdown()
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())
+	if node != nil {
+		stopManage, err := serveManage(node, srv, stdout)
+		if err != nil {
+			return errors.Join(err, srv.Stop(context.Background(), nil))
+		}
+		defer stopManage()
+	}
 	<-ctx.Done()
 	// Stop accepting, let the connections finish for the grace, then stop
 	// the rest: Shutdown interrupts whatever a peer still blocks.
