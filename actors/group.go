@@ -88,7 +88,7 @@ func (g *Group) Connections() ([]ConnInfo, error) {
 	}
 	out := make([]ConnInfo, 0, len(entries))
 	for _, e := range entries {
-		if e.Name != e.PID.Id {
+		if e.Name != g.selfName(e.PID) {
 			continue // a name the handler chose: the connection is listed under its id
 		}
 		out = append(out, ConnInfo{ID: e.ConnID, PID: e.PID, Local: netAddr(e.Local), Peer: netAddr(e.Peer),

@@ -3,9 +3,12 @@ package actors
 import (
 	"fmt"
 	"net"
+
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/registry"
 )
@@ -16,10 +19,24 @@ import (
 // it by peer address. Its handler may add names of its own (Conn.Register,
 // say after a login); all go when the connection ends, whatever ends it.
 
-// registerSelf registers the connection under its PID's id (actor, as
+// SelfName is the name a connection is registered under in reg, besides
+// any its handler chose: its PID's id, unique in its process; in a
+// registry shared with other nodes (anything but a Local one), prefixed
+// with its node's address, since two nodes may run servers of the same
+// names.
+func SelfName(reg registry.Registry, pid *actor.PID) string {
+	if _, local := reg.(*registry.Local); local {
+		return pid.Id
+	}
+	return pid.Address + "/" + pid.Id
+}
+
+func (g *Group) selfName(pid *actor.PID) string { return SelfName(g.reg, pid) }
+
+// registerSelf registers the connection under its own name (actor, as
 // Init accepted it).
 func (c *conn) registerSelf() {
-	if err := c.g.reg.Register(c.self.Id, c.self, c.meta()); err != nil {
+	if err := c.g.reg.Register(c.g.selfName(c.self), c.self, c.meta()); err != nil {
 		c.Logger().Warn("etcp: registering the connection failed", "err", err)
 	}
 	if a := c.g.alias; a != "" && a != c.self.Id {
@@ -48,7 +65,7 @@ func (c *conn) unregisterAll() {
 	if c.self == nil {
 		return
 	}
-	_ = c.g.reg.Unregister(c.self.Id, c.self)
+	_ = c.g.reg.Unregister(c.g.selfName(c.self), c.self)
 	for _, name := range c.names {
 		_ = c.g.reg.Unregister(name, c.self)
 	}
@@ -83,8 +100,9 @@ func (c *conn) Unregister(name string) error {
 // changed (StartTLS), keeping its start time.
 func (c *conn) reregister() {
 	m := c.meta()
-	if e, err := c.g.reg.Lookup(c.self.Id); err == nil {
+	name := c.g.selfName(c.self)
+	if e, err := c.g.reg.Lookup(name); err == nil {
 		m.Started = e.Started
 	}
-	_ = c.g.reg.Register(c.self.Id, c.self, m)
+	_ = c.g.reg.Register(name, c.self, m)
 }

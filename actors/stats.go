@@ -116,7 +116,7 @@ func (p *process) readStats(s *ConnStats, full bool) {
 		s.Mailbox = mb.UserMessageCount()
 	}
 	if p.self != nil {
-		if e, err := p.g.reg.Lookup(p.self.Id); err == nil {
+		if e, err := p.g.reg.Lookup(p.g.selfName(p.self)); err == nil {
 			s.Started, s.Transport = e.Started, e.Transport
 			s.Local, s.Peer = netAddr(e.Local), netAddr(e.Peer)
 		}

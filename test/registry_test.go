@@ -189,6 +189,7 @@ func TestPoolConnectionNameAcrossRestarts(t *testing.T) {
 	require.NoError(t, err)
 
 	// The server side ends the connection: the pool restarts it.
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, time.Millisecond)
 	require.NoError(t, client.Stop(ctx, sys.Root, testkit.Conns(t, srv)[0].PID, nil))
 	require.Eventually(t, func() bool {
 		e, err := registry.Of(sys).Lookup("upstream")

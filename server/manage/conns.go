@@ -89,7 +89,7 @@ func (e *Endpoint) eachClient(owner string, managed map[string]bool, fn func(*ac
 	self := e.node.Address()
 	for i := range entries {
 		en := &entries[i]
-		if en.PID == nil || en.Name != en.PID.Id || managed[en.Owner] || (en.Node != "" && en.Node != self) {
+		if en.PID == nil || en.Name != actors.SelfName(e.reg, en.PID) || managed[en.Owner] || (en.Node != "" && en.Node != self) {
 			continue
 		}
 		if st, ok := actors.ConnStatsOf(e.sys, en.PID); ok {
