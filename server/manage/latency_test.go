@@ -41,6 +41,11 @@ func TestListLatency(t *testing.T) {
 		s, err := c.Servers(ctx)
 		return err == nil && s[0].Active == n+2
 	}, 2*wait, 10*time.Millisecond)
+	// Accepted is not yet up: wait until every connection's Init has run.
+	require.Eventually(t, func() bool {
+		l, err := c.Conns(ctx, manage.Query{Limit: 1})
+		return err == nil && l.Total == n+4
+	}, 2*wait, 10*time.Millisecond)
 
 	const rounds = 30
 	for _, q := range []manage.Query{
