@@ -32,8 +32,10 @@ type WriteQueue struct {
 	// its high mark until the queue drains to Low. Defaults 32 KiB and
 	// 64 KiB, as Netty.
 	Low, High int
-	// Max is the hard cap: a send past it is refused and the connection
-	// ends with ErrOverflow. Default 4 MiB.
+	// Max is the hard cap: a send that would take the queue past it is
+	// refused and the connection ends with ErrOverflow. A send to an empty
+	// queue is always taken, whatever its size: the cap bounds what piles
+	// up behind a slow peer, not one packet. Default 4 MiB.
 	Max int
 	// FailFast makes SendSync fail with ErrWriteBlocked over the high mark
 	// instead of waiting for the queue to drain.
@@ -82,7 +84,7 @@ func (p *process) queueSend(n int, q *WriteQueue) bool {
 		}
 	}
 	total := wq.bytes.Add(int64(n))
-	if total > int64(q.Max) {
+	if total > int64(q.Max) && total > int64(n) { // an empty queue takes any one send
 		wq.bytes.Add(-int64(n))
 		return false
 	}

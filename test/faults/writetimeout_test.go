@@ -50,7 +50,7 @@ func TestWriteTimeoutMeansNoProgress(t *testing.T) {
 		pid := testkit.Dial(t, sys, peers.addr(), newHandler, p, sock)
 		peer := peers.accept()
 		data := randomBytes(size, 1)
-		got := readSteadily(peer, size, 64<<10, 20*time.Millisecond)
+		got := readSteadily(peer, size, 64<<10, 10*time.Millisecond)
 		took := within(func() { require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, pid, data)) })
 		require.True(t, bytes.Equal(data, testkit.Recv(t, got)), "all 8 MiB delivered byte-exact")
 		require.Greater(t, took, 3*wt, "the send outlasted the write timeout several times over (else the test proves nothing)")
@@ -69,7 +69,7 @@ func TestWriteTimeoutMeansNoProgress(t *testing.T) {
 		var got []byte
 		took := within(func() {
 			testkit.Write(t, peer, "go")
-			got = testkit.Recv(t, readSteadily(peer, size, 64<<10, 20*time.Millisecond))
+			got = testkit.Recv(t, readSteadily(peer, size, 64<<10, 10*time.Millisecond))
 		})
 		require.True(t, bytes.Equal(data, got), "all 8 MiB delivered byte-exact")
 		require.Greater(t, took, 3*wt, "the write outlasted the write timeout several times over")
