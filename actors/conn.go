@@ -93,6 +93,7 @@ type conn struct {
 	upOnly        bool // notify hears ConnUp only (a client's start)
 	resumed       bool // re-spawned after a passivation: Init ran before
 	watched       bool // someone watches the actor: it never passivates
+	toldOver      bool // the handler heard Writability false and not yet true
 }
 
 // newConn prepares the actor for a connected socket.
@@ -180,7 +181,7 @@ func (c *conn) Receive(ctx actor.Context) {
 	case *recvFire:
 		c.onRecvTimer()
 	case *writability:
-		c.writabilityChanged()
+		c.overHigh()
 	case *idleExpired:
 		c.onIdleExpired()
 	case *hibernateFire:
