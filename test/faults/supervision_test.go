@@ -98,8 +98,11 @@ func TestStopAcceptor(t *testing.T) {
 		require.Equal(t, before+10, srv.Info().AcceptorRestarts)
 		requireAccepting(t, srv)
 	}
-	require.Zero(t, p.nTerm.Load()-int64(srv.Info().Terminated), "Terminate counted")
-	require.Len(t, srv.Connections(), len(live))
+	require.Eventually(t, func() bool { return len(srv.Connections()) == len(live) }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return p.nTerm.Load() == srv.Info().Terminated }, testkit.Wait, tick)
+	info := srv.Info()
+	require.Equal(t, int64(len(live)+6), info.Accepted, "the clients, and one fresh one per round")
+	require.Equal(t, len(live), info.Active)
 }
 
 // connsSupOf is the connection supervisor a connection's PID lives under.
@@ -113,7 +116,9 @@ func connsSupOf(pid *actor.PID) string {
 func TestStopConnsSupervisor(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	p := newProbe()
-	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(2))
+	// Two listening sockets: the kernel spreads the clients over them,
+	// and so over both acceptors and their connection supervisors.
+	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(2), server.WithListeners(2))
 	clients := dialEchoers(t, srv.Addr().String(), 40)
 	require.Eventually(t, func() bool { return len(srv.Connections()) == len(clients) }, testkit.Wait, tick)
 
