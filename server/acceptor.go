@@ -3,7 +3,7 @@ package server
 import (
 	"errors"
 	"net"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -14,15 +14,20 @@ import (
 // supervisor. It accepts one connection per message (a self-sent tick),
 // so its mailbox stays responsive between accepts: a Stop that arrives
 // while it waits inside Accept kicks the listener so the Accept returns
-// (see acceptorMailbox). It never decides the server's mode: it reads it
+// (see interrupt). It never decides the server's mode: it reads it
 // before every Accept, and sleeps (no tick, no goroutine) while the
 // server sleeps, waits for a slot, or waits for its listener to be
 // reopened.
 type acceptor struct {
-	id       int // 1 to the number of acceptors
-	s        *Server
-	inAccept atomic.Bool
-	retry    *time.Timer
+	id    int // 1 to the number of acceptors
+	s     *Server
+	retry *time.Timer
+
+	// Leaving Accept for the mailbox (see interrupt).
+	mu       sync.Mutex
+	inAccept *listener // the socket it is inside Accept on; nil outside
+	kicked   bool      // it kicked inAccept and has not left Accept since
+	wanted   bool      // a message waits: do not enter Accept
 }
 
 type acceptTick struct{}
@@ -35,8 +40,8 @@ const (
 	maxBackoff = time.Second
 )
 
-// props returns the acceptor's Props, with the mailbox that kicks a
-// blocked Accept when a Stop arrives.
+// props returns the acceptor's Props, with the mailbox that makes a
+// blocked Accept return when a Stop arrives.
 func (a *acceptor) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithMailbox(func() actor.Mailbox { return &acceptorMailbox{Mailbox: actor.Unbounded()(), a: a} }))
@@ -51,8 +56,49 @@ type acceptorMailbox struct {
 
 func (m *acceptorMailbox) PostSystemMessage(msg any) {
 	m.Mailbox.PostSystemMessage(msg)
-	if _, ok := msg.(*actor.Stop); ok && m.a.inAccept.Load() {
-		m.a.s.listening.kick(m.a.s.listening.ln(m.a.id - 1))
+	if _, ok := msg.(*actor.Stop); ok {
+		m.a.interrupt()
+	}
+}
+
+// interrupt makes the acceptor leave Accept, or not enter it, so that its
+// mailbox runs what was just posted. Inside Accept it kicks the listener
+// (a deadline in the past), and the kick holds until this acceptor has
+// left Accept: acceptors share a listening socket, and the one the kick
+// wakes first may be another (the stopped one can be queued on the
+// socket's read lock); had that one settled the deadline, the stopped one
+// would block until a client came.
+func (a *acceptor) interrupt() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wanted = true
+	if a.inAccept != nil && !a.kicked {
+		a.kicked = true
+		a.s.listening.kick(a.inAccept)
+	}
+}
+
+// enter marks the acceptor inside Accept on ln, unless a message waits.
+func (a *acceptor) enter(ln *listener) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wanted {
+		a.wanted = false
+		return false
+	}
+	a.inAccept = ln
+	return true
+}
+
+// leave marks the acceptor out of Accept and takes back its kick; the
+// messages that asked for it run before its next tick.
+func (a *acceptor) leave() {
+	a.mu.Lock()
+	ln, kicked := a.inAccept, a.kicked
+	a.inAccept, a.kicked, a.wanted = nil, false, false
+	a.mu.Unlock()
+	if kicked {
+		a.s.listening.unkick(ln)
 	}
 }
 
@@ -89,9 +135,13 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 			return
 		}
 	}
-	a.inAccept.Store(true)
+	if !a.enter(ln) { // a message waits: run it first
+		s.slots.give()
+		ctx.Send(ctx.Self(), tick)
+		return
+	}
 	sock, err := ln.Accept()
-	a.inAccept.Store(false)
+	a.leave()
 	if err != nil {
 		s.slots.give()
 		a.acceptFailed(ctx, ln, err)
@@ -106,9 +156,12 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 // acceptAndReject accepts one connection over the limit and closes it at
 // once (WithRejectOverLimit).
 func (a *acceptor) acceptAndReject(ctx actor.Context, ln *listener) {
-	a.inAccept.Store(true)
+	if !a.enter(ln) {
+		ctx.Send(ctx.Self(), tick)
+		return
+	}
 	sock, err := ln.Accept()
-	a.inAccept.Store(false)
+	a.leave()
 	if err != nil {
 		a.acceptFailed(ctx, ln, err)
 		return

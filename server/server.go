@@ -142,7 +142,7 @@ func (s *Server) listen(addr string) error {
 			}
 			return err
 		}
-		s.listening.lns[i].Store(&listener{ln})
+		s.listening.lns[i].Store(&listener{Listener: ln})
 		if i == 0 {
 			addr = ln.Addr().String() // port 0: the others share the port the first got
 			s.listening.addr = addr
