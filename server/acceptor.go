@@ -47,8 +47,9 @@ func (a *acceptor) props() *actor.Props {
 		actor.WithMailbox(func() actor.Mailbox { return &acceptorMailbox{Mailbox: actor.Unbounded()(), a: a} }))
 }
 
-// acceptorMailbox is protoactor's mailbox, but a Stop posted while the
-// acceptor waits inside Accept makes that Accept return at once.
+// acceptorMailbox is protoactor's mailbox, but a Stop, or any message but
+// a tick, posted while the acceptor waits inside Accept makes that Accept
+// return at once.
 type acceptorMailbox struct {
 	actor.Mailbox
 	a *acceptor
@@ -57,6 +58,15 @@ type acceptorMailbox struct {
 func (m *acceptorMailbox) PostSystemMessage(msg any) {
 	m.Mailbox.PostSystemMessage(msg)
 	if _, ok := msg.(*actor.Stop); ok {
+		m.a.interrupt()
+	}
+}
+
+// PostUserMessage queues msg; anything but the acceptor's own tick (a
+// stray message, which it answers or drops) also makes it leave Accept.
+func (m *acceptorMailbox) PostUserMessage(msg any) {
+	m.Mailbox.PostUserMessage(msg)
+	if msg != tick {
 		m.a.interrupt()
 	}
 }
