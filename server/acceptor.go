@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -188,7 +189,8 @@ func (a *acceptor) acceptFailed(ctx actor.Context, ln *listener, err error) {
 		// Asleep, or kicked because another acceptor was asked to stop.
 		s.listening.settle(ln)
 		ctx.Send(ctx.Self(), tick)
-	case errors.Is(err, net.ErrClosed):
+	case errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EINVAL):
+		// Closed, or no longer listening (shut down behind our back).
 		if s.listening.Mode() != ModeClosed {
 			ctx.Send(ctx.Parent(), &listenerDied{idx: (a.id - 1) % len(s.listening.lns), ln: ln})
 		}

@@ -120,7 +120,8 @@ func (l *listening) settle(ln *listener) {
 	l.applyOneLocked(ln)
 }
 
-// replace installs a reopened listening socket in place of dead.
+// replace installs a reopened listening socket in place of dead, and
+// closes dead (which may be open but no longer listening).
 func (l *listening) replace(i int, dead *listener, fresh transport.Listener) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -128,6 +129,7 @@ func (l *listening) replace(i int, dead *listener, fresh transport.Listener) boo
 		fresh.Close()
 		return false
 	}
+	dead.Close()
 	l.applyLocked()
 	return true
 }
