@@ -80,17 +80,21 @@ func TestListenerReopened(t *testing.T) {
 	require.Equal(t, server.ModeAccepting, m)
 }
 
-// failingTCP is TCP whose Listen fails after the first call.
+// failingTCP is TCP whose Listen fails after the first call, for good
+// or (failUntil set) until then.
 type failingTCP struct {
 	transport.Transport
-	calls atomic.Int32
+	calls     atomic.Int32
+	failUntil atomic.Int64 // unix nanoseconds; 0: for good
 }
 
 var errNoMoreListens = errors.New("no more listening sockets for you")
 
 func (f *failingTCP) Listen(ctx context.Context, addr string, o *transport.Options) (transport.Listener, error) {
 	if f.calls.Add(1) > 1 {
-		return nil, errNoMoreListens
+		if until := f.failUntil.Load(); until == 0 || time.Now().UnixNano() < until {
+			return nil, errNoMoreListens
+		}
 	}
 	return f.Transport.Listen(ctx, addr, o)
 }
@@ -120,4 +124,24 @@ func TestListenerCannotBeReopened(t *testing.T) {
 	p.requireOnce(t, 1)
 	_, err := live.Read(make([]byte, 1))
 	require.Error(t, err, "its connections ended")
+}
+
+// Defect 7: reopening retries with back-off, so a listening socket that
+// cannot be reopened for a moment (here 150 ms) is reopened all the same,
+// whatever the number of acceptors that saw it die.
+func TestListenerReopenRetries(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	tr := &failingTCP{Transport: transport.TCP()}
+	srv := testkit.StartServer(t, sys, "", newHandler, p, actors.WithSocket(transport.WithTransport(tr)))
+	live := dialEchoers(t, srv.Addr().String(), 3)
+
+	tr.failUntil.Store(time.Now().Add(150 * time.Millisecond).UnixNano())
+	require.Equal(t, 1, killListeners(t, srv.Addr().(*net.TCPAddr).Port))
+	require.Eventually(t, func() bool { return srv.Info().ListenerReopens == 1 || srv.Err() != nil }, testkit.Wait, tick)
+	require.NoError(t, srv.Err(), "the server gave up after %d listens", tr.calls.Load())
+	require.EqualValues(t, 1, srv.Info().ListenerReopens)
+	requireAccepting(t, srv)
+	live.check(t, 1)
+	require.Greater(t, tr.calls.Load(), int32(2), "it failed before it succeeded")
 }
