@@ -110,8 +110,10 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{s: s, ready: ready, backoff: map[int]time.Duration{}}
 	}, actor.WithSupervisor(childSupervision))
-	s.pid, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name)
-	if err != nil {
+	// The supervisor sets s.pid as it starts, before anything of the
+	// server runs: a write here would race with a stop the server makes
+	// itself (Server.fail), which reads it from the supervisor's side.
+	if _, err = sys.Root.SpawnNamed(props, "etcp/"+o.Name); err != nil {
 		sys.EventStream.Unsubscribe(s.deadSub)
 		s.listening.close()
 		if errors.Is(err, actor.ErrNameExists) {

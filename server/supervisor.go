@@ -47,6 +47,7 @@ func (v *supervisor) Receive(ctx actor.Context) {
 	s := v.s
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		s.pid = ctx.Self() // read by Start once ready is closed
 		for i := range s.acceptors {
 			v.spawnConnsSup(ctx, i)
 		}
