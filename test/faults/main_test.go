@@ -250,6 +250,12 @@ func roundTripFramed(t testing.TB, c net.Conn, p []byte) {
 	require.Equal(t, frame(p), got, "echoed byte-exact")
 }
 
+// isTimeout reports whether err is a deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // within runs f and returns how long it took.
 func within(f func()) time.Duration {
 	start := time.Now()
