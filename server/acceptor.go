@@ -160,6 +160,7 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 	}
 	s.acceptErrs.recovered(s.log)
 	s.accepted.Add(1)
+	s.countChanged()
 	s.handOff(a.id-1, sock)
 	ctx.Send(ctx.Self(), tick)
 }

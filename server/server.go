@@ -43,7 +43,8 @@ type Server struct {
 	acceptErrs                                     acceptErrors
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when a connection ends
+	changed chan struct{} // closed and replaced when the connection count changes, if waited on
+	waiters atomic.Int32  // WaitConnections calls under way
 	err     error         // why the server stopped
 
 	stopOnce sync.Once
@@ -188,6 +189,15 @@ func (s *Server) ownsSup(pid *actor.PID) bool {
 func (s *Server) connEnded() {
 	s.terminated.Add(1)
 	s.slots.give()
+	s.countChanged()
+}
+
+// countChanged wakes the WaitConnections calls under way, after the
+// count of connections changed (one accepted, or ended).
+func (s *Server) countChanged() {
+	if s.waiters.Load() == 0 {
+		return // the accept path pays one load when nobody waits
+	}
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -310,6 +320,10 @@ func (s *Server) SetMaxConnections(n int) error {
 // WaitConnections waits until cond holds for the number of connections
 // accepted and not yet ended (ranch's wait_for_connections), or ctx ends.
 func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) error {
+	// Counted before the count is read: a change either sees the waiter
+	// and wakes it, or happened before the read.
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
 	for {
 		s.mu.Lock()
 		ch := s.changed
