@@ -136,50 +136,40 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 		return // Wake ticks every acceptor
 	}
 	ln := s.listening.ln(a.id - 1)
-	if !s.slots.take() {
-		if !s.opts.RejectOverLimit {
-			if !s.slots.park(ctx.Self()) {
-				return // a slot coming free ticks us
-			}
-		} else {
-			a.acceptAndReject(ctx, ln)
-			return
-		}
+	// A slot is taken before Accept, so that at the limit peers wait in
+	// the backlog. With RejectOverLimit it is taken after, when the peer
+	// is there to be rejected: an idle acceptor then holds none, and peers
+	// are rejected only at the limit.
+	reject := s.opts.RejectOverLimit
+	if !reject && !s.slots.take() && !s.slots.park(ctx.Self()) {
+		return // a slot coming free ticks us
 	}
 	if !a.enter(ln) { // a message waits: run it first
-		s.slots.give()
+		if !reject {
+			s.slots.give()
+		}
 		ctx.Send(ctx.Self(), tick)
 		return
 	}
 	sock, err := ln.Accept()
 	a.leave()
 	if err != nil {
-		s.slots.give()
+		if !reject {
+			s.slots.give()
+		}
 		a.acceptFailed(ctx, ln, err)
 		return
 	}
 	s.acceptErrs.recovered(s.log)
-	s.accepted.Add(1)
-	s.countChanged()
-	s.handOff(a.id-1, sock)
-	ctx.Send(ctx.Self(), tick)
-}
-
-// acceptAndReject accepts one connection over the limit and closes it at
-// once (WithRejectOverLimit).
-func (a *acceptor) acceptAndReject(ctx actor.Context, ln *listener) {
-	if !a.enter(ln) {
+	if reject && !s.slots.take() {
+		s.rejected.Add(1)
+		sock.Close()
 		ctx.Send(ctx.Self(), tick)
 		return
 	}
-	sock, err := ln.Accept()
-	a.leave()
-	if err != nil {
-		a.acceptFailed(ctx, ln, err)
-		return
-	}
-	a.s.rejected.Add(1)
-	sock.Close()
+	s.accepted.Add(1)
+	s.countChanged()
+	s.handOff(a.id-1, sock)
 	ctx.Send(ctx.Self(), tick)
 }
 
