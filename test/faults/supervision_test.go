@@ -165,3 +165,56 @@ func TestStopConnsSupervisor(t *testing.T) {
 	require.Equal(t, info.Accepted-info.Terminated, int64(info.Active))
 	require.Equal(t, len(spared), info.Active)
 }
+
+// Defect 7: a connection supervisor stopped while clients keep arriving
+// stops promptly; the sockets handed to it as it stops are closed and
+// counted, and it is restarted.
+func TestStopConnsSupervisorUnderChurn(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(1))
+	sup := actor.NewPID(sys.Address(), srv.PID().Id+"/conns-1")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var kept []net.Conn // churned clients stay connected a while: their connections live on
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.DialTimeout("tcp", srv.Addr().String(), testkit.Wait)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				kept = append(kept, c)
+				if len(kept) > 200 { // churn: the oldest goes
+					kept[0].Close()
+					kept = kept[1:]
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for round := range 10 {
+		require.Eventually(t, func() bool { return srv.Info().Active > 20 }, testkit.Wait, tick)
+		stopPrompt(t, sys, sup)
+		require.Eventually(t, func() bool { return srv.Info().ConnsRestarts == int64(round+1) }, testkit.Wait, tick)
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	for _, c := range kept {
+		c.Close()
+	}
+	mu.Unlock()
+	require.Eventually(t, func() bool { return srv.Info().Active == 0 }, testkit.Wait, tick, "%+v", srv.Info())
+	requireInfoAddsUp(t, srv)
+	p.requireOnce(t, int(p.nInit.Load()))
+	requireAccepting(t, srv)
+}
