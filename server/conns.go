@@ -89,7 +89,47 @@ type handoff struct {
 // runs right in the acceptor's goroutine when the supervisor is idle, so
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
-	s *Server
+	s        *Server
+	stopping bool // it is stopping (or stopped): what is handed to it now is refused
+}
+
+// props returns the connection supervisor's Props: its mailbox refuses
+// the sockets handed over once it stops (see connsInvoker).
+func (c *connsSup) props() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
+		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{Mailbox: actor.Unbounded()(), c: c} }))
+}
+
+// connsMailbox is protoactor's mailbox with connsInvoker in front of the
+// actor.
+type connsMailbox struct {
+	actor.Mailbox
+	c *connsSup
+}
+
+func (m *connsMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.Mailbox.RegisterHandlers(connsInvoker{MessageInvoker: invoker, c: m.c}, dispatcher)
+}
+
+// connsInvoker refuses the sockets that reach a connection supervisor
+// once it is stopping. protoactor still runs user messages while an actor
+// stops (its children are being stopped): a connection spawned then would
+// be a child nobody stops, which the supervisor would wait for. And once
+// it has stopped, protoactor drops what is left in its mailbox unseen: a
+// socket there would never be closed, nor its slot given back. Every
+// message passes here, whatever protoactor then does with it.
+type connsInvoker struct {
+	actor.MessageInvoker
+	c *connsSup
+}
+
+func (i connsInvoker) InvokeUserMessage(msg any) {
+	if h, ok := msg.(*handoff); ok && i.c.stopping {
+		i.c.s.refuse(h.sock)
+		return
+	}
+	i.MessageInvoker.InvokeUserMessage(msg)
 }
 
 // connSupervision stops a connection that failed outside its callbacks
@@ -107,7 +147,9 @@ func (c *connsSup) Receive(ctx actor.Context) {
 		if _, err := c.s.conns.Spawn(ctx, name, m.id, m.sock, true, nil); err != nil {
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)
 		}
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:
+	case *actor.Stopping:
+		c.stopping = true
+	case *actor.Started, *actor.Stopped, *actor.Restarting, *actor.Terminated:
 	default:
 		stray(c.s, ctx, "connection supervisor")
 	}

@@ -164,17 +164,24 @@ func (s *Server) handOff(i int, sock transport.Conn) {
 			return
 		}
 	}
-	sock.Close()
-	s.slots.give()
+	s.refuse(sock)
 }
 
-// onDeadLetter closes a socket whose connection supervisor died as it
-// was handed over, and frees its slot.
+// refuse closes an accepted socket that could not become a connection
+// (its connection supervisor stopped as it was handed over). It counts as
+// a connection that ended, so that Info adds up, its slot is freed and
+// WaitConnections sees it go.
+func (s *Server) refuse(sock transport.Conn) {
+	sock.Close()
+	s.connEnded()
+}
+
+// onDeadLetter refuses a socket whose connection supervisor died as it
+// was handed over.
 func (s *Server) onDeadLetter(ev any) {
 	if dl, ok := ev.(*actor.DeadLetterEvent); ok {
 		if h, ok := dl.Message.(*handoff); ok && s.ownsSup(dl.PID) {
-			h.sock.Close()
-			s.slots.give()
+			s.refuse(h.sock)
 		}
 	}
 }

@@ -81,9 +81,7 @@ func (v *supervisor) spawnAcceptor(ctx actor.Context, id int) {
 }
 
 func (v *supervisor) spawnConnsSup(ctx actor.Context, i int) {
-	props := actor.PropsFromProducer(func() actor.Actor { return &connsSup{s: v.s} },
-		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision))
-	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("conns-%d", i+1))
+	pid, err := ctx.SpawnNamed((&connsSup{s: v.s}).props(), fmt.Sprintf("conns-%d", i+1))
 	if err != nil {
 		v.s.log.Error("etcp: starting a connection supervisor failed", "err", err)
 		return
