@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
@@ -165,4 +166,63 @@ func TestStartTLSFromMessagesClient(t *testing.T) {
 			require.Zero(t, p.nTerm.Load())
 		})
 	}
+}
+
+// skipLine is a client socket that drops the first line it reads (the
+// server's STARTTLS), so that a TLS client over it can start its
+// handshake before that line has come.
+type skipLine struct {
+	net.Conn
+	skipped bool
+}
+
+func (s *skipLine) Read(b []byte) (int, error) {
+	for !s.skipped {
+		one := make([]byte, 1)
+		if _, err := s.Conn.Read(one); err != nil {
+			return 0, err
+		}
+		s.skipped = one[0] == '\n'
+	}
+	return s.Conn.Read(b)
+}
+
+// Defect 8: the peer's ClientHello, read by the connection's reader and
+// waiting in its mailbox behind the message whose callback asks for
+// StartTLS, is the start of the handshake (not lost to it).
+func TestStartTLSWithTheHelloAlreadyRead(t *testing.T) {
+	srvCfg, cliCfg := tlsConfigs(t)
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	upgradeOn(p, srvCfg)
+	entered, release := make(chan struct{}), make(chan struct{})
+	upgrade := p.call
+	p.call = func(c behaviours.Conn, req any, from behaviours.From) behaviours.Result {
+		if req == "block" {
+			close(entered)
+			<-release
+			return behaviours.Reply(nil)
+		}
+		return upgrade(c, req, from)
+	}
+	srv := testkit.StartServer(t, sys, "", newHandler, p, actors.WithSocket(transport.WithFramer(transport.Line()),
+		transport.WithHandshakeTimeout(time.Second)))
+	raw := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	pid := pidOf(t, srv, raw)
+
+	blocked := make(chan error, 1)
+	go func() { _, err := client.Call(testkit.Ctx(t), sys.Root, pid, "block"); blocked <- err }()
+	<-entered                              // the actor is busy:
+	client.Cast(sys.Root, pid, "starttls") // the upgrade is queued first,
+	tc := tls.Client(&skipLine{Conn: raw}, cliCfg)
+	handshake := make(chan error, 1)
+	go func() { handshake <- tc.HandshakeContext(testkit.Ctx(t)) }()
+	// ...then the ClientHello, which the reader reads and posts behind
+	// it. Nothing shows when it has; this leaves it the time to.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	require.NoError(t, testkit.Recv(t, blocked))
+	require.NoError(t, testkit.Recv(t, handshake))
+	testkit.Write(t, tc, "secret\n")
+	require.Equal(t, "tls secret", testkit.ReadLine(t, bufio.NewReader(tc)))
 }
