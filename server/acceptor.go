@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/transport"
 )
 
 // acceptor is the actor that accepts connections from one listening
@@ -23,6 +25,10 @@ type acceptor struct {
 	id    int // 1 to the number of acceptors
 	s     *Server
 	retry *time.Timer
+
+	// held is a socket accepted as the server went to sleep: it waits for
+	// Wake, as in the backlog (see acceptOne).
+	held transport.Conn
 
 	// Leaving Accept for the mailbox (see interrupt).
 	mu       sync.Mutex
@@ -124,6 +130,13 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		if a.retry != nil {
 			a.retry.Stop()
 		}
+		if a.held != nil {
+			a.held.Close()
+			a.held = nil
+			if !a.s.opts.RejectOverLimit {
+				a.s.slots.give()
+			}
+		}
 	case *actor.Stopped, *actor.Restarting:
 	default:
 		stray(a.s, ctx, "acceptor")
@@ -135,32 +148,44 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 	if s.listening.Mode() != ModeAccepting {
 		return // Wake ticks every acceptor
 	}
-	ln := s.listening.ln(a.id - 1)
 	// A slot is taken before Accept, so that at the limit peers wait in
 	// the backlog. With RejectOverLimit it is taken after, when the peer
 	// is there to be rejected: an idle acceptor then holds none, and peers
 	// are rejected only at the limit.
 	reject := s.opts.RejectOverLimit
-	if !reject && !s.slots.take() && !s.slots.park(ctx.Self()) {
-		return // a slot coming free ticks us
-	}
-	if !a.enter(ln) { // a message waits: run it first
-		if !reject {
-			s.slots.give()
+	sock := a.held
+	a.held = nil
+	if sock == nil {
+		ln := s.listening.ln(a.id - 1)
+		if !reject && !s.slots.take() && !s.slots.park(ctx.Self()) {
+			return // a slot coming free ticks us
 		}
-		ctx.Send(ctx.Self(), tick)
-		return
-	}
-	sock, err := ln.Accept()
-	a.leave()
-	if err != nil {
-		if !reject {
-			s.slots.give()
+		if !a.enter(ln) { // a message waits: run it first
+			if !reject {
+				s.slots.give()
+			}
+			ctx.Send(ctx.Self(), tick)
+			return
 		}
-		a.acceptFailed(ctx, ln, err)
-		return
+		var err error
+		sock, err = ln.Accept()
+		a.leave()
+		if err != nil {
+			if !reject {
+				s.slots.give()
+			}
+			a.acceptFailed(ctx, ln, err)
+			return
+		}
+		s.acceptErrs.recovered(s.log)
+		if s.listening.Mode() != ModeAccepting {
+			// Sleep came after the deadline check of this Accept: the
+			// socket waits for Wake (which ticks us), as it would have in
+			// the backlog, so that nothing is accepted once Sleep returns.
+			a.held = sock
+			return
+		}
 	}
-	s.acceptErrs.recovered(s.log)
 	if reject && !s.slots.take() {
 		s.rejected.Add(1)
 		sock.Close()
