@@ -113,15 +113,28 @@ func raceRound(t *testing.T, sys *actor.ActorSystem, round int) (faults int, ack
 	}
 	require.Eventually(t, func() bool { return srv.Info().Accepted == raceConns }, testkit.Wait, tick)
 	start := time.Now()
-	byPeer := map[string]*actor.PID{}
-	for _, ci := range srv.Connections() {
-		byPeer[ci.Peer.String()] = ci.PID
-	}
+	// The echoers' connections: accepted ones may still be starting; one
+	// starved of CPU long enough may have met its idle timeout already
+	// (its reader has then ended): it gets no SendSync.
 	echoPIDs := make([]*actor.PID, len(echoers))
-	for i, fp := range echoers {
-		echoPIDs[i] = byPeer[fp.c.LocalAddr().String()]
-		require.NotNil(t, echoPIDs[i], "echoer %d is up", i)
-	}
+	require.Eventually(t, func() bool {
+		byPeer := map[string]*actor.PID{}
+		for _, ci := range srv.Connections() {
+			if ci.Peer != nil {
+				byPeer[ci.Peer.String()] = ci.PID
+			}
+		}
+		for i, fp := range echoers {
+			if echoPIDs[i] = byPeer[fp.c.LocalAddr().String()]; echoPIDs[i] == nil {
+				select {
+				case <-fp.done:
+				default:
+					return false
+				}
+			}
+		}
+		return true
+	}, testkit.Wait, 5*time.Millisecond, "every echoer is up")
 	ackedBy := make([][]string, len(echoers))
 	stopped := make(chan struct{})
 	wg.Go(func() { // SendSyncs to the echoers, racing with everything
@@ -133,6 +146,9 @@ func raceRound(t *testing.T, sys *actor.ActorSystem, round int) (faults int, ack
 			default:
 			}
 			i := rng.IntN(len(echoers))
+			if echoPIDs[i] == nil {
+				continue
+			}
 			msg := fmt.Sprintf("ss:%d:%d", i, n)
 			if client.SendSync(testkit.Ctx(t), sys.Root, echoPIDs[i], []byte(msg)) == nil {
 				ackedBy[i] = append(ackedBy[i], msg)
