@@ -3,6 +3,7 @@ package faults_test
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -39,43 +40,60 @@ func awaitStall(t testing.TB, n *atomic.Int64, quiet time.Duration) {
 }
 
 // Defect 1: a peer that sends 7 MB to an echo server and never reads
-// blocks the connection's write; Stop returns within its grace (plus a
-// little) all the same, and Terminate runs once.
+// blocks the connection's write; Stop returns within its grace (the
+// default, or WithStopGrace's) plus a little all the same, and Terminate
+// runs once.
 func TestStopNotHeldByAPeerThatDoesNotRead(t *testing.T) {
-	sys := testkit.NewSystem(t)
-	p := newProbe()
-	var echoed atomic.Int64
-	p.packet = func(_ behaviours.Conn, pk []byte) behaviours.Result {
-		echoed.Add(int64(len(pk)))
-		return behaviours.Send(bytes.Clone(pk))
-	}
-	srv := testkit.StartServer(t, sys, "", newHandler, p)
-	peer := dialSmall(t, srv.Addr().String())
-	var sent atomic.Int64
-	wrote := make(chan struct{})
-	go func() {
-		defer close(wrote)
-		chunk := make([]byte, 64<<10)
-		for range (7 << 20) / len(chunk) {
-			n, err := peer.Write(chunk)
-			sent.Add(int64(n))
-			if err != nil {
-				return
-			}
+	for _, grace := range []time.Duration{0, 200 * time.Millisecond} {
+		name := "default grace"
+		if grace > 0 {
+			name = fmt.Sprintf("grace %v", grace)
 		}
-	}()
-	awaitStall(t, &echoed, 300*time.Millisecond)
+		t.Run(name, func(t *testing.T) {
+			sys := testkit.NewSystem(t)
+			p := newProbe()
+			var echoed atomic.Int64
+			p.packet = func(_ behaviours.Conn, pk []byte) behaviours.Result {
+				echoed.Add(int64(len(pk)))
+				return behaviours.Send(bytes.Clone(pk))
+			}
+			var opts []server.Option
+			if grace > 0 {
+				opts = append(opts, server.WithStopGrace(grace))
+			} else {
+				grace = server.DefaultStopGrace
+			}
+			srv := testkit.StartServer(t, sys, "", newHandler, p, opts...)
+			peer := dialSmall(t, srv.Addr().String())
+			wrote := make(chan struct{})
+			go func() {
+				defer close(wrote)
+				chunk := make([]byte, 64<<10)
+				for range (7 << 20) / len(chunk) {
+					if _, err := peer.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+			awaitStall(t, &echoed, 300*time.Millisecond)
 
-	took := within(func() { require.NoError(t, srv.Stop(testkit.Ctx(t), nil)) })
-	t.Logf("stop took %v (echoed %d KiB, sent %d KiB)", took, echoed.Load()>>10, sent.Load()>>10)
-	require.Less(t, took, server.DefaultStopGrace+stopSlack)
-	require.GreaterOrEqual(t, took, server.DefaultStopGrace*9/10, "the blocked write had its grace")
-	require.ErrorIs(t, p.terminated(t).reason, actors.ErrShutdown)
-	p.requireOnce(t, 1)
-	_, err := io.Copy(io.Discard, peer)
-	require.False(t, isTimeout(err), "the peer sees its connection end: %v", err)
-	testkit.Recv(t, wrote)
-	require.Never(t, func() bool { return p.nTerm.Load() != 1 }, 50*time.Millisecond, tick)
+			took := within(func() { require.NoError(t, srv.Stop(testkit.Ctx(t), nil)) })
+			t.Logf("stop took %v (grace %v, echoed %d KiB)", took, grace, echoed.Load()>>10)
+			require.Less(t, took, grace+stopSlack)
+			require.GreaterOrEqual(t, took, grace*9/10, "the blocked write had its grace")
+			require.ErrorIs(t, p.terminated(t).reason, actors.ErrShutdown)
+			p.requireOnce(t, 1)
+			select {
+			case <-srv.Done():
+			default:
+				t.Fatal("Done is not closed")
+			}
+			_, err := io.Copy(io.Discard, peer)
+			require.False(t, isTimeout(err), "the peer sees its connection end: %v", err)
+			testkit.Recv(t, wrote)
+			require.Never(t, func() bool { return p.nTerm.Load() != 1 }, 50*time.Millisecond, tick)
+		})
+	}
 }
 
 // Defect 1: 200 TLS peers that connect and never finish their handshake
