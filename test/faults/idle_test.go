@@ -156,3 +156,20 @@ func TestIdleTimeoutClosesSlowloris(t *testing.T) {
 	require.Equal(t, loris, p.reasonsMatching(actors.ErrIdleTimeout))
 	require.Len(t, srv.Connections(), 1)
 }
+
+// Defect 4: the idle timeout reaches a passivated (hibernated)
+// connection too: the sweep's message wakes it, and it is reset.
+func TestIdleTimeoutEndsPassivatedConnections(t *testing.T) {
+	const d = 300 * time.Millisecond
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	p.init = func(behaviours.Conn) behaviours.Result { return behaviours.Hibernate() }
+	srv := testkit.StartServer(t, sys, "", newHandler, p, length4(), actors.WithIdleTimeout(d))
+	start := time.Now()
+	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
+	require.Eventually(t, func() bool { return srv.Info().Conns.Passivated == 1 }, testkit.Wait, tick)
+	requireReset(t, c)
+	require.GreaterOrEqual(t, time.Since(start), d)
+	require.ErrorIs(t, p.terminated(t).reason, actors.ErrIdleTimeout)
+	p.requireOnce(t, 1)
+}

@@ -145,3 +145,28 @@ func TestListenerReopenRetries(t *testing.T) {
 	live.check(t, 1)
 	require.Greater(t, tr.calls.Load(), int32(2), "it failed before it succeeded")
 }
+
+// Defect 7: with two SO_REUSEPORT listeners, the one killed is reopened
+// beside the other, and both accept again.
+func TestOneOfTwoListenersReopened(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(4), server.WithListeners(2))
+	port := srv.Addr().(*net.TCPAddr).Port
+	fds := listeningFDs(t, port)
+	require.Len(t, fds, 2)
+	require.NoError(t, syscall.Shutdown(fds[0], syscall.SHUT_RDWR))
+	require.Eventually(t, func() bool { return srv.Info().ListenerReopens == 1 }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(listeningFDs(t, port)) == 2 }, testkit.Wait, tick)
+	clients := dialEchoers(t, srv.Addr().String(), 40) // the kernel spreads them over both
+	bySocket := map[int]int{}
+	for _, c := range srv.Connections() {
+		var sup int
+		_, err := fmt.Sscanf(connsSupOf(c.PID), "conns-%d", &sup)
+		require.NoError(t, err)
+		bySocket[(sup-1)%2]++
+	}
+	require.Len(t, bySocket, 2, "both sockets accept: %v", bySocket)
+	clients.check(t, 1)
+	require.NoError(t, srv.Err())
+}
