@@ -178,10 +178,11 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 			return
 		}
 		s.acceptErrs.recovered(s.log)
-		if s.listening.Mode() != ModeAccepting {
+		if s.listening.Mode() == ModeSleeping {
 			// Sleep came after the deadline check of this Accept: the
 			// socket waits for Wake (which ticks us), as it would have in
 			// the backlog, so that nothing is accepted once Sleep returns.
+			// (Closed: it is handed over, and ends with the server.)
 			a.held = sock
 			return
 		}

@@ -90,11 +90,12 @@ type handoff struct {
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
 	s        *Server
-	stopping bool // it is stopping (or stopped): what is handed to it now is refused
+	stopping bool // it is stopping: what is handed to it now is stopped as it starts
+	stopped  bool // it has stopped: what is handed to it now is refused
 }
 
 // props returns the connection supervisor's Props: its mailbox refuses
-// the sockets handed over once it stops (see connsInvoker).
+// the sockets handed over once it has stopped (see connsInvoker).
 func (c *connsSup) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
@@ -113,19 +114,17 @@ func (m *connsMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher
 }
 
 // connsInvoker refuses the sockets that reach a connection supervisor
-// once it is stopping. protoactor still runs user messages while an actor
-// stops (its children are being stopped): a connection spawned then would
-// be a child nobody stops, which the supervisor would wait for. And once
-// it has stopped, protoactor drops what is left in its mailbox unseen: a
-// socket there would never be closed, nor its slot given back. Every
-// message passes here, whatever protoactor then does with it.
+// once it has stopped: protoactor drops what is left in a stopped actor's
+// mailbox unseen, and a socket there would never be closed, nor its slot
+// given back. Every message passes here, whatever protoactor then does
+// with it.
 type connsInvoker struct {
 	actor.MessageInvoker
 	c *connsSup
 }
 
 func (i connsInvoker) InvokeUserMessage(msg any) {
-	if h, ok := msg.(*handoff); ok && i.c.stopping {
+	if h, ok := msg.(*handoff); ok && i.c.stopped {
 		i.c.s.refuse(h.sock)
 		return
 	}
@@ -144,12 +143,21 @@ func (c *connsSup) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *handoff:
 		name := "c" + strconv.FormatUint(m.id, 10)
-		if _, err := c.s.conns.Spawn(ctx, name, m.id, m.sock, true, nil); err != nil {
+		pid, err := c.s.conns.Spawn(ctx, name, m.id, m.sock, true, nil)
+		switch {
+		case err != nil:
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)
+		case c.stopping:
+			// protoactor still runs user messages while an actor stops, but
+			// it has stopped its children already: this one would be a
+			// child nobody stops, which the supervisor would wait for.
+			ctx.Stop(pid)
 		}
 	case *actor.Stopping:
 		c.stopping = true
-	case *actor.Started, *actor.Stopped, *actor.Restarting, *actor.Terminated:
+	case *actor.Stopped:
+		c.stopped = true
+	case *actor.Started, *actor.Restarting, *actor.Terminated:
 	default:
 		stray(c.s, ctx, "connection supervisor")
 	}
