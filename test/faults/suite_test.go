@@ -236,6 +236,7 @@ type bystanders struct {
 	acked    [][]string
 	ended    []atomic.Bool
 	mayEnd   bool
+	nacked   atomic.Int64
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	sendErrs atomic.Int64
@@ -294,6 +295,7 @@ func (f *fixture) startBystanders(t *testing.T, kind string, mayEnd bool) *bysta
 				continue
 			}
 			b.acked[i] = append(b.acked[i], msg)
+			b.nacked.Add(1)
 		}
 	})
 	return b
@@ -304,6 +306,9 @@ func (f *fixture) startBystanders(t *testing.T, kind string, mayEnd bool) *bysta
 // and delivered.
 func (b *bystanders) finish(t *testing.T) (acked, delivered int64) {
 	t.Helper()
+	if !b.mayEnd { // at least a round of SendSyncs, however short the scenario
+		require.Eventually(t, func() bool { return b.nacked.Load() >= int64(len(b.peers)) }, testkit.Wait, tick)
+	}
 	close(b.stop)
 	b.wg.Wait()
 	require.Zero(t, b.sendErrs.Load(), "a bystander's echo or SendSync failed")
