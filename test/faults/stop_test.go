@@ -25,13 +25,14 @@ import (
 // (30 s, 5 s).
 const stopSlack = 1500 * time.Millisecond
 
-// awaitStall waits until n stops changing for quiet: a peer that reads
-// nothing has stalled the other side's writes.
-func awaitStall(t testing.TB, n *atomic.Int64, quiet time.Duration) {
+// awaitStall waits until n stops changing for quiet while the server's
+// one connection is in the middle of an actor turn: a peer that reads
+// nothing has stalled its write.
+func awaitStall(t testing.TB, srv *server.Server, n *atomic.Int64, quiet time.Duration) {
 	t.Helper()
 	last, since := int64(-1), time.Now()
 	require.Eventually(t, func() bool {
-		if v := n.Load(); v != last {
+		if v := n.Load(); v != last || srv.Info().Conns.Busy != 1 {
 			last, since = v, time.Now()
 			return false
 		}
@@ -75,7 +76,7 @@ func TestStopNotHeldByAPeerThatDoesNotRead(t *testing.T) {
 					}
 				}
 			}()
-			awaitStall(t, &echoed, 300*time.Millisecond)
+			awaitStall(t, srv, &echoed, 500*time.Millisecond)
 
 			took := within(func() { require.NoError(t, srv.Stop(testkit.Ctx(t), nil)) })
 			t.Logf("stop took %v (grace %v, echoed %d KiB)", took, grace, echoed.Load()>>10)
