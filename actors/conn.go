@@ -95,6 +95,8 @@ type conn struct {
 	upOnly        bool // notify hears ConnUp only (a client's start)
 	resumed       bool // re-spawned after a passivation: Init ran before
 	watched       bool // someone watches the actor: it never passivates
+	toldOver      bool // the handler heard Writability false and not yet true
+	inRead        bool // in the turn of a posted read (receiveRead), whose bytes are taken
 }
 
 // newConn prepares the actor for a connected socket.
@@ -193,7 +195,7 @@ func (c *conn) Receive(ctx actor.Context) {
 	case *recvFire:
 		c.onRecvTimer()
 	case *writability:
-		c.writabilityChanged()
+		c.overHigh()
 	case *idleExpired:
 		c.onIdleExpired()
 	case *hibernateFire:
@@ -237,10 +239,12 @@ func (c *conn) receiveRead(ev *readEvent) {
 	if c.hibernated {
 		c.wake()
 	}
-	c.onRead(ev) // each whole frame counts as an arrival (deliver), a partial one does not
+	c.inRead = true // the posted read's bytes are taken (stopReader)
+	c.onRead(ev)    // each whole frame counts as an arrival (deliver), a partial one does not
 	if c.life == lifeUp {
 		c.settle()
 	}
+	c.inRead = false
 	if c.life == lifeUp {
 		c.releaseRead(c.nextRead())
 	}

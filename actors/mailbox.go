@@ -277,6 +277,8 @@ func (m *mailbox) drain() {
 			continue
 		}
 		switch msg.(type) {
+		case *writability:
+			m.invoker.InvokeUserMessage(msg) // ahead of the queued sends (writequeue.go)
 		case *overflow:
 			m.conn.terminate(fmt.Errorf("%w: more than %d bytes queued", ErrOverflow, m.conn.g.writeQueue.Max))
 		case *actor.Watch:

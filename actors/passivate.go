@@ -46,6 +46,7 @@ type process struct {
 	lastFrame  atomic.Int64               // when the last frame arrived, as time.Since(epoch)
 	counters   counters                   // bytes and frames in and out (stats.go)
 	wq         atomic.Pointer[writeQueue] // made by the first send
+	overflown  atomic.Bool                // a send was refused past the cap: writes stop at once
 	g          *Group
 	mu         sync.Mutex              // taken to passivate and to wake
 	mb         atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
@@ -99,8 +100,21 @@ func (p *process) admit(msg any) bool {
 	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
 		p.sys.Root.Send(env.Sender, &Reply{Err: ErrOverflow})
 	}
+	p.interruptWrite()
 	p.post(overflowStop, true)
 	return false
+}
+
+// interruptWrite makes a write blocked on the peer return at once: the
+// queue went over its cap behind it, and the overflow that ends the
+// connection is seen only once the actor's turn ends (flush, write.go).
+func (p *process) interruptWrite() {
+	p.overflown.Store(true)
+	p.mu.Lock()
+	if mb := p.mb.Load(); mb != nil {
+		_ = mb.conn.sock.SetWriteDeadline(kickTime)
+	}
+	p.mu.Unlock()
 }
 
 // group is the connection's group.

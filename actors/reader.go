@@ -195,8 +195,8 @@ func (c *conn) putBuf(ev *readEvent) {
 // moves to a buffer of its own size.
 func (c *conn) keep(rest, buf []byte) []byte {
 	switch {
-	case len(rest) > 0 && len(buf) > 0 && &rest[0] == &buf[0]:
-		return buf[:len(rest)] // nothing consumed: no copy (a frame arriving in many reads)
+	case len(rest) > 0 && len(rest) == len(buf) && &rest[0] == &buf[0]:
+		return buf // nothing was consumed: it is in place already
 	case cap(buf) <= readBufSize:
 		return append(buf[:0], rest...)
 	case len(rest) == 0:

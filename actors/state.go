@@ -251,14 +251,22 @@ func (c *conn) kickPark() {
 }
 
 // stopReader asks the reader to stop so that the actor owns the socket
-// (for StartTLS). It reports whether the actor owns it now; if not, the
-// reader nudges the actor once it has stopped (actor).
+// (for StartTLS). It reports whether the actor owns it now, with every
+// byte read so far pending; if not, the reader nudges the actor once it
+// has stopped, or the queued read's turn comes (actor).
 func (c *conn) stopReader() bool {
 	st := &c.proc.st
 	for {
 		switch s := st.load(); s {
-		case stIdle, stPosted, stWaiting:
-			return true // posted: the actor holds the read until it releases it
+		case stIdle:
+			return true
+		case stPosted, stWaiting:
+			// The actor holds the read until it releases it; but its bytes
+			// may be the start of the handshake (a ClientHello), and they
+			// are pending only once the read's turn has taken them. From
+			// another message's turn the read is still queued: its turn
+			// upgrades.
+			return c.inRead
 		case stReading, stKickPark:
 			if st.move(s, stKickStop) {
 				c.sock.SetReadDeadline(kickTime)

@@ -59,18 +59,24 @@ func (c *conn) flush() error {
 			// timer on every write.
 			if now := time.Since(epoch); c.wdeadline-now < wt/2 {
 				c.wdeadline = now + wt
-				d := time.Now().Add(wt)
-				if c.g.forced.Load() {
-					d = kickTime // the owner is forcing its connections to end
+				c.sock.SetWriteDeadline(time.Now().Add(wt))
+				if c.interrupted() {
+					// The owner is forcing its connections to end, or the
+					// queue overflowed: a kick made before this re-arm
+					// must not be undone by it.
+					c.sock.SetWriteDeadline(kickTime)
 				}
-				c.sock.SetWriteDeadline(d)
 			}
 		}
 		n, err := c.sock.Write(b[:min(len(b), writeChunk)])
 		b = b[n:]
 		c.proc.counters.bytesOut.Add(uint64(n))
 		if err != nil {
-			if isTimeout(err) && !c.g.forced.Load() {
+			switch {
+			case !isTimeout(err):
+			case c.proc.overflown.Load():
+				return fmt.Errorf("%w: more than %d bytes queued behind a write (%w)", ErrOverflow, c.g.writeQueue.Max, err)
+			case !c.g.forced.Load():
 				return fmt.Errorf("%w: no byte written for %v (%w)", ErrWriteTimeout, wt, err)
 			}
 			return err
@@ -78,6 +84,11 @@ func (c *conn) flush() error {
 	}
 	return nil
 }
+
+// interrupted reports whether writes must stop at once: the owner forces
+// its connections to end (Group.Force), or a send went over the queue's
+// cap (process.interruptWrite).
+func (c *conn) interrupted() bool { return c.g.forced.Load() || c.proc.overflown.Load() }
 
 // releaseOut gives the write buffer back to the pool.
 func (c *conn) releaseOut() {

@@ -20,9 +20,12 @@ import (
 //	writable -> over    bytes queued pass High (the poster)
 //	over     -> writable bytes queued fall to Low (the actor, as it writes)
 //
-// Over the high mark the handler hears behaviours.Writability (through
-// HandleInfo), Conn.Writable reports false, and SendSync waits for the
-// queue to drain (or fails with ErrWriteBlocked, WriteQueue.FailFast).
+// Over the high mark the handler hears behaviours.Writability false
+// (through HandleInfo, ahead of the sends queued), and true once the queue
+// drains to Low (a crossing drained before the actor could tell the
+// handler is not reported); Conn.Writable reports false meanwhile, and
+// SendSync waits for the queue to drain (or fails with ErrWriteBlocked,
+// WriteQueue.FailFast).
 // A send that would pass Max is refused with ErrOverflow and ends the
 // connection: memory on the write side is bounded.
 
@@ -32,8 +35,10 @@ type WriteQueue struct {
 	// its high mark until the queue drains to Low. Defaults 32 KiB and
 	// 64 KiB, as Netty.
 	Low, High int
-	// Max is the hard cap: a send past it is refused and the connection
-	// ends with ErrOverflow. Default 4 MiB.
+	// Max is the hard cap: a send that would take the queue past it is
+	// refused and the connection ends with ErrOverflow. A send to an empty
+	// queue is always taken, whatever its size: the cap bounds what piles
+	// up behind a slow peer, not one packet. Default 4 MiB.
 	Max int
 	// FailFast makes SendSync fail with ErrWriteBlocked over the high mark
 	// instead of waiting for the queue to drain.
@@ -82,12 +87,12 @@ func (p *process) queueSend(n int, q *WriteQueue) bool {
 		}
 	}
 	total := wq.bytes.Add(int64(n))
-	if total > int64(q.Max) {
+	if total > int64(q.Max) && total > int64(n) { // an empty queue takes any one send
 		wq.bytes.Add(-int64(n))
 		return false
 	}
 	if total > int64(q.High) && wq.over.CompareAndSwap(false, true) {
-		p.post(writabilityChanged, false)
+		p.post(overHighMark, true)
 	}
 	return true
 }
@@ -100,7 +105,10 @@ func (c *conn) wrote(n int) {
 	}
 	if wq.bytes.Add(-int64(n)) <= int64(c.g.writeQueue.Low) && wq.over.CompareAndSwap(true, false) {
 		wq.release(false)
-		c.writabilityChanged()
+		if c.toldOver { // else the handler never heard it was over: nothing changed for it
+			c.toldOver = false
+			c.run(cbInfo, behaviours.Writability{Writable: true, Queued: int(wq.bytes.Load())}, nil)
+		}
 	}
 }
 
@@ -147,20 +155,23 @@ func (p *process) awaitWritable(ctx context.Context, q *WriteQueue) error {
 	return nil
 }
 
-// writability is posted when the queue passes the high mark.
+// writability is posted when the queue passes the high mark. It is
+// posted as a system message, so that it overtakes the sends queued
+// ahead of it (the mailbox hands it to Receive): behind them, the handler
+// would hear of it only once they had drained the queue.
 type writability struct{}
 
-var writabilityChanged = &writability{}
+var overHighMark = &writability{}
 
-// writabilityChanged tells the handler the connection's writability
-// changed (actor).
-func (c *conn) writabilityChanged() {
+// overHigh tells the handler the queue is over its high mark, if it
+// still is and the handler has not been told (actor).
+func (c *conn) overHigh() {
 	wq := c.proc.wq.Load()
-	w := behaviours.Writability{Writable: wq == nil || !wq.over.Load()}
-	if wq != nil {
-		w.Queued = int(wq.bytes.Load())
+	if wq == nil || !wq.over.Load() || c.toldOver {
+		return
 	}
-	c.run(cbInfo, w, nil)
+	c.toldOver = true
+	c.run(cbInfo, behaviours.Writability{Writable: false, Queued: int(wq.bytes.Load())}, nil)
 }
 
 // Writable reports whether the connection is below its high watermark.

@@ -3,10 +3,13 @@ package server
 import (
 	"errors"
 	"net"
-	"sync/atomic"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/transport"
 )
 
 // acceptor is the actor that accepts connections from one listening
@@ -14,15 +17,24 @@ import (
 // supervisor. It accepts one connection per message (a self-sent tick),
 // so its mailbox stays responsive between accepts: a Stop that arrives
 // while it waits inside Accept kicks the listener so the Accept returns
-// (see acceptorMailbox). It never decides the server's mode: it reads it
+// (see interrupt). It never decides the server's mode: it reads it
 // before every Accept, and sleeps (no tick, no goroutine) while the
 // server sleeps, waits for a slot, or waits for its listener to be
 // reopened.
 type acceptor struct {
-	id       int // 1 to the number of acceptors
-	s        *Server
-	inAccept atomic.Bool
-	retry    *time.Timer
+	id    int // 1 to the number of acceptors
+	s     *Server
+	retry *time.Timer
+
+	// held is a socket accepted as the server went to sleep: it waits for
+	// Wake, as in the backlog (see acceptOne).
+	held transport.Conn
+
+	// Leaving Accept for the mailbox (see interrupt).
+	mu       sync.Mutex
+	inAccept *listener // the socket it is inside Accept on; nil outside
+	kicked   bool      // it kicked inAccept and has not left Accept since
+	wanted   bool      // a message waits: do not enter Accept
 }
 
 type acceptTick struct{}
@@ -35,15 +47,16 @@ const (
 	maxBackoff = time.Second
 )
 
-// props returns the acceptor's Props, with the mailbox that kicks a
-// blocked Accept when a Stop arrives.
+// props returns the acceptor's Props, with the mailbox that makes a
+// blocked Accept return when a Stop arrives.
 func (a *acceptor) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithMailbox(func() actor.Mailbox { return &acceptorMailbox{Mailbox: actor.Unbounded()(), a: a} }))
 }
 
-// acceptorMailbox is protoactor's mailbox, but a Stop posted while the
-// acceptor waits inside Accept makes that Accept return at once.
+// acceptorMailbox is protoactor's mailbox, but a Stop, or any message but
+// a tick, posted while the acceptor waits inside Accept makes that Accept
+// return at once.
 type acceptorMailbox struct {
 	actor.Mailbox
 	a *acceptor
@@ -51,8 +64,58 @@ type acceptorMailbox struct {
 
 func (m *acceptorMailbox) PostSystemMessage(msg any) {
 	m.Mailbox.PostSystemMessage(msg)
-	if _, ok := msg.(*actor.Stop); ok && m.a.inAccept.Load() {
-		m.a.s.listening.kick(m.a.s.listening.ln(m.a.id - 1))
+	if _, ok := msg.(*actor.Stop); ok {
+		m.a.interrupt()
+	}
+}
+
+// PostUserMessage queues msg; anything but the acceptor's own tick (a
+// stray message, which it answers or drops) also makes it leave Accept.
+func (m *acceptorMailbox) PostUserMessage(msg any) {
+	m.Mailbox.PostUserMessage(msg)
+	if msg != tick {
+		m.a.interrupt()
+	}
+}
+
+// interrupt makes the acceptor leave Accept, or not enter it, so that its
+// mailbox runs what was just posted. Inside Accept it kicks the listener
+// (a deadline in the past), and the kick holds until this acceptor has
+// left Accept: acceptors share a listening socket, and the one the kick
+// wakes first may be another (the stopped one can be queued on the
+// socket's read lock); had that one settled the deadline, the stopped one
+// would block until a client came.
+func (a *acceptor) interrupt() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wanted = true
+	if a.inAccept != nil && !a.kicked {
+		a.kicked = true
+		a.s.listening.kick(a.inAccept)
+	}
+}
+
+// enter marks the acceptor inside Accept on ln, unless a message waits.
+func (a *acceptor) enter(ln *listener) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wanted {
+		a.wanted = false
+		return false
+	}
+	a.inAccept = ln
+	return true
+}
+
+// leave marks the acceptor out of Accept and takes back its kick; the
+// messages that asked for it run before its next tick.
+func (a *acceptor) leave() {
+	a.mu.Lock()
+	ln, kicked := a.inAccept, a.kicked
+	a.inAccept, a.kicked, a.wanted = nil, false, false
+	a.mu.Unlock()
+	if kicked {
+		a.s.listening.unkick(ln)
 	}
 }
 
@@ -67,6 +130,13 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		if a.retry != nil {
 			a.retry.Stop()
 		}
+		if a.held != nil {
+			a.held.Close()
+			a.held = nil
+			if !a.s.opts.RejectOverLimit {
+				a.s.slots.give()
+			}
+		}
 	case *actor.Stopped, *actor.Restarting:
 	default:
 		stray(a.s, ctx, "acceptor")
@@ -78,43 +148,54 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 	if s.listening.Mode() != ModeAccepting {
 		return // Wake ticks every acceptor
 	}
-	ln := s.listening.ln(a.id - 1)
-	if !s.slots.take() {
-		if !s.opts.RejectOverLimit {
-			if !s.slots.park(ctx.Self()) {
-				return // a slot coming free ticks us
+	// A slot is taken before Accept, so that at the limit peers wait in
+	// the backlog. With RejectOverLimit it is taken after, when the peer
+	// is there to be rejected: an idle acceptor then holds none, and peers
+	// are rejected only at the limit.
+	reject := s.opts.RejectOverLimit
+	sock := a.held
+	a.held = nil
+	if sock == nil {
+		ln := s.listening.ln(a.id - 1)
+		if !reject && !s.slots.take() && !s.slots.park(ctx.Self()) {
+			return // a slot coming free ticks us
+		}
+		if !a.enter(ln) { // a message waits: run it first
+			if !reject {
+				s.slots.give()
 			}
-		} else {
-			a.acceptAndReject(ctx, ln)
+			ctx.Send(ctx.Self(), tick)
+			return
+		}
+		var err error
+		sock, err = ln.Accept()
+		a.leave()
+		if err != nil {
+			if !reject {
+				s.slots.give()
+			}
+			a.acceptFailed(ctx, ln, err)
+			return
+		}
+		s.acceptErrs.recovered(s.log)
+		if s.listening.Mode() == ModeSleeping {
+			// Sleep came after the deadline check of this Accept: the
+			// socket waits for Wake (which ticks us), as it would have in
+			// the backlog, so that nothing is accepted once Sleep returns.
+			// (Closed: it is handed over, and ends with the server.)
+			a.held = sock
 			return
 		}
 	}
-	a.inAccept.Store(true)
-	sock, err := ln.Accept()
-	a.inAccept.Store(false)
-	if err != nil {
-		s.slots.give()
-		a.acceptFailed(ctx, ln, err)
+	if reject && !s.slots.take() {
+		s.rejected.Add(1)
+		sock.Close()
+		ctx.Send(ctx.Self(), tick)
 		return
 	}
-	s.acceptErrs.recovered(s.log)
 	s.accepted.Add(1)
+	s.countChanged()
 	s.handOff(a.id-1, sock)
-	ctx.Send(ctx.Self(), tick)
-}
-
-// acceptAndReject accepts one connection over the limit and closes it at
-// once (WithRejectOverLimit).
-func (a *acceptor) acceptAndReject(ctx actor.Context, ln *listener) {
-	a.inAccept.Store(true)
-	sock, err := ln.Accept()
-	a.inAccept.Store(false)
-	if err != nil {
-		a.acceptFailed(ctx, ln, err)
-		return
-	}
-	a.s.rejected.Add(1)
-	sock.Close()
 	ctx.Send(ctx.Self(), tick)
 }
 
@@ -125,7 +206,8 @@ func (a *acceptor) acceptFailed(ctx actor.Context, ln *listener, err error) {
 		// Asleep, or kicked because another acceptor was asked to stop.
 		s.listening.settle(ln)
 		ctx.Send(ctx.Self(), tick)
-	case errors.Is(err, net.ErrClosed):
+	case errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EINVAL):
+		// Closed, or no longer listening (shut down behind our back).
 		if s.listening.Mode() != ModeClosed {
 			ctx.Send(ctx.Parent(), &listenerDied{idx: (a.id - 1) % len(s.listening.lns), ln: ln})
 		}

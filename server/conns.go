@@ -89,8 +89,47 @@ type handoff struct {
 // runs right in the acceptor's goroutine when the supervisor is idle, so
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
-	s     *Server
-	spawn *actors.Spawner
+	s        *Server
+	spawn    *actors.Spawner // made at the first hand-off
+	stopping bool            // it is stopping: what is handed to it now is stopped as it starts
+	stopped  bool            // it has stopped: what is handed to it now is refused
+}
+
+// props returns the connection supervisor's Props: its mailbox refuses
+// the sockets handed over once it has stopped (see connsInvoker).
+func (c *connsSup) props() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return c },
+		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
+		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{Mailbox: actor.Unbounded()(), c: c} }))
+}
+
+// connsMailbox is protoactor's mailbox with connsInvoker in front of the
+// actor.
+type connsMailbox struct {
+	actor.Mailbox
+	c *connsSup
+}
+
+func (m *connsMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.Mailbox.RegisterHandlers(connsInvoker{MessageInvoker: invoker, c: m.c}, dispatcher)
+}
+
+// connsInvoker refuses the sockets that reach a connection supervisor
+// once it has stopped: protoactor drops what is left in a stopped actor's
+// mailbox unseen, and a socket there would never be closed, nor its slot
+// given back. Every message passes here, whatever protoactor then does
+// with it.
+type connsInvoker struct {
+	actor.MessageInvoker
+	c *connsSup
+}
+
+func (i connsInvoker) InvokeUserMessage(msg any) {
+	if h, ok := msg.(*handoff); ok && i.c.stopped {
+		i.c.s.refuse(h.sock)
+		return
+	}
+	i.MessageInvoker.InvokeUserMessage(msg)
 }
 
 // connSupervision stops a connection that failed outside its callbacks
@@ -108,10 +147,21 @@ func (c *connsSup) Receive(ctx actor.Context) {
 		if c.spawn == nil {
 			c.spawn = c.s.conns.Spawner()
 		}
-		if _, err := c.spawn.Spawn(ctx, name, m.id, m.sock, true, nil); err != nil {
+		pid, err := c.spawn.Spawn(ctx, name, m.id, m.sock, true, nil)
+		switch {
+		case err != nil:
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)
+		case c.stopping:
+			// protoactor still runs user messages while an actor stops, but
+			// it has stopped its children already: this one would be a
+			// child nobody stops, which the supervisor would wait for.
+			ctx.Stop(pid)
 		}
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting, *actor.Terminated:
+	case *actor.Stopping:
+		c.stopping = true
+	case *actor.Stopped:
+		c.stopped = true
+	case *actor.Started, *actor.Restarting, *actor.Terminated:
 	default:
 		stray(c.s, ctx, "connection supervisor")
 	}

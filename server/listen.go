@@ -51,7 +51,10 @@ type listening struct {
 }
 
 // listener is one listening socket; replaced when it dies and is reopened.
-type listener struct{ transport.Listener }
+type listener struct {
+	transport.Listener
+	kicks int // acceptors that kicked it and have not left Accept; guarded by listening.mu
+}
 
 func (l *listening) Mode() Mode { return Mode(l.mode.Load()) }
 
@@ -75,38 +78,58 @@ func (l *listening) setMode(from, to Mode) bool {
 
 // applyLocked sets every listener's deadline to what the mode wants.
 func (l *listening) applyLocked() {
-	d := time.Time{}
-	if l.Mode() != ModeAccepting {
-		d = kickTime
-	}
 	for i := range l.lns {
 		if ln := l.lns[i].Load(); ln != nil {
-			_ = ln.SetDeadline(d)
+			l.applyOneLocked(ln)
 		}
 	}
 }
 
-// kick makes blocked Accepts on ln return (an acceptor is asked to stop
-// while inside Accept); the acceptors that go on call settle.
-func (l *listening) kick(ln *listener) { _ = ln.SetDeadline(kickTime) }
+// applyOneLocked sets ln's deadline: in the past unless accepting, or
+// while an acceptor's kick holds.
+func (l *listening) applyOneLocked(ln *listener) {
+	d := time.Time{}
+	if l.Mode() != ModeAccepting || ln.kicks > 0 {
+		d = kickTime
+	}
+	_ = ln.SetDeadline(d)
+}
 
-// settle restores the deadline after a kick, unless the mode changed.
+// kick makes blocked Accepts on ln return (an acceptor is asked to leave
+// Accept), until unkick; the acceptors that go on call settle.
+func (l *listening) kick(ln *listener) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln.kicks++
+	_ = ln.SetDeadline(kickTime)
+}
+
+// unkick takes back a kick once its acceptor has left Accept.
+func (l *listening) unkick(ln *listener) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln.kicks--
+	l.applyOneLocked(ln)
+}
+
+// settle restores the deadline after a kick, unless the mode changed or
+// a kick still holds.
 func (l *listening) settle(ln *listener) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.Mode() == ModeAccepting {
-		_ = ln.SetDeadline(time.Time{})
-	}
+	l.applyOneLocked(ln)
 }
 
-// replace installs a reopened listening socket in place of dead.
+// replace installs a reopened listening socket in place of dead, and
+// closes dead (which may be open but no longer listening).
 func (l *listening) replace(i int, dead *listener, fresh transport.Listener) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.lns[i].CompareAndSwap(dead, &listener{fresh}) {
+	if !l.lns[i].CompareAndSwap(dead, &listener{Listener: fresh}) {
 		fresh.Close()
 		return false
 	}
+	dead.Close()
 	l.applyLocked()
 	return true
 }

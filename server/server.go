@@ -41,10 +41,10 @@ type Server struct {
 	accepted, terminated, rejected                 atomic.Int64
 	acceptorRestarts, supRestarts, listenerReopens atomic.Int64
 	acceptErrs                                     acceptErrors
-	waiting                                        atomic.Int32 // WaitConnections calls under way
+	waiters                                        atomic.Int32 // WaitConnections calls under way
 
 	mu      sync.Mutex
-	changed chan struct{} // made by WaitConnections, closed when a connection ends
+	changed chan struct{} // made by WaitConnections, closed when the connection count changes
 	err     error         // why the server stopped
 
 	stopOnce sync.Once
@@ -117,8 +117,10 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if parent == nil {
 		parent = sys.Root
 	}
-	s.pid, err = parent.SpawnNamed(props, "etcp/"+o.Name)
-	if err != nil {
+	// The supervisor sets s.pid as it starts, before anything of the
+	// server runs: a write here would race with a stop the server makes
+	// itself (Server.fail), which reads it from the supervisor's side.
+	if _, err = parent.SpawnNamed(props, "etcp/"+o.Name); err != nil {
 		sys.EventStream.Unsubscribe(s.deadSub)
 		s.listening.close()
 		if errors.Is(err, actor.ErrNameExists) {
@@ -149,7 +151,7 @@ func (s *Server) listen(addr string) error {
 			}
 			return err
 		}
-		s.listening.lns[i].Store(&listener{ln})
+		s.listening.lns[i].Store(&listener{Listener: ln})
 		if i == 0 {
 			addr = ln.Addr().String() // port 0: the others share the port the first got
 			s.listening.addr = addr
@@ -168,17 +170,24 @@ func (s *Server) handOff(i int, sock transport.Conn) {
 			return
 		}
 	}
-	sock.Close()
-	s.slots.give()
+	s.refuse(sock)
 }
 
-// onDeadLetter closes a socket whose connection supervisor died as it
-// was handed over, and frees its slot.
+// refuse closes an accepted socket that could not become a connection
+// (its connection supervisor stopped as it was handed over). It counts as
+// a connection that ended, so that Info adds up, its slot is freed and
+// WaitConnections sees it go.
+func (s *Server) refuse(sock transport.Conn) {
+	sock.Close()
+	s.connEnded()
+}
+
+// onDeadLetter refuses a socket whose connection supervisor died as it
+// was handed over.
 func (s *Server) onDeadLetter(ev any) {
 	if dl, ok := ev.(*actor.DeadLetterEvent); ok {
 		if h, ok := dl.Message.(*handoff); ok && s.ownsSup(dl.PID) {
-			h.sock.Close()
-			s.slots.give()
+			s.refuse(h.sock)
 		}
 	}
 }
@@ -193,8 +202,14 @@ func (s *Server) ownsSup(pid *actor.PID) bool {
 func (s *Server) connEnded() {
 	s.terminated.Add(1)
 	s.slots.give()
-	if s.waiting.Load() == 0 {
-		return
+	s.countChanged()
+}
+
+// countChanged wakes the WaitConnections calls under way, after the
+// count of connections changed (one accepted, or ended).
+func (s *Server) countChanged() {
+	if s.waiters.Load() == 0 {
+		return // the accept path pays one load when nobody waits
 	}
 	s.mu.Lock()
 	if s.changed != nil {
@@ -337,8 +352,10 @@ func (s *Server) SetMaxConnections(n int) error {
 // WaitConnections waits until cond holds for the number of connections
 // accepted and not yet ended (ranch's wait_for_connections), or ctx ends.
 func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) error {
-	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
+	// Counted before the count is read: a change either sees the waiter
+	// and wakes it, or happened before the read.
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
 	for {
 		s.mu.Lock()
 		if s.changed == nil {

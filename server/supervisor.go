@@ -19,18 +19,20 @@ import (
 // ranch), and reopens a listening socket that dies, on the same address;
 // if that fails for good the server stops and says why in Err.
 type supervisor struct {
-	s       *Server
-	ready   chan struct{}
-	backoff map[int]time.Duration // per acceptor, doubled at each restart
-	reopens int                   // failed reopen attempts in a row
+	s        *Server
+	ready    chan struct{}
+	backoff  map[int]time.Duration // per acceptor, doubled at each restart
+	reopens  int                   // failed reopen attempts in a row
+	retrying map[int]bool          // listeners whose reopen is scheduled to be retried
 }
 
 // Messages to the supervisor.
 type (
 	restartAcceptor struct{ id int }
 	listenerDied    struct {
-		idx int
-		ln  *listener
+		idx   int
+		ln    *listener
+		retry bool // the supervisor's own retry, not an acceptor's report
 	}
 )
 
@@ -45,6 +47,7 @@ func (v *supervisor) Receive(ctx actor.Context) {
 	s := v.s
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		s.pid = ctx.Self() // read by Start once ready is closed
 		for i := range s.acceptors {
 			v.spawnConnsSup(ctx, i)
 		}
@@ -83,9 +86,7 @@ func (v *supervisor) spawnAcceptor(ctx actor.Context, id int) {
 }
 
 func (v *supervisor) spawnConnsSup(ctx actor.Context, i int) {
-	props := actor.PropsFromProducer(func() actor.Actor { return &connsSup{s: v.s} },
-		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision))
-	pid, err := ctx.SpawnNamed(props, fmt.Sprintf("conns-%d", i+1))
+	pid, err := ctx.SpawnNamed((&connsSup{s: v.s}).props(), fmt.Sprintf("conns-%d", i+1))
 	if err != nil {
 		v.s.log.Error("etcp: starting a connection supervisor failed", "err", err)
 		return
@@ -129,6 +130,9 @@ func (v *supervisor) reopen(ctx actor.Context, m *listenerDied) {
 	if s.listening.Mode() == ModeClosed || s.listening.lns[m.idx].Load() != m.ln {
 		return // stopping, or reopened already
 	}
+	if v.retrying[m.idx] && !m.retry {
+		return // a retry is scheduled: the other acceptors' reports of the same death add nothing
+	}
 	lctx, cancel := context.WithTimeout(context.Background(), s.listening.so.ConnectTimeout)
 	fresh, err := s.listening.so.Transport.Listen(lctx, s.listening.addr, s.listening.so)
 	cancel()
@@ -141,10 +145,16 @@ func (v *supervisor) reopen(ctx actor.Context, m *listenerDied) {
 		}
 		d := min(minBackoff<<v.reopens, maxBackoff)
 		s.log.Warn("etcp: reopening the listening socket failed; retrying", "addr", s.listening.addr, "err", err, "delay", d)
+		if v.retrying == nil {
+			v.retrying = map[int]bool{}
+		}
+		v.retrying[m.idx] = true
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(d, func() { root.Send(self, m) })
+		retry := &listenerDied{idx: m.idx, ln: m.ln, retry: true}
+		time.AfterFunc(d, func() { root.Send(self, retry) })
 		return
 	}
+	delete(v.retrying, m.idx)
 	v.reopens = 0
 	if s.listening.replace(m.idx, m.ln, fresh) {
 		s.listenerReopens.Add(1)
