@@ -155,7 +155,7 @@ func TestIdleTimeoutClosesSlowloris(t *testing.T) {
 	roundTripFramed(t, good, []byte("still here"))
 	p.awaitTerms(t, loris)
 	require.Equal(t, loris, p.reasonsMatching(actors.ErrIdleTimeout))
-	require.Len(t, srv.Connections(), 1)
+	require.Len(t, testkit.Conns(t, srv), 1)
 }
 
 // Defect 4: the idle timeout reaches a passivated (hibernated)

@@ -22,7 +22,7 @@ func requireInfoAddsUp(t testing.TB, srv *server.Server) {
 	require.Eventually(t, func() bool {
 		info := srv.Info()
 		return info.Accepted-info.Terminated == int64(info.Active) && info.Active == info.Conns.Up &&
-			info.Active == len(srv.Connections())
+			info.Active == len(testkit.Conns(t, srv))
 	}, testkit.Wait, tick, "Info adds up: %+v", srv.Info())
 }
 
@@ -55,7 +55,7 @@ func TestMaxConnections(t *testing.T) {
 		requireWaiting(t, c)
 	}
 	require.EqualValues(t, 5, srv.Info().Accepted)
-	require.Len(t, srv.Connections(), 5)
+	require.Len(t, testkit.Conns(t, srv), 5)
 
 	served[0].Close() // one ends: the next is admitted
 	require.Equal(t, "w0", string(testkit.ReadN(t, waiting[0], 2)))
@@ -153,10 +153,10 @@ func TestTwoListeners(t *testing.T) {
 	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(4), server.WithListeners(2))
 	require.Len(t, listeningFDs(t, srv.Addr().(*net.TCPAddr).Port), 2)
 	clients := dialEchoers(t, srv.Addr().String(), 40)
-	require.Eventually(t, func() bool { return len(srv.Connections()) == len(clients) }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(clients) }, testkit.Wait, tick)
 	// Acceptor i accepts from socket i mod 2 and hands to conns-i.
 	bySocket := map[int]int{}
-	for _, c := range srv.Connections() {
+	for _, c := range testkit.Conns(t, srv) {
 		var sup int
 		_, err := fmt.Sscanf(connsSupOf(c.PID), "conns-%d", &sup)
 		require.NoError(t, err)

@@ -160,7 +160,7 @@ func TestOneOfTwoListenersReopened(t *testing.T) {
 	require.Eventually(t, func() bool { return len(listeningFDs(t, port)) == 2 }, testkit.Wait, tick)
 	clients := dialEchoers(t, srv.Addr().String(), 40) // the kernel spreads them over both
 	bySocket := map[int]int{}
-	for _, c := range srv.Connections() {
+	for _, c := range testkit.Conns(t, srv) {
 		var sup int
 		_, err := fmt.Sscanf(connsSupOf(c.PID), "conns-%d", &sup)
 		require.NoError(t, err)

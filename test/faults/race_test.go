@@ -119,7 +119,7 @@ func raceRound(t *testing.T, sys *actor.ActorSystem, round int) (faults int, ack
 	echoPIDs := make([]*actor.PID, len(echoers))
 	require.Eventually(t, func() bool {
 		byPeer := map[string]*actor.PID{}
-		for _, ci := range srv.Connections() {
+		for _, ci := range testkit.Conns(t, srv) {
 			if ci.Peer != nil {
 				byPeer[ci.Peer.String()] = ci.PID
 			}

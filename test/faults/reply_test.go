@@ -28,8 +28,8 @@ func TestReplyAfterItsPackets(t *testing.T) {
 	srv := testkit.StartServer(t, sys, "", newHandler, p,
 		actors.WithSocket(transport.WithWriteTimeout(200*time.Millisecond), smallSocket()))
 	peer := dialSmall(t, srv.Addr().String()) // never reads
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, tick)
-	v, err := client.Call(testkit.Ctx(t), sys.Root, srv.Connections()[0].PID, "give")
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, tick)
+	v, err := client.Call(testkit.Ctx(t), sys.Root, testkit.Conns(t, srv)[0].PID, "give")
 	require.ErrorIs(t, err, actors.ErrWriteTimeout, "got %v", v)
 	require.Nil(t, v)
 	require.ErrorIs(t, p.terminated(t).reason, actors.ErrWriteTimeout)
@@ -53,8 +53,8 @@ func TestTerminateAnswersKeptCallers(t *testing.T) {
 	}
 	srv := testkit.StartServer(t, sys, "", newHandler, p)
 	peer := testkit.DialRaw(t, "tcp", srv.Addr().String())
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, tick)
-	pid := srv.Connections()[0].PID
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, tick)
+	pid := testkit.Conns(t, srv)[0].PID
 
 	type answer struct {
 		v   any
@@ -91,8 +91,8 @@ func TestCallHonoursContext(t *testing.T) {
 	p.call = func(behaviours.Conn, any, behaviours.From) behaviours.Result { return behaviours.Continue() } // never replies
 	srv := testkit.StartServer(t, sys, "", newHandler, p)
 	dialled := testkit.Dial(t, sys, srv.Addr().String(), newHandler, p)
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 1 }, testkit.Wait, tick)
-	for name, pid := range map[string]*actor.PID{"dialled": dialled, "accepted": srv.Connections()[0].PID} {
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 1 }, testkit.Wait, tick)
+	for name, pid := range map[string]*actor.PID{"dialled": dialled, "accepted": testkit.Conns(t, srv)[0].PID} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var cancelled time.Time

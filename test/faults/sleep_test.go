@@ -36,7 +36,7 @@ func TestSleepWakeAnswerAtOnce(t *testing.T) {
 
 		waiting := testkit.DialRaw(t, "tcp", srv.Addr().String()) // the connect completes: the backlog
 		testkit.Write(t, waiting, "queued")
-		require.Never(t, func() bool { return srv.Info().Accepted != accepted || len(srv.Connections()) != len(live) },
+		require.Never(t, func() bool { return srv.Info().Accepted != accepted || len(testkit.Conns(t, srv)) != len(live) },
 			150*time.Millisecond, tick, "accepted while asleep")
 		live.check(t, round) // open connections are untouched
 
@@ -49,7 +49,7 @@ func TestSleepWakeAnswerAtOnce(t *testing.T) {
 		require.Equal(t, "queued", string(testkit.ReadN(t, waiting, len("queued"))), "accepted after Wake")
 		require.Equal(t, accepted+1, srv.Info().Accepted)
 		waiting.Close()
-		require.Eventually(t, func() bool { return len(srv.Connections()) == len(live) }, testkit.Wait, tick)
+		require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(live) }, testkit.Wait, tick)
 	}
 
 	// Sleep and Wake are idempotent, and fail only once the server is
@@ -113,7 +113,7 @@ func TestSleepHoldsAnAcceptInFlight(t *testing.T) {
 	testkit.Recv(t, g.held) // the acceptor has it...
 	require.NoError(t, srv.Sleep(testkit.Ctx(t)))
 	close(g.gate) // ...and goes on after Sleep returned
-	require.Never(t, func() bool { return srv.Info().Accepted != 0 || len(srv.Connections()) != 0 },
+	require.Never(t, func() bool { return srv.Info().Accepted != 0 || len(testkit.Conns(t, srv)) != 0 },
 		200*time.Millisecond, tick, "accepted while asleep")
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	require.Equal(t, "early", string(testkit.ReadN(t, c, 5)), "accepted after Wake")

@@ -105,7 +105,7 @@ func TestStartTLSFromMessagesServer(t *testing.T) {
 				require.Equal(t, "tcp hi", testkit.ReadLine(t, r))
 				require.Zero(t, r.Buffered())
 				var pid *actor.PID
-				for _, c := range srv.Connections() {
+				for _, c := range testkit.Conns(t, srv) {
 					if c.Peer.String() == raw.LocalAddr().String() {
 						pid = c.PID
 					}

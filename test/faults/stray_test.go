@@ -42,5 +42,5 @@ func TestStrayMessages(t *testing.T) {
 	require.Zero(t, info.AcceptorRestarts+info.ConnsRestarts+info.ListenerReopens, "nothing crashed: %+v", info)
 	require.NoError(t, srv.Err())
 	require.Equal(t, acceptors, srv.Acceptors(), "the same acceptors")
-	require.Eventually(t, func() bool { return len(srv.Connections()) == 3 }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == 3 }, testkit.Wait, tick)
 }

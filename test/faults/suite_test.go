@@ -120,7 +120,7 @@ func pidOf(t testing.TB, srv *server.Server, c net.Conn) *actor.PID {
 	t.Helper()
 	var pid *actor.PID
 	require.Eventually(t, func() bool {
-		for _, ci := range srv.Connections() {
+		for _, ci := range testkit.Conns(t, srv) {
 			if ci.Peer != nil && ci.Peer.String() == c.LocalAddr().String() {
 				pid = ci.PID
 				return true

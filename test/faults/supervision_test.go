@@ -98,7 +98,7 @@ func TestStopAcceptor(t *testing.T) {
 		require.Equal(t, before+10, srv.Info().AcceptorRestarts)
 		requireAccepting(t, srv)
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == len(live) }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(live) }, testkit.Wait, tick)
 	require.Eventually(t, func() bool { return p.nTerm.Load() == srv.Info().Terminated }, testkit.Wait, tick)
 	info := srv.Info()
 	require.Equal(t, int64(len(live)+6), info.Accepted, "the clients, and one fresh one per round")
@@ -120,7 +120,7 @@ func TestStopConnsSupervisor(t *testing.T) {
 	// and so over both acceptors and their connection supervisors.
 	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(2), server.WithListeners(2))
 	clients := dialEchoers(t, srv.Addr().String(), 40)
-	require.Eventually(t, func() bool { return len(srv.Connections()) == len(clients) }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(clients) }, testkit.Wait, tick)
 
 	byPort := map[int]net.Conn{}
 	for _, c := range clients {
@@ -128,7 +128,7 @@ func TestStopConnsSupervisor(t *testing.T) {
 	}
 	var doomed, spared echoers
 	var doomedIDs []uint64
-	for _, ci := range srv.Connections() {
+	for _, ci := range testkit.Conns(t, srv) {
 		c := byPort[ci.Peer.(*net.TCPAddr).Port]
 		require.NotNil(t, c)
 		if connsSupOf(ci.PID) == "conns-1" {
@@ -158,7 +158,7 @@ func TestStopConnsSupervisor(t *testing.T) {
 	for range 10 { // both supervisors take new connections again
 		requireAccepting(t, srv)
 	}
-	require.Eventually(t, func() bool { return len(srv.Connections()) == len(spared) }, testkit.Wait, tick)
+	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(spared) }, testkit.Wait, tick)
 	require.Never(t, func() bool { return p.nTerm.Load() != int64(len(doomed)+10) }, 50*time.Millisecond, tick)
 	requireInfoAddsUp(t, srv) // a connection is counted as ended just after it leaves the list
 	info := srv.Info()
