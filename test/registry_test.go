@@ -283,7 +283,7 @@ func TestViaRegistry(t *testing.T) {
 	roundTrip(t, c, "hi")
 	conns := testkit.Conns(t, srv)
 	require.Len(t, conns, 1)
-	e, err := mine.Lookup(conns[0].PID.Id)
+	e, err := mine.Lookup(actors.SelfName(mine, conns[0].PID))
 	require.NoError(t, err, "registered in the user's registry")
 	assert.Equal(t, srv.Name(), e.Owner)
 	_, err = registry.Of(sys).Lookup(conns[0].PID.Id)
