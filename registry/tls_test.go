@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/etcp-go/etcp/internal/testcerts"
 	"github.com/etcp-go/etcp/registry"
+	"github.com/etcp-go/etcp/test/testkit/testcerts"
 )
 
 // probe makes a TLS handshake with addr and reads the first byte the

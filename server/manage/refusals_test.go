@@ -12,10 +12,10 @@ import (
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
-	"github.com/etcp-go/etcp/internal/testcerts"
 	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/server/manage"
+	"github.com/etcp-go/etcp/test/testkit/testcerts"
 )
 
 // A read-only endpoint answers every read verb and refuses every action

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
-	"github.com/etcp-go/etcp/internal/testcerts"
 	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server/manage"
 	"github.com/etcp-go/etcp/server/manage/internal/managepb"
+	"github.com/etcp-go/etcp/test/testkit/testcerts"
 )
 
 // Under mutual TLS a node with a certificate of the same CA supervises;
