@@ -30,7 +30,9 @@ type ConnOptions struct {
 	IdleHibernate time.Duration
 	// ParkAfter is how long an idle connection keeps its reader goroutine
 	// before parking on the shared poller. Default [DefaultParkAfter];
-	// negative never.
+	// negative never. A busy connection looks less often: each look that
+	// finds bytes were read doubles the wait, up to 64 × ParkAfter, and
+	// parking starts it over.
 	ParkAfter time.Duration
 	// IdleTimeout closes (resets) a connection that received no complete
 	// frame for this long, whatever its handler does: partial frames do

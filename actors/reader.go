@@ -149,15 +149,26 @@ func (c *conn) dropRead() {
 	c.ev.err = nil
 }
 
+// maxParkShift bounds the idle deadline of a busy reader: 64 × ParkAfter.
+const maxParkShift = 6
+
 // armDeadline arms the idle deadline after which an idle reader parks,
 // if parking is on and it is not armed yet (reader). A kick the actor
 // made meanwhile is made again: arming must not undo it.
+//
+// The deadline is ParkAfter at first and doubles (up to 64 × ParkAfter)
+// each time it passes with reads in between (onDeadline); parking starts
+// it over. A deadline that fires is a runtime timer that wakes an idle
+// thread: at 10 ms, 50 busy connections made 5,000 such wake-ups a
+// second and cost a third of the server's CPU per request under
+// redis-benchmark. Doubling leaves a busy connection about one a second,
+// while an idle one still parks after ParkAfter.
 func (c *conn) armDeadline() {
 	if c.deadlineArmed || !canPark || c.g.parkAfter <= 0 {
 		return
 	}
 	c.deadlineArmed, c.readsSinceArm = true, 0
-	c.sock.SetReadDeadline(time.Now().Add(c.g.parkAfter))
+	c.sock.SetReadDeadline(time.Now().Add(c.g.parkAfter << c.parkShift))
 	if s := c.proc.st.load(); s == stKickPark || s == stKickStop || c.g.forced.Load() {
 		c.sock.SetReadDeadline(kickTime)
 	}

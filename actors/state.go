@@ -426,8 +426,10 @@ func (c *conn) onDeadline() readerStep {
 				return readOn
 			}
 			if c.readsSinceArm > 0 {
+				// Busy: look again, later than last time.
+				c.parkShift = min(c.parkShift+1, maxParkShift)
 				c.deadlineArmed = false
-				c.armDeadline() // busy: look again after ParkAfter
+				c.armDeadline()
 				return readOn
 			}
 			c.clearDeadline()
@@ -461,6 +463,7 @@ func (c *conn) onKicked(s state) readerStep {
 // for something else meanwhile (reader, in stParking or stParkingNudge).
 func (c *conn) park() readerStep {
 	st := &c.proc.st
+	c.parkShift = 0 // the next idle deadline is ParkAfter again
 	var err error
 	fd := -1
 	if cerr := c.raw.Control(func(f uintptr) {

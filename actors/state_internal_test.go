@@ -320,3 +320,26 @@ func TestNeverTwoReaders(t *testing.T) {
 	c.closeRead()
 	require.LessOrEqual(t, most.Load(), int32(1), "two reader goroutines ran at once")
 }
+
+// A busy reader's idle deadline doubles each time it passes with reads
+// in between, up to 64 × ParkAfter; a deadline with no read parks the
+// reader, and the next wait is ParkAfter again.
+func TestParkWaitDoublesWhileBusy(t *testing.T) {
+	c, _, _ := testConn(t)
+	st := &c.proc.st
+	c.refs.Add(1) // the reader's reference, which parking hands to the poller
+	st.v.Store(uint32(stReading))
+	c.armDeadline()
+	require.True(t, c.deadlineArmed)
+	for want := uint8(1); want <= maxParkShift+2; want++ {
+		c.readsSinceArm = 1 // a read completed since the deadline was armed
+		require.Equal(t, readOn, c.onDeadline())
+		require.True(t, c.deadlineArmed, "a busy reader re-arms")
+		require.Equal(t, min(want, maxParkShift), c.parkShift)
+		require.Equal(t, stReading, st.load())
+	}
+	require.Equal(t, readerGone, c.onDeadline(), "no read since the last look: park")
+	require.Equal(t, stParked, st.load())
+	require.Zero(t, c.parkShift, "parking starts the wait over")
+	c.closeRead()
+}
