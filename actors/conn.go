@@ -65,7 +65,7 @@ type conn struct {
 	// The reader's own (reader.go, park.go): it arms the idle deadline.
 	readsSinceArm uint32
 	deadlineArmed bool
-	parkShift     uint8 // the idle deadline is ParkAfter << parkShift (see armDeadline)
+	parkShift     uint8    // the idle deadline is ParkAfter << parkShift (see armDeadline)
 	pollKey       poll.Key // the reader's registration: written before stParked, read after
 
 	wdeadline time.Duration // the write deadline, as time.Since(epoch)
