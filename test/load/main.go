@@ -315,8 +315,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		switch {
 		case len(cfg.tests) > 0:
 			return nil, errors.New("-tests: redis runs alone (its servers are not echo servers)")
-		case set["servers"], set["c"], set["c-args"]:
-			return nil, errors.New("-servers, -c and -c-args are for the echo tests; -tests redis runs A (-a) and B (-b)")
+		case set["servers"]:
+			return nil, errors.New("-servers is for the echo tests; -tests redis runs A (-a), B (-b) and, with -c, C")
 		}
 		if cfg.redisCommands, err = parseRedisCommands(*redisCommands); err != nil {
 			return nil, err

@@ -144,3 +144,39 @@ func TestRedisNoKV(t *testing.T) {
 		t.Errorf("exit status %d; stderr:\n%s", code, errb.String())
 	}
 }
+
+// TestRedisReferenceServers runs the redis test with the reference
+// Redis-protocol servers as side C, on plain net and on gnet: every
+// command redis-benchmark sends gets a reply it accepts (it stops on an
+// error reply), and the table shows C and its ratio to B.
+func TestRedisReferenceServers(t *testing.T) {
+	needRedis(t)
+	for _, engine := range []string{"net", "gnet"} {
+		t.Run(engine, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run([]string{
+				"-tests", "redis", "-a", "redis-server", "-c", engine, "-rounds", "1", "-conns", "5",
+				"-redis-requests", "2000", "-redis-pipeline", "1,4",
+			}, &out, &errb)
+			t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+			if code != 0 {
+				t.Fatalf("exit status %d", code)
+			}
+			text := out.String()
+			header := `(?m)^figure\s+A\(redis-server\)\s+B\(redis-server\)\s+C\(` + engine + ` resp\)\s+A/B\s+C/B$`
+			if !regexp.MustCompile(header).MatchString(text) {
+				t.Errorf("no table header with C")
+			}
+			if !strings.Contains(text, "gnetecho -resp -engine "+engine+" -addr 127.0.0.1:0\n") {
+				t.Errorf("no command line for C")
+			}
+			for _, label := range []string{"redis PING rq/s", "redis INCR CPU µs/rq", "redis MSET P4 rq/s"} {
+				cell := `\S+ \(min \S+ max \S+\)\s+`
+				re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+` + cell + cell + cell + `\d+\.\d\d \(min \S+ max \S+\)\s+\d+\.\d\d \(min `)
+				if !re.MatchString(text) {
+					t.Errorf("no table row with C for %q", label)
+				}
+			}
+		})
+	}
+}

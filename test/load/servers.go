@@ -24,9 +24,12 @@ import (
 //	         plus -c-args)
 //
 // The redis test runs side A, ./examples/kv (or -a CMD, plus -a-args),
-// against side B, redis-server (or -b CMD). A command whose program is
-// named redis-server is started the Redis way (startRedisServer) instead
-// of through the `listening ADDR` contract (startServer).
+// against side B, redis-server (or -b CMD), and, with -c, a side C: -c gnet
+// or -c net builds ./test/load/gnetecho and runs its reference
+// Redis-protocol server (-resp) on gnet or on plain net; any other -c is a
+// command. A command whose program is named redis-server is started the
+// Redis way (startRedisServer) instead of through the `listening ADDR`
+// contract (startServer).
 //
 // Ratios are always against side B.
 
@@ -121,7 +124,7 @@ func prepareSides(ctx context.Context, cfg *config, tmp string, stderr io.Writer
 }
 
 // prepareRedisSides returns the sides of the redis test: A, ./examples/kv
-// or -a, and B, redis-server or -b.
+// or -a, B, redis-server or -b, and C with -c.
 func prepareRedisSides(ctx context.Context, cfg *config, tmp string, stderr io.Writer) ([]*side, error) {
 	a := &side{name: "A", label: "A", argv: strings.Fields(cfg.aCmd)}
 	if len(a.argv) == 0 {
@@ -146,13 +149,27 @@ func prepareRedisSides(ctx context.Context, cfg *config, tmp string, stderr io.W
 	case len(b.argv) == 0:
 		b.argv = []string{"redis-server"}
 	}
-	for _, sd := range []*side{a, b} {
+	sides := []*side{a, b}
+	if cfg.cCmd != "" {
+		c := &side{name: "C", label: "C", argv: strings.Fields(cfg.cCmd)}
+		if engine := cfg.cCmd; engine == "gnet" || engine == "net" {
+			bin, err := buildGo(ctx, filepath.Join("test", "load", "gnetecho"), ".", filepath.Join(tmp, "gnetecho"), stderr)
+			if err != nil {
+				return nil, fmt.Errorf("%w; pass -c CMD to use another server", err)
+			}
+			c.label = "C(" + engine + " resp)"
+			c.argv = []string{bin, "-resp", "-engine", engine, "-addr", "127.0.0.1:0"}
+		}
+		c.argv = append(c.argv, strings.Fields(cfg.cArgs)...)
+		sides = append(sides, c)
+	}
+	for _, sd := range sides {
 		if !sd.absent && isRedisServer(sd.argv) {
 			sd.redis = true
 			sd.label = sd.name + "(redis-server)"
 		}
 	}
-	return []*side{a, b}, nil
+	return sides, nil
 }
 
 // command returns the side's command as the table shows it.

@@ -10,6 +10,10 @@
 // engine has shut down. It runs as a realistic gnet deployment does: with
 // multicore on (one event loop per GOMAXPROCS), TCP_NODELAY (gnet's
 // default), and gnet's log lines on stderr.
+//
+// With -resp it is a reference Redis-protocol server instead (resp.go), on
+// gnet or, with -engine net, on plain net, which the load tool measures
+// beside examples/kv and redis-server.
 package main
 
 import (
@@ -41,22 +45,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on (port 0 = any free port)")
 	multicore := fs.Bool("multicore", true, "one event loop per GOMAXPROCS instead of one in all")
+	resp := fs.Bool("resp", false, "serve the reference Redis-protocol subset instead of echoing (resp.go)")
+	engine := fs.String("engine", "gnet", "with -resp: gnet, or net (one goroutine per connection)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	switch {
+	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case *engine != "gnet" && (*engine != "net" || !*resp):
+		return fmt.Errorf("-engine %q: want gnet, or net with -resp", *engine)
 	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	if *engine == "net" {
+		return runRespNet(*addr, stdout, sigs)
+	}
 
 	h := &echo{stdout: stdout, booted: make(chan gnet.Engine, 1)}
+	var handler gnet.EventHandler = h
+	if *resp {
+		handler = &respGnet{echo: h, db: newStore()}
+	}
 	logger := log.New(stderr, "gnetecho: ", log.LstdFlags)
 	done := make(chan error, 1)
 	go func() {
-		done <- gnet.Run(h, "tcp://"+*addr,
+		done <- gnet.Run(handler, "tcp://"+*addr,
 			gnet.WithMulticore(*multicore),
 			gnet.WithLogger(stderrLogger{logger}))
 	}()
@@ -86,6 +102,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("stop: %w", err)
 	}
 	return <-done
+}
+
+// runRespNet serves the reference Redis-protocol subset on plain net
+// until a signal.
+func runRespNet(addr string, stdout io.Writer, sigs <-chan os.Signal) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "listening %s\n", ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveRespNet(ln, newStore())
+	}()
+	<-sigs
+	ln.Close()
+	<-done
+	return nil
 }
 
 // echo writes back everything it reads.
