@@ -58,6 +58,7 @@ type conn struct {
 	pending  []byte        // bytes read but not yet delivered
 	activeN  int           // frames left before turning passive; 0 = no limit
 	recvN    int
+	scan     transport.ScanState
 	upgrade  *tls.Config // a StartTLS waiting for the reader to stop
 	out      *[]byte     // the write buffer: see write.go
 	refs     atomic.Int32

@@ -181,6 +181,12 @@ func (c *conn) clearDeadline() {
 }
 
 // take delivers freshly read bytes; what no frame used yet is kept.
+//
+// c.scan is where a framer that is a transport.Resumer stopped in the
+// incomplete frame at the start of c.pending, relative to the frame's
+// first byte (see consume and keep). With nothing pending it describes
+// nothing, whatever became of the bytes (StartTLS hands them to TLS), and
+// fresh bytes start a frame from the zero state.
 func (c *conn) take(ev *readEvent) {
 	c.proc.counters.bytesIn.Add(uint64(ev.n))
 	data := (*ev.buf)[:ev.n]
@@ -190,6 +196,7 @@ func (c *conn) take(ev *readEvent) {
 		c.pending = c.keep(c.consume(c.pending), c.pending)
 		return
 	}
+	c.scan = transport.ScanState{}
 	if rest := c.consume(data); len(rest) > 0 {
 		c.pending = c.keep(rest, c.pending)
 	}
@@ -203,7 +210,8 @@ func (c *conn) putBuf(ev *readEvent) {
 
 // keep moves the unconsumed tail rest of buf to its front. A buffer grown
 // for a large frame is let go once that frame is delivered: what is left
-// moves to a buffer of its own size.
+// moves to a buffer of its own size. rest starts a frame, and c.scan is
+// relative to that start, so it holds wherever the bytes go.
 func (c *conn) keep(rest, buf []byte) []byte {
 	switch {
 	case len(rest) > 0 && len(rest) == len(buf) && &rest[0] == &buf[0]:
@@ -222,10 +230,16 @@ func (c *conn) keep(rest, buf []byte) []byte {
 func (c *conn) wants() bool { return !c.passive || c.recvWant }
 
 // consume delivers frames from data while the handler wants them and
-// returns the bytes left over.
+// returns the bytes left over. data starts the frame c.scan describes:
+// c.pending, or fresh bytes with nothing pending. With a Resumer, c.scan
+// is kept when that frame is incomplete and cleared when it is complete
+// or fails, so each frame's bytes are scanned once however many reads it
+// takes. (A passivated connection does not keep it: once woken, it scans
+// its pending frame once again from the start.)
 func (c *conn) consume(data []byte) []byte {
 	framer, max := c.g.socket.Framer, c.g.socket.MaxFrame
 	raw := framer == rawFramer
+	resumer, _ := framer.(transport.Resumer)
 	for len(data) > 0 && c.wants() && c.life == lifeUp && c.upgrade == nil {
 		var frame []byte
 		var n int
@@ -236,7 +250,17 @@ func (c *conn) consume(data []byte) []byte {
 			frame, n = data[:c.recvN], c.recvN
 		} else {
 			var err error
-			if frame, n, err = framer.Decode(data, max); err != nil {
+			if resumer != nil {
+				var next transport.ScanState
+				frame, n, next, err = resumer.DecodeFrom(data, max, c.scan)
+				c.scan = transport.ScanState{}
+				if n == 0 && err == nil {
+					c.scan = next // incomplete: resume there with more bytes
+				}
+			} else {
+				frame, n, err = framer.Decode(data, max)
+			}
+			if err != nil {
 				c.terminate(err)
 				return nil
 			}

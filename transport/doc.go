@@ -23,6 +23,14 @@
 // frame that announces more ends the connection with [ErrFrameTooLarge]
 // without allocating what it announced.
 //
+// A framer keeps nothing between calls, so a frame that arrives over many
+// reads is decoded again from its start on each, unless the framer is
+// also a [Resumer]: its DecodeFrom returns a small [ScanState] with an
+// incomplete frame, which the connection keeps and hands back with the
+// frame's next bytes, and each byte is scanned once. Line is a Resumer;
+// the Length framers need none, since they know a frame's size from its
+// header.
+//
 // # Options
 //
 // [Options] gathers the socket-level settings a server, client or pool

@@ -16,7 +16,8 @@ func FuzzRaw(f *testing.F)     { fuzzFramer(f, transport.Raw()) }
 
 // fuzzFramer checks, for any bytes and any max, that Decode never panics,
 // never claims more bytes than it got, never returns a frame over max, and
-// that what Encode writes decodes back, whole or in pieces.
+// that what Encode writes decodes back, whole or in pieces; and, for a
+// Resumer, that resuming byte after byte gives what Decode gives.
 func fuzzFramer(f *testing.F, fr transport.Framer) {
 	for _, seed := range []struct {
 		data []byte
@@ -39,6 +40,7 @@ func fuzzFramer(f *testing.F, fr transport.Framer) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, limit int) {
 		checkDecode(t, fr, data, limit)
+		checkResume(t, fr, data, limit)
 		checkRoundTrip(t, fr, data)
 	})
 }

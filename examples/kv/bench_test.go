@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/transport"
 )
 
 // The hot path: what redis-benchmark sends for PING, SET, GET and INCR.
@@ -162,4 +163,46 @@ func BenchmarkScan(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFrameBigMSET frames an MSET of 1,000,000 arguments (12.8 MB)
+// arriving in 16 KiB reads, as the connection does: each read is appended
+// to the pending bytes and the framer is called on them. "resume" keeps
+// the framer's state from one read to the next (DecodeFrom); "rescan"
+// calls Decode, which scans the command from its start on every read, as
+// every framer did before transport.Resumer.
+func BenchmarkFrameBigMSET(b *testing.B) {
+	const read = 16 << 10
+	wire := bigMSET(1_000_000)
+	f := requestFramer{maxBulk: defaultMaxBulk}
+	for _, resume := range []bool{true, false} {
+		name := "rescan"
+		if resume {
+			name = "resume"
+		}
+		b.Run(name, func(b *testing.B) {
+			pending := make([]byte, 0, len(wire))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(wire)))
+			for b.Loop() {
+				pending = pending[:0]
+				var s transport.ScanState
+				for off := 0; ; off += read {
+					pending = append(pending, wire[off:min(off+read, len(wire))]...)
+					var n int
+					if resume {
+						_, n, s, _ = f.DecodeFrom(pending, defaultMaxQuery, s)
+					} else {
+						_, n, _ = f.Decode(pending, defaultMaxQuery)
+					}
+					if n > 0 {
+						if n != len(wire) {
+							b.Fatalf("frame of %d bytes, want %d", n, len(wire))
+						}
+						break
+					}
+				}
+			}
+		})
+	}
 }

@@ -46,13 +46,12 @@
 // -P 1000 each 16 KiB read of about 455 commands (a command cut at the
 // end waits for the next read) gave one write of their replies.
 //
-// A framer holds no state between reads, so a command that spans several
-// 16 KiB reads is scanned again from its start on each: linear for one
-// large value, but quadratic in the number of arguments of one huge
-// command. Measured here, an MSET of 100,000 one-byte arguments (0.9 MiB)
-// takes 0.08 s (Redis 0.02 s), 400,000 (3.7 MiB) 0.75 s (Redis 0.09 s),
-// and 1,048,575, the most a command may have after its name (9.9 MiB),
-// 4.9 s (Redis 0.23 s).
+// A command that spans several 16 KiB reads is scanned once:
+// requestFramer is a transport.Resumer, and the connection keeps where
+// its scan of an incomplete command stopped (the next argument to check)
+// until the next read. Measured here on a busy machine, an MSET of
+// 1,000,000 arguments (12.8 MB) is answered after 0.53 s (Redis 0.32 s);
+// when each read scanned the command again from its start it took 5.5 s.
 //
 // # Performance
 //

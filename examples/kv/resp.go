@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strconv"
 
@@ -108,48 +109,77 @@ type collector struct {
 // line or "*0"); or n == 0 when the command is not complete yet; or a
 // protoError and n > 0 such that buf[:n] gives the same error.
 func scanCommand(buf []byte, lim limits, c *collector) (int, protoError) {
+	n, perr, _ := scanCommandFrom(buf, lim, c, transport.ScanState{})
+	return n, perr
+}
+
+// scanCommandFrom is scanCommand resumed from s, the state it returned
+// for a prefix of buf (the zero value: from the start), without a
+// collector unless s is zero. When the command is not complete it also
+// returns where to resume. In an array, Pos is the index of the next
+// argument's "$" and N how many arguments before it were found complete
+// (the "*N" line is parsed again, a few bytes; an argument's own "$N"
+// line too until its bytes are all there); in an inline command, Pos is
+// how many bytes were searched for the LF.
+func scanCommandFrom(buf []byte, lim limits, c *collector, s transport.ScanState) (int, protoError, transport.ScanState) {
 	if len(buf) == 0 {
-		return 0, protoError{}
+		return 0, protoError{}, transport.ScanState{}
 	}
 	if buf[0] != '*' {
-		return scanInline(buf, c)
+		return scanInline(buf, c, int(s.Pos))
 	}
 	count, pos, perr := scanNumber(buf, 0, protoMbulkLineTooBig)
 	switch {
 	case perr.code != protoOK || pos == 0:
-		return pos, perr
+		return pos, perr, transport.ScanState{}
 	case count == bad || count > maxArgs:
-		return pos, protoError{code: protoBadMbulkLen}
+		return pos, protoError{code: protoBadMbulkLen}, transport.ScanState{}
 	}
-	for range max(count, 0) {
+	done := 0
+	if s.Pos != 0 && int(s.Pos) >= pos && int(s.Pos) <= len(buf) && int64(s.N) <= count {
+		pos, done = int(s.Pos), int(s.N)
+	}
+	for i := done; i < int(count); i++ {
 		if pos >= len(buf) {
-			return 0, protoError{}
+			return 0, protoError{}, resumeAt(pos, i)
 		}
 		if buf[pos] != '$' {
-			return pos + 1, protoError{code: protoExpectedDollar, got: buf[pos]}
+			return pos + 1, protoError{code: protoExpectedDollar, got: buf[pos]}, transport.ScanState{}
 		}
 		size, next, perr := scanNumber(buf, pos, protoBulkLineTooBig)
 		switch {
-		case perr.code != protoOK || next == 0:
-			return next, perr
+		case perr.code != protoOK:
+			return next, perr, transport.ScanState{}
+		case next == 0:
+			return 0, protoError{}, resumeAt(pos, i)
 		case size < 0 || size > int64(lim.maxBulk):
-			return next, protoError{code: protoBadBulkLen}
+			return next, protoError{code: protoBadBulkLen}, transport.ScanState{}
 		case size > int64(lim.maxQuery-next-2):
-			return next, protoError{code: protoTooBig}
+			return next, protoError{code: protoTooBig}, transport.ScanState{}
 		}
 		end := next + int(size) + 2
 		if end > len(buf) {
-			return 0, protoError{}
+			return 0, protoError{}, resumeAt(pos, i)
 		}
 		if buf[end-2] != '\r' || buf[end-1] != '\n' {
-			return end, protoError{code: protoBadBulkEnd}
+			return end, protoError{code: protoBadBulkEnd}, transport.ScanState{}
 		}
 		if c != nil {
 			c.args = append(c.args, buf[next:end-2:end-2])
 		}
 		pos = end
 	}
-	return pos, protoError{}
+	return pos, protoError{}, transport.ScanState{}
+}
+
+// resumeAt is the state that resumes an array at the argument starting at
+// pos, done arguments being complete; past 4 GiB it is the zero value,
+// which starts over.
+func resumeAt(pos, done int) transport.ScanState {
+	if uint64(pos) > math.MaxUint32 {
+		return transport.ScanState{}
+	}
+	return transport.ScanState{Pos: uint32(pos), N: uint32(done)}
 }
 
 // shortLine is longer than any valid "*N" or "$N" line.
@@ -259,23 +289,30 @@ func parseInt(b []byte) (int64, bool) {
 }
 
 // scanInline parses an inline command: a line ended by LF (a CR before it
-// is dropped), split into words as Redis's sdssplitargs does.
-func scanInline(buf []byte, c *collector) (int, protoError) {
-	nl := bytes.IndexByte(buf[:min(len(buf), lineMax+1)], '\n')
+// is dropped), split into words as Redis's sdssplitargs does. The first
+// from bytes are known to hold no LF. When the line is not complete, it
+// returns how many bytes were searched.
+func scanInline(buf []byte, c *collector, from int) (int, protoError, transport.ScanState) {
+	window := buf[:min(len(buf), lineMax+1)]
+	if from > len(window) {
+		from = 0 // not a state of this buffer: start over
+	}
+	nl := bytes.IndexByte(window[from:], '\n')
 	switch {
 	case nl < 0 && len(buf) > lineMax:
-		return lineMax + 1, protoError{code: protoInlineTooBig}
+		return lineMax + 1, protoError{code: protoInlineTooBig}, transport.ScanState{}
 	case nl < 0:
-		return 0, protoError{}
+		return 0, protoError{}, transport.ScanState{Pos: uint32(len(window))} // at most lineMax
 	}
+	nl += from
 	line := buf[:nl]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
 	if !splitArgs(line, c) {
-		return nl + 1, protoError{code: protoUnbalanced}
+		return nl + 1, protoError{code: protoUnbalanced}, transport.ScanState{}
 	}
-	return nl + 1, protoError{}
+	return nl + 1, protoError{}, transport.ScanState{}
 }
 
 // splitArgs splits an inline line into words and reports false on
@@ -419,21 +456,30 @@ func unescape(b byte) byte {
 // goes wrong (the handler answers it with the error and closes). The
 // library's maximum frame size (-max-query) is the largest command.
 // Encode sends replies as they are: the handler writes RESP itself.
+//
+// It is a transport.Resumer: the connection keeps where the scan of an
+// incomplete command stopped, and the arguments already found complete
+// are not scanned again when more bytes arrive.
 type requestFramer struct{ maxBulk int }
 
 func (requestFramer) Name() string { return "resp-request" }
 
 func (f requestFramer) Decode(buf []byte, max int) ([]byte, int, error) {
-	n, _ := scanCommand(buf, limits{maxBulk: f.maxBulk, maxQuery: max}, nil)
+	frame, n, _, err := f.DecodeFrom(buf, max, transport.ScanState{})
+	return frame, n, err
+}
+
+func (f requestFramer) DecodeFrom(buf []byte, max int, s transport.ScanState) ([]byte, int, transport.ScanState, error) {
+	n, _, next := scanCommandFrom(buf, limits{maxBulk: f.maxBulk, maxQuery: max}, nil, s)
 	if n == 0 {
-		return nil, 0, nil
+		return nil, 0, next, nil
 	}
-	return buf[:n:n], n, nil
+	return buf[:n:n], n, transport.ScanState{}, nil
 }
 
 func (requestFramer) Encode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
 
-var _ transport.Framer = requestFramer{}
+var _ transport.Resumer = requestFramer{}
 
 // Replies.
 

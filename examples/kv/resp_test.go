@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/etcp-go/etcp/transport"
 )
 
 var testLimits = limits{maxBulk: 1 << 20, maxQuery: 4 << 20}
@@ -110,8 +112,9 @@ func TestProtoErrorMessages(t *testing.T) {
 	assert.Equal(t, "ERR Protocol error: expected '$', got ' '", protoError{code: protoExpectedDollar, got: '\r'}.message())
 }
 
-// TestScanDoesNotAllocate: framing and parsing a command allocate nothing
-// once the collector's slices have grown.
+// TestScanDoesNotAllocate: framing (from the start or resumed) and
+// parsing a command allocate nothing once the collector's slices have
+// grown.
 func TestScanDoesNotAllocate(t *testing.T) {
 	bufs := [][]byte{
 		[]byte(req("SET", "key:__rand_int__", "xxx")),
@@ -132,6 +135,20 @@ func TestScanDoesNotAllocate(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+
+	// Resumed, in the middle of a command and to its end.
+	mset := []byte(req("MSET", "a", "1", "b", "2"))
+	_, _, s, _ := f.DecodeFrom(mset[:20], 1<<20, transport.ScanState{})
+	require.NotZero(t, s, "the state of an incomplete command")
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, n, _, _ := f.DecodeFrom(mset[:len(mset)-1], 1<<20, s); n != 0 {
+			t.Fatalf("DecodeFrom of an incomplete command: n=%d", n)
+		}
+		if _, n, _, _ := f.DecodeFrom(mset, 1<<20, s); n != len(mset) {
+			t.Fatalf("DecodeFrom: n=%d", n)
+		}
+	})
+	assert.Zero(t, allocs)
 }
 
 // scanSeeds are requests (and broken ones) for the fuzz seed corpus.
@@ -146,7 +163,9 @@ var scanSeeds = []string{
 // framer's frame is what scanCommand finds; that collecting changes
 // nothing; that a command or an error is found at the first byte that
 // shows it (every shorter prefix needs more bytes) and again on the frame
-// alone; and that collected arguments, encoded again, scan to the same.
+// alone; that the framer resumed a byte at a time frames every command
+// as Decode does; and that collected arguments, encoded again, scan to
+// the same.
 func FuzzScan(f *testing.F) {
 	for _, s := range scanSeeds {
 		f.Add([]byte(s), 64)
@@ -163,6 +182,7 @@ func FuzzScan(f *testing.F) {
 		if err != nil || fn != n || !bytes.Equal(frame, data[:n]) {
 			t.Fatalf("Decode = %q, %d, %v; scan n=%d", frame, fn, err, n)
 		}
+		checkResumed(t, requestFramer{maxBulk: lim.maxBulk}, data, lim.maxQuery)
 		if n == 0 {
 			if perr.code != protoOK {
 				t.Fatalf("error %v at n=0", perr)
@@ -219,4 +239,28 @@ func FuzzScanNumber(f *testing.F) {
 			t.Fatalf("%q: scanNumber %d %d %v, scanNumberSlow %d %d %v", data, v, n, perr, v2, n2, perr2)
 		}
 	})
+}
+
+// checkResumed: every prefix of data framed with the state the previous,
+// shorter prefix left gives exactly what Decode gives on that prefix,
+// command after command (the first 2 KiB of data).
+func checkResumed(t *testing.T, f requestFramer, data []byte, max int) {
+	data = data[:min(len(data), 2048)]
+	var s transport.ScanState
+	for start, k := 0, 1; k <= len(data); k++ {
+		frame, n, err := f.Decode(data[start:k], max)
+		rframe, rn, next, rerr := f.DecodeFrom(data[start:k], max, s)
+		if err != nil || rerr != nil || n != rn || !bytes.Equal(frame, rframe) {
+			t.Fatalf("bytes %d:%d from state %+v: DecodeFrom = %q, %d, %v; Decode = %q, %d, %v",
+				start, k, s, rframe, rn, rerr, frame, n, err)
+		}
+		if n > 0 {
+			if next != (transport.ScanState{}) {
+				t.Fatalf("state %+v with a frame", next)
+			}
+			start, k, s = start+n, start+n, transport.ScanState{}
+			continue
+		}
+		s = next
+	}
 }

@@ -131,9 +131,15 @@ func TestFramingThroughEcho(t *testing.T) {
 // splits cut, and returns the want bytes that come back.
 func echoThrough(t *testing.T, f transport.Framer, wire []byte, cut split, want int) []byte {
 	t.Helper()
+	return echoThroughWith(t, testkit.NewEcho, []transport.Option{transport.WithFramer(f)}, wire, cut, want)
+}
+
+// echoThroughWith is echoThrough with a server of handlers made by echo
+// and the socket options opts.
+func echoThroughWith(t *testing.T, echo behaviours.Factory, opts []transport.Option, wire []byte, cut split, want int) []byte {
+	t.Helper()
 	sys := testkit.NewSystem(t)
-	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil,
-		actors.WithSocket(transport.WithFramer(f)))
+	srv := testkit.StartServer(t, sys, "", echo, nil, actors.WithSocket(opts...))
 	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	c.(*net.TCPConn).SetNoDelay(true)
 
