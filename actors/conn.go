@@ -287,7 +287,7 @@ func (c *conn) start() {
 	// panic in Init included.
 	c.life = lifeUp
 	c.up()
-	c.frameArrived() // the idle timeout counts from the start
+	c.frameArrived(time.Since(epoch)) // the idle timeout counts from the start
 	c.registerSelf()
 	if err != nil {
 		c.terminate(err)

@@ -84,7 +84,7 @@ func (g *Group) stopSweep() {
 
 // frameArrived notes when a complete frame arrived, for the idle timeout
 // and the connection's statistics.
-func (c *conn) frameArrived() { c.proc.lastFrame.Store(int64(time.Since(epoch))) }
+func (c *conn) frameArrived(now time.Duration) { c.proc.lastFrame.Store(int64(now)) }
 
 // onIdleExpired ends the connection if no frame came since the sweep saw
 // it idle.

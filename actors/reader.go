@@ -240,6 +240,7 @@ func (c *conn) consume(data []byte) []byte {
 	framer, max := c.g.socket.Framer, c.g.socket.MaxFrame
 	raw := framer == rawFramer
 	resumer, _ := framer.(transport.Resumer)
+	var now time.Duration // the clock, read once: every frame of a read arrived together
 	for len(data) > 0 && c.wants() && c.life == lifeUp && c.upgrade == nil {
 		var frame []byte
 		var n int
@@ -269,13 +270,17 @@ func (c *conn) consume(data []byte) []byte {
 			}
 		}
 		data = data[n:]
-		c.deliver(frame)
+		if now == 0 {
+			now = time.Since(epoch)
+		}
+		c.deliver(frame, now)
 	}
 	return data
 }
 
-// deliver runs HandlePacket for one frame, counting it against the mode.
-func (c *conn) deliver(frame []byte) {
+// deliver runs HandlePacket for one frame that arrived at now, counting
+// it against the mode.
+func (c *conn) deliver(frame []byte, now time.Duration) {
 	if c.passive {
 		c.clearRecv()
 	} else if c.activeN > 0 {
@@ -284,8 +289,8 @@ func (c *conn) deliver(frame []byte) {
 			c.proc.passive.Store(true)
 		}
 	}
-	c.arrived()
-	c.frameArrived()
+	c.arrivedAt(now)
+	c.frameArrived(now)
 	c.proc.counters.framesIn.Add(1)
 	if c.tracer != nil {
 		c.traceBytes(TracePacketIn, frame)

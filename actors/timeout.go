@@ -21,12 +21,19 @@ type idleFire struct{ gen uint64 }
 var timerFire = &idleFire{}
 
 // arrived notes that a message or packet arrived.
-func (c *conn) arrived() {
+func (c *conn) arrived() { c.arrivedAt(0) }
+
+// arrivedAt is arrived for a message that arrived at now (0: read the
+// clock if needed).
+func (c *conn) arrivedAt(now time.Duration) {
 	if c.idle >= 0 {
 		c.idleGen++
 	}
 	if c.idle > 0 || c.g.idleHibernate > 0 {
-		c.lastArrival = time.Since(epoch)
+		if now == 0 {
+			now = time.Since(epoch)
+		}
+		c.lastArrival = now
 	}
 }
 
