@@ -96,40 +96,11 @@ type connsSup struct {
 }
 
 // props returns the connection supervisor's Props: its mailbox refuses
-// the sockets handed over once it has stopped (see connsInvoker).
+// the sockets handed over once it has stopped (see connsMailbox).
 func (c *connsSup) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
-		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{Mailbox: actor.Unbounded()(), c: c} }))
-}
-
-// connsMailbox is protoactor's mailbox with connsInvoker in front of the
-// actor.
-type connsMailbox struct {
-	actor.Mailbox
-	c *connsSup
-}
-
-func (m *connsMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
-	m.Mailbox.RegisterHandlers(connsInvoker{MessageInvoker: invoker, c: m.c}, dispatcher)
-}
-
-// connsInvoker refuses the sockets that reach a connection supervisor
-// once it has stopped: protoactor drops what is left in a stopped actor's
-// mailbox unseen, and a socket there would never be closed, nor its slot
-// given back. Every message passes here, whatever protoactor then does
-// with it.
-type connsInvoker struct {
-	actor.MessageInvoker
-	c *connsSup
-}
-
-func (i connsInvoker) InvokeUserMessage(msg any) {
-	if h, ok := msg.(*handoff); ok && i.c.stopped {
-		i.c.s.refuse(h.sock)
-		return
-	}
-	i.MessageInvoker.InvokeUserMessage(msg)
+		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{c: c} }))
 }
 
 // connSupervision stops a connection that failed outside its callbacks
