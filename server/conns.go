@@ -78,9 +78,26 @@ func (s *slots) setLimit(n int64) {
 }
 
 // handoff is an accepted socket on its way to a connection supervisor.
+// Hand-offs are recycled (newHandoff, recycle): the supervisor's mailbox
+// holds one only until the supervisor takes the socket.
 type handoff struct {
 	sock transport.Conn
 	id   uint64
+}
+
+var handoffs = sync.Pool{New: func() any { return new(handoff) }}
+
+func newHandoff(sock transport.Conn, id uint64) *handoff {
+	h := handoffs.Get().(*handoff)
+	h.sock, h.id = sock, id
+	return h
+}
+
+// recycle gives h back once its socket was taken. A hand-off that went
+// to dead letters is not recycled: the dead-letter event keeps it.
+func (h *handoff) recycle() {
+	*h = handoff{}
+	handoffs.Put(h)
 }
 
 // connsSup is a connection supervisor: the parent of the connections its
@@ -114,11 +131,13 @@ var connsDispatcher = actor.NewSynchronizedDispatcher(300)
 func (c *connsSup) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *handoff:
-		name := "c" + strconv.FormatUint(m.id, 10)
+		sock, id := m.sock, m.id
+		m.recycle()
+		name := "c" + strconv.FormatUint(id, 10)
 		if c.spawn == nil {
 			c.spawn = c.s.conns.Spawner()
 		}
-		pid, err := c.spawn.Spawn(ctx, name, m.id, m.sock, true, nil)
+		pid, err := c.spawn.Spawn(ctx, name, id, sock, true, nil)
 		switch {
 		case err != nil:
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)

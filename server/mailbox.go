@@ -104,6 +104,7 @@ func (m *connsMailbox) drain() (again bool) {
 		default:
 			if h, ok := msg.(*handoff); ok && m.c.stopped {
 				m.c.s.refuse(h.sock)
+				h.recycle()
 				continue
 			}
 			m.invoker.InvokeUserMessage(msg)
