@@ -133,7 +133,8 @@ func (c *connsSup) Receive(ctx actor.Context) {
 	case *handoff:
 		sock, id := m.sock, m.id
 		m.recycle()
-		name := "c" + strconv.FormatUint(id, 10)
+		var buf [24]byte // "c" and the id: built in one allocation, the name's
+		name := string(strconv.AppendUint(append(buf[:0], 'c'), id, 10))
 		if c.spawn == nil {
 			c.spawn = c.s.conns.Spawner()
 		}
