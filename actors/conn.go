@@ -328,7 +328,20 @@ func (c *conn) fail(err error) {
 	if c.notify != nil {
 		c.tell(&ConnUp{Info: c.info(), Err: err})
 	}
-	c.ctx.Stop(c.self)
+	c.stopSelf()
+}
+
+// stopSelf stops the actor. ctx.Stop would look its PID up, and the
+// look-up caches the process in the PID, an allocation; the connection's
+// own process is at hand, and a stop through it is the same message to
+// the same mailbox. With protoactor's metrics on, ctx.Stop counts the
+// stop, so it is used then.
+func (c *conn) stopSelf() {
+	if c.ctx.ActorSystem().Config.MetricsProvider != nil {
+		c.ctx.Stop(c.self)
+		return
+	}
+	c.proc.Stop(c.self)
 }
 
 // tell sends msg to the actor that hears of the connection, if any.
@@ -496,7 +509,7 @@ func (c *conn) terminate(reason error) {
 			c.tell(&ConnDown{Info: c.info(), Reason: reason})
 		}
 	}
-	c.ctx.Stop(c.self)
+	c.stopSelf()
 }
 
 func (c *conn) endReason(fallback error) error {
