@@ -322,7 +322,7 @@ func (c *conn) fail(err error) {
 	c.life = lifeDone
 	c.closeRead()
 	c.sock.Close()
-	if !errors.Is(err, ErrDeclined) {
+	if !errors.Is(err, ErrDeclined) && c.logs(slog.LevelDebug) {
 		c.Logger().Debug("etcp: connection start failed", "err", err)
 	}
 	if c.notify != nil {
@@ -499,7 +499,7 @@ func (c *conn) terminate(reason error) {
 	}
 	c.sock.Close()
 	c.releaseBuffers()
-	if reason != nil && !errors.Is(reason, ErrShutdown) {
+	if reason != nil && !errors.Is(reason, ErrShutdown) && c.logs(slog.LevelDebug) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
 	}
 	c.endErr = reason
