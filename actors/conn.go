@@ -324,13 +324,26 @@ func (c *conn) fail(err error) {
 	c.life = lifeDone
 	c.closeRead()
 	c.sock.Close()
-	if !errors.Is(err, ErrDeclined) {
+	if !errors.Is(err, ErrDeclined) && c.logs(slog.LevelDebug) {
 		c.Logger().Debug("etcp: connection start failed", "err", err)
 	}
 	if c.notify != nil {
 		c.tell(&ConnUp{Info: c.info(), Err: err})
 	}
-	c.ctx.Stop(c.self)
+	c.stopSelf()
+}
+
+// stopSelf stops the actor. ctx.Stop would look its PID up, and the
+// look-up caches the process in the PID, an allocation; the connection's
+// own process is at hand, and a stop through it is the same message to
+// the same mailbox. With protoactor's metrics on, ctx.Stop counts the
+// stop, so it is used then.
+func (c *conn) stopSelf() {
+	if c.ctx.ActorSystem().Config.MetricsProvider != nil {
+		c.ctx.Stop(c.self)
+		return
+	}
+	c.proc.Stop(c.self)
 }
 
 // tell sends msg to the actor that hears of the connection, if any.
@@ -488,7 +501,7 @@ func (c *conn) terminate(reason error) {
 	}
 	c.sock.Close()
 	c.releaseBuffers()
-	if reason != nil && !errors.Is(reason, ErrShutdown) {
+	if reason != nil && !errors.Is(reason, ErrShutdown) && c.logs(slog.LevelDebug) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)
 	}
 	c.endErr = reason
@@ -498,7 +511,7 @@ func (c *conn) terminate(reason error) {
 			c.tell(&ConnDown{Info: c.info(), Reason: reason})
 		}
 	}
-	c.ctx.Stop(c.self)
+	c.stopSelf()
 }
 
 func (c *conn) endReason(fallback error) error {

@@ -313,15 +313,23 @@ func (m *mailbox) pop() (any, bool) {
 }
 
 // queue is a FIFO of messages. It reuses its array while it is in use and
-// lets a large one go once it is empty.
+// lets a large one go once it is empty. Its first array is its own: a
+// queue that never holds more than one message at a time (a connection's
+// system messages: Started, then Stop) costs no allocation.
 type queue struct {
 	items []any
 	head  int
+	one   [1]any // items' array until a second message is queued behind the first
 }
 
 const keepQueueCap = 16
 
-func (q *queue) push(v any) { q.items = append(q.items, v) }
+func (q *queue) push(v any) {
+	if q.items == nil {
+		q.items = q.one[:0]
+	}
+	q.items = append(q.items, v)
+}
 
 func (q *queue) len() int { return len(q.items) - q.head }
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -63,6 +64,20 @@ func (c *conn) Logger() *slog.Logger {
 		c.log = base.With("conn", c.id, "peer", peer)
 	}
 	return c.log
+}
+
+// logs reports whether the connection's logger logs at level. The
+// library's own lines at levels usually off (Debug) ask first, so that a
+// connection that ends with a reason does not build its tagged logger,
+// nor box the line's arguments, for nothing.
+func (c *conn) logs(level slog.Level) bool {
+	l := c.log
+	if l == nil {
+		if l = c.g.logger; l == nil {
+			l = slog.Default()
+		}
+	}
+	return l.Enabled(context.Background(), level)
 }
 
 // ReplyTo answers a kept caller at once.

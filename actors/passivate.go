@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -218,7 +219,9 @@ func (c *conn) passivate() bool {
 	}
 	d, err := det.Detach()
 	if err != nil {
-		c.Logger().Debug("etcp: passivation failed; hibernating in place", "err", err)
+		if c.logs(slog.LevelDebug) {
+			c.Logger().Debug("etcp: passivation failed; hibernating in place", "err", err)
+		}
 		c.restoreReader(watch)
 		c.mb.unretire()
 		return false

@@ -12,6 +12,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -301,4 +302,43 @@ func BenchmarkAcceptClose(b *testing.B) {
 			b.StopTimer()
 		})
 	}
+}
+
+// stopEcho sends the first packet back and ends its connection with a
+// reason.
+type stopEcho struct{ behaviours.Base }
+
+var errBye = errors.New("bye")
+
+func (stopEcho) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	return behaviours.Send(p).Stop(errBye)
+}
+
+// BenchmarkAcceptStop is BenchmarkAcceptClose for an etcp connection its
+// handler ends with a reason (the server closes first): what ending with
+// a reason costs beyond ending at the peer's close, the debug line it
+// logs when the level is on included.
+func BenchmarkAcceptStop(b *testing.B) {
+	addr, stop := startEtcpWith(b, func() behaviours.Handler { return stopEcho{} })
+	defer stop()
+	one, got := []byte{1}, make([]byte, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(one); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Read(got); err != io.EOF {
+			b.Fatalf("want EOF, got %v", err)
+		}
+		c.Close()
+	}
+	b.StopTimer()
 }

@@ -78,9 +78,26 @@ func (s *slots) setLimit(n int64) {
 }
 
 // handoff is an accepted socket on its way to a connection supervisor.
+// Hand-offs are recycled (newHandoff, recycle): the supervisor's mailbox
+// holds one only until the supervisor takes the socket.
 type handoff struct {
 	sock transport.Conn
 	id   uint64
+}
+
+var handoffs = sync.Pool{New: func() any { return new(handoff) }}
+
+func newHandoff(sock transport.Conn, id uint64) *handoff {
+	h := handoffs.Get().(*handoff)
+	h.sock, h.id = sock, id
+	return h
+}
+
+// recycle gives h back once its socket was taken. A hand-off that went
+// to dead letters is not recycled: the dead-letter event keeps it.
+func (h *handoff) recycle() {
+	*h = handoff{}
+	handoffs.Put(h)
 }
 
 // connsSup is a connection supervisor: the parent of the connections its
@@ -96,40 +113,11 @@ type connsSup struct {
 }
 
 // props returns the connection supervisor's Props: its mailbox refuses
-// the sockets handed over once it has stopped (see connsInvoker).
+// the sockets handed over once it has stopped (see connsMailbox).
 func (c *connsSup) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
-		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{Mailbox: actor.Unbounded()(), c: c} }))
-}
-
-// connsMailbox is protoactor's mailbox with connsInvoker in front of the
-// actor.
-type connsMailbox struct {
-	actor.Mailbox
-	c *connsSup
-}
-
-func (m *connsMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
-	m.Mailbox.RegisterHandlers(connsInvoker{MessageInvoker: invoker, c: m.c}, dispatcher)
-}
-
-// connsInvoker refuses the sockets that reach a connection supervisor
-// once it has stopped: protoactor drops what is left in a stopped actor's
-// mailbox unseen, and a socket there would never be closed, nor its slot
-// given back. Every message passes here, whatever protoactor then does
-// with it.
-type connsInvoker struct {
-	actor.MessageInvoker
-	c *connsSup
-}
-
-func (i connsInvoker) InvokeUserMessage(msg any) {
-	if h, ok := msg.(*handoff); ok && i.c.stopped {
-		i.c.s.refuse(h.sock)
-		return
-	}
-	i.MessageInvoker.InvokeUserMessage(msg)
+		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{c: c} }))
 }
 
 // connSupervision stops a connection that failed outside its callbacks
@@ -143,11 +131,14 @@ var connsDispatcher = actor.NewSynchronizedDispatcher(300)
 func (c *connsSup) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *handoff:
-		name := "c" + strconv.FormatUint(m.id, 10)
+		sock, id := m.sock, m.id
+		m.recycle()
+		var buf [24]byte // "c" and the id: built in one allocation, the name's
+		name := string(strconv.AppendUint(append(buf[:0], 'c'), id, 10))
 		if c.spawn == nil {
 			c.spawn = c.s.conns.Spawner()
 		}
-		pid, err := c.spawn.Spawn(ctx, name, m.id, m.sock, true, nil)
+		pid, err := c.spawn.Spawn(ctx, name, id, sock, true, nil)
 		switch {
 		case err != nil:
 			c.s.log.Error("etcp: spawning a connection failed", "err", err)

@@ -166,7 +166,7 @@ func (s *Server) handOff(i int, sock transport.Conn) {
 	id := s.nextID.Add(1)
 	for j := range s.sups {
 		if pid := s.sups[(i+j)%len(s.sups)].Load(); pid != nil {
-			s.sys.Root.Send(pid, &handoff{sock: sock, id: id})
+			s.sys.Root.Send(pid, newHandoff(sock, id))
 			return
 		}
 	}

@@ -50,9 +50,9 @@ func (d Detached) Attach() (Conn, error) {
 	}
 	switch c := nc.(type) {
 	case *net.TCPConn:
-		return &tcpConn{c}, nil
+		return tcpConn{c}, nil
 	case *net.UnixConn:
-		return &unixConn{c}, nil
+		return unixConn{c}, nil
 	}
 	nc.Close()
 	return nil, fmt.Errorf("etcp/transport: attach: unexpected %T", nc)
@@ -103,8 +103,8 @@ func (d Detached) Close() error {
 	return os.NewSyscallError("close", syscall.Close(int(d.fd)))
 }
 
-func (c *tcpConn) Detach() (Detached, error)  { return detach(c.TCPConn, kindTCP) }
-func (c *unixConn) Detach() (Detached, error) { return detach(c.UnixConn, kindUnix) }
+func (c tcpConn) Detach() (Detached, error)  { return detach(c.TCPConn, kindTCP) }
+func (c unixConn) Detach() (Detached, error) { return detach(c.UnixConn, kindUnix) }
 
 // detach duplicates c's descriptor, then closes c: the socket stays open
 // through the duplicate (close(2) of one descriptor of several neither

@@ -60,5 +60,5 @@ func Plain(c Conn) bool {
 // plain is implemented by the connections whose Handshake does nothing.
 type plain interface{ plain() }
 
-func (*tcpConn) plain()  {}
-func (*unixConn) plain() {}
+func (tcpConn) plain()  {}
+func (unixConn) plain() {}

@@ -83,7 +83,7 @@ func (unixTransport) Dial(ctx context.Context, addr string, o *Options) (Conn, e
 	if err != nil {
 		return nil, fmt.Errorf("etcp/transport: dial unix %s: %w", addr, err)
 	}
-	uc := &unixConn{c.(*net.UnixConn)}
+	uc := unixConn{c.(*net.UnixConn)}
 	if err := uc.SetSocketOptions(o.Socket); err != nil {
 		uc.Close()
 		return nil, err
@@ -101,7 +101,7 @@ func (l *unixListener) Accept() (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	uc := &unixConn{c}
+	uc := unixConn{c}
 	if err := uc.SetSocketOptions(l.opts); err != nil {
 		uc.Close()
 		return nil, err
@@ -110,17 +110,17 @@ func (l *unixListener) Accept() (Conn, error) {
 }
 
 // unixConn is a *net.UnixConn with the Conn extras; embedding keeps
-// SyscallConn visible, as for TCP.
+// SyscallConn visible, as for TCP. It is used as a value, as tcpConn is.
 type unixConn struct{ *net.UnixConn }
 
-func (*unixConn) Handshake(context.Context) error { return nil }
-func (*unixConn) Transport() string               { return "unix" }
+func (unixConn) Handshake(context.Context) error { return nil }
+func (unixConn) Transport() string               { return "unix" }
 
 // SetSocketOptions applies the buffer sizes; NoDelay and KeepAlive do not
 // apply to Unix sockets and are ignored.
-func (c *unixConn) SetSocketOptions(s SocketOptions) error { return setBuffers(c.UnixConn, s) }
+func (c unixConn) SetSocketOptions(s SocketOptions) error { return setBuffers(c.UnixConn, s) }
 
-func (c *unixConn) SocketOptions() (SocketOptions, error) {
+func (c unixConn) SocketOptions() (SocketOptions, error) {
 	var s SocketOptions
 	err := control(c.UnixConn, func(fd int) error { return readBuffers(fd, &s) })
 	return s, err
