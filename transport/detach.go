@@ -42,6 +42,16 @@ func (d Detached) Attach() (Conn, error) {
 	if !d.Valid() {
 		return nil, errors.New("etcp/transport: attach of an empty Detached")
 	}
+	// net.FileConn turns on TCP_NODELAY and a 15 s keep-alive, Go's
+	// defaults for new connections: what the socket had is put back.
+	var had SocketOptions
+	if d.kind == kindTCP {
+		if err := readTCPOptions(int(d.fd), &had); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("etcp/transport: attach: %w", os.NewSyscallError("getsockopt", err))
+		}
+		had.ReadBuffer, had.WriteBuffer = 0, 0 // untouched: setting them again would double them
+	}
 	f := os.NewFile(uintptr(d.fd), "")
 	nc, err := net.FileConn(f) // a duplicate registered with the runtime poller
 	f.Close()
@@ -50,6 +60,12 @@ func (d Detached) Attach() (Conn, error) {
 	}
 	switch c := nc.(type) {
 	case *net.TCPConn:
+		if had != DefaultSocketOptions {
+			if err := control(c, func(fd int) error { return setTCPOptions(fd, had) }); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("etcp/transport: attach: %w", err)
+			}
+		}
 		return tcpConn{c}, nil
 	case *net.UnixConn:
 		return unixConn{c}, nil
@@ -93,6 +109,31 @@ func sockaddrToAddr(sa syscall.Sockaddr, kind uint8) net.Addr {
 		}
 	}
 	return nil
+}
+
+// SocketOptions reads the socket's options from the kernel, as
+// Conn.SocketOptions does.
+func (d Detached) SocketOptions() (SocketOptions, error) {
+	var s SocketOptions
+	switch d.kind {
+	case kindTCP:
+		return s, readTCPOptions(int(d.fd), &s)
+	case kindUnix:
+		return s, readBuffers(int(d.fd), &s)
+	}
+	return s, errors.New("etcp/transport: socket options of an empty Detached")
+}
+
+// SetSocketOptions sets the socket's options, as Conn.SetSocketOptions
+// does (Unix sockets take the buffer sizes only).
+func (d Detached) SetSocketOptions(s SocketOptions) error {
+	switch d.kind {
+	case kindTCP:
+		return setTCPOptions(int(d.fd), s)
+	case kindUnix:
+		return setBufferOptions(int(d.fd), s)
+	}
+	return errors.New("etcp/transport: socket options of an empty Detached")
 }
 
 // Close closes the socket.

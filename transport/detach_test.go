@@ -3,6 +3,7 @@ package transport_test
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,4 +72,46 @@ func TestDetachedClose(t *testing.T) {
 	_, err = transport.Detached{}.Attach()
 	assert.Error(t, err, "an empty Detached")
 	assert.NoError(t, transport.Detached{}.Close())
+}
+
+// A detached socket's options are set and read on the bare descriptor,
+// and are what the attached Conn then reports.
+func TestDetachedSocketOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tr   transport.Transport
+		addr func(*testing.T) string
+		set  transport.SocketOptions
+	}{
+		{"tcp", transport.TCP(), loopback, transport.SocketOptions{NoDelay: false, KeepAlive: 42 * time.Second, ReadBuffer: 64 << 10, WriteBuffer: 96 << 10}},
+		{"tcp-off", transport.TCP(), loopback, transport.SocketOptions{NoDelay: true}},
+		{"unix", transport.Unix(), socketPath, transport.SocketOptions{ReadBuffer: 64 << 10, WriteBuffer: 96 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, server := connect(t, listen(t, tc.tr, tc.addr(t)), tc.tr)
+			d, err := server.(transport.Detacher).Detach()
+			require.NoError(t, err)
+			require.NoError(t, d.SetSocketOptions(tc.set))
+			got, err := d.SocketOptions()
+			require.NoError(t, err)
+			if tc.tr == transport.TCP() {
+				assert.Equal(t, tc.set.NoDelay, got.NoDelay)
+				assert.Equal(t, tc.set.KeepAlive, got.KeepAlive)
+			}
+			if tc.set.ReadBuffer > 0 { // Linux doubles what it is given, for bookkeeping
+				assert.GreaterOrEqual(t, got.ReadBuffer, tc.set.ReadBuffer)
+				assert.GreaterOrEqual(t, got.WriteBuffer, tc.set.WriteBuffer)
+			}
+			back, err := d.Attach()
+			require.NoError(t, err)
+			defer back.Close()
+			again, err := back.SocketOptions()
+			require.NoError(t, err)
+			assert.Equal(t, got, again)
+		})
+	}
+	var empty transport.Detached
+	_, err := empty.SocketOptions()
+	assert.Error(t, err)
+	assert.Error(t, empty.SetSocketOptions(transport.SocketOptions{}))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -125,26 +126,71 @@ func (c tcpConn) SetSocketOptions(s SocketOptions) error {
 
 func (c tcpConn) SocketOptions() (SocketOptions, error) {
 	var s SocketOptions
-	err := control(c.TCPConn, func(fd int) error {
-		nodelay, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
-		if err != nil {
-			return err
-		}
-		s.NoDelay = nodelay != 0
-		ka, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
-		if err != nil {
-			return err
-		}
-		if ka != 0 {
-			idle, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
-			if err != nil {
-				return err
-			}
-			s.KeepAlive = time.Duration(idle) * time.Second
-		}
-		return readBuffers(fd, &s)
-	})
+	err := control(c.TCPConn, func(fd int) error { return readTCPOptions(fd, &s) })
 	return s, err
+}
+
+// readTCPOptions reads a TCP socket's options from the kernel.
+func readTCPOptions(fd int, s *SocketOptions) error {
+	nodelay, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+	if err != nil {
+		return err
+	}
+	s.NoDelay = nodelay != 0
+	ka, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+	if err != nil {
+		return err
+	}
+	if ka != 0 {
+		idle, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+		if err != nil {
+			return err
+		}
+		s.KeepAlive = time.Duration(idle) * time.Second
+	}
+	return readBuffers(fd, s)
+}
+
+// setTCPOptions sets a TCP socket's options as SetSocketOptions does, on
+// a bare descriptor.
+func setTCPOptions(fd int, s SocketOptions) error {
+	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, boolInt(s.NoDelay)); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, boolInt(s.KeepAlive > 0)); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if s.KeepAlive > 0 {
+		secs := max(int(s.KeepAlive/time.Second), 1)
+		for _, opt := range []int{syscall.TCP_KEEPIDLE, syscall.TCP_KEEPINTVL} {
+			if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, opt, secs); err != nil {
+				return os.NewSyscallError("setsockopt", err)
+			}
+		}
+	}
+	return setBufferOptions(fd, s)
+}
+
+// setBufferOptions sets the buffer sizes on a bare descriptor.
+func setBufferOptions(fd int, s SocketOptions) error {
+	if s.ReadBuffer > 0 {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, s.ReadBuffer); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if s.WriteBuffer > 0 {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, s.WriteBuffer); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // bufferSetter is what *net.TCPConn and *net.UnixConn share.
