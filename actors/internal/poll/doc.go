@@ -13,9 +13,14 @@
 // One goroutine waits for every registration of a Poller. It starts with
 // the first Add and ends once nothing has been registered for the
 // poller's linger (100 ms by default), so an idle process (and a test
-// under goleak) has none. Ready runs on that goroutine with the poller's
-// lock held: it must not block or call the poller; to do real work it
-// starts a goroutine.
+// under goleak) has none. Ready runs on that goroutine, outside the lock
+// (each registration is taken under the lock, then its Ready runs), so a
+// waiter can serve its socket right there and register again: that is
+// the event loop, many ready sockets served per wake-up with no goroutine
+// switch. A Ready that is about to block (a write to a peer that does not
+// read) calls [Poller.Handoff]: another goroutine becomes the poller's and
+// goes on with the rest of the wake-up, and the caller's goroutine is its
+// own once Ready returns.
 //
 // # Errors
 //

@@ -9,3 +9,10 @@ func (p *Poller) breakEpoll() {
 	defer p.mu.Unlock()
 	syscall.Close(p.epfd)
 }
+
+// Events is how many registrations have fired.
+func (p *Poller) Events() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.events
+}

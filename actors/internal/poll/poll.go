@@ -8,8 +8,10 @@ import (
 // Waiter is what waits on a [Poller].
 type Waiter interface {
 	// Ready runs once per registration when its socket becomes readable
-	// or the poller fails, on the poller's goroutine with the poller's
-	// lock held: it must not block, nor call the poller.
+	// or the poller fails, on the poller's goroutine, outside the
+	// poller's lock: it may register again (Add) and do short work, but
+	// every other registration waits while it runs. Work that may block
+	// calls [Poller.Handoff] first.
 	Ready()
 }
 

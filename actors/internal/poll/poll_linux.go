@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,13 @@ type Poller struct {
 	waiters map[Key]Waiter
 	next    Key
 	events  int // wake-ups handled, for tests
+
+	// The loop goroutine's own: the wake-up it is dispatching, so that
+	// Handoff can give the rest to the next loop goroutine.
+	batch []syscall.EpollEvent
+	pos   int
+	// turn counts handoffs: a loop goroutine whose turn is past ends.
+	turn atomic.Uint64
 }
 
 // New returns a poller whose goroutine ends after linger with nothing
@@ -51,11 +59,12 @@ func (p *Poller) Add(fd int, w Waiter) (Key, error) {
 	k := p.next
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
-	err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
-	if err == syscall.EEXIST {
-		// Registered before: a fired one-shot registration stays in the
-		// set, disabled, until it is armed again.
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	// A fired one-shot registration stays in the set, disabled, until it
+	// is armed again: arming it again is one system call, the event
+	// loop's per-message cost.
+	err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	if err == syscall.ENOENT {
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 	}
 	if err != nil {
 		return 0, os.NewSyscallError("epoll_ctl", err)
@@ -106,31 +115,32 @@ func (p *Poller) startLocked() error {
 	}
 	p.epfd, p.running = epfd, true
 	p.waiters = make(map[Key]Waiter)
-	go p.loop(epfd)
+	go p.loop(epfd, p.turn.Load(), nil)
 	return nil
 }
 
-func (p *Poller) loop(epfd int) {
+// loop is the poller's goroutine while turn is the poller's turn: it
+// dispatches rest (what a handed-off wake-up left), then waits.
+func (p *Poller) loop(epfd int, turn uint64, rest []syscall.EpollEvent) {
 	events := make([]syscall.EpollEvent, maxEvents)
 	linger := int(p.linger / time.Millisecond)
+	if !p.dispatch(rest, turn) {
+		return
+	}
 	for {
 		n, err := syscall.EpollWait(epfd, events, linger)
 		if err == syscall.EINTR {
 			continue
 		}
-		p.mu.Lock()
 		if err != nil {
+			p.mu.Lock()
 			p.failLocked(err)
 			return
 		}
-		for _, ev := range events[:n] {
-			k := Key(uint32(ev.Fd)) | Key(uint32(ev.Pad))<<32
-			if w, ok := p.waiters[k]; ok {
-				delete(p.waiters, k)
-				p.events++
-				w.Ready()
-			}
+		if !p.dispatch(events[:n], turn) {
+			return // handed off: another goroutine is the poller's now
 		}
+		p.mu.Lock()
 		if n == 0 && len(p.waiters) == 0 {
 			// Nothing registered for a whole linger: end.
 			p.stopLocked(epfd)
@@ -140,15 +150,62 @@ func (p *Poller) loop(epfd int) {
 	}
 }
 
+// dispatch runs Ready for each event's registration, if still there. Each
+// is taken under the lock (so that Remove and this decide who owns it) and
+// run outside it. It reports false if a Ready handed the loop off.
+func (p *Poller) dispatch(events []syscall.EpollEvent, turn uint64) bool {
+	p.batch = events
+	for i, ev := range events {
+		k := Key(uint32(ev.Fd)) | Key(uint32(ev.Pad))<<32
+		p.mu.Lock()
+		w, ok := p.waiters[k]
+		if ok {
+			delete(p.waiters, k)
+			p.events++
+		}
+		p.mu.Unlock()
+		if ok {
+			p.pos = i
+			w.Ready()
+			if p.turn.Load() != turn {
+				return false
+			}
+		}
+	}
+	p.batch = nil
+	return true
+}
+
+// Handoff makes a new goroutine the poller's, going on with the rest of
+// the wake-up being dispatched; the caller's goroutine stops being the
+// poller's when its Ready returns, and may block until then. Only a Ready
+// running on the poller's goroutine may call it, once.
+func (p *Poller) Handoff() {
+	if p.batch == nil {
+		return // a failed poller's last wake-up: its goroutine is ending anyway
+	}
+	rest := append([]syscall.EpollEvent(nil), p.batch[p.pos+1:]...)
+	p.batch = nil
+	turn := p.turn.Add(1)
+	p.mu.Lock()
+	epfd := p.epfd
+	p.mu.Unlock()
+	go p.loop(epfd, turn, rest)
+}
+
 // failLocked wakes every waiter after a failed wait, then ends the
 // goroutine; the next Add starts over with a new epoll instance.
 func (p *Poller) failLocked(err error) {
+	woken := make([]Waiter, 0, len(p.waiters))
 	for k, w := range p.waiters {
 		delete(p.waiters, k)
-		w.Ready()
+		woken = append(woken, w)
 	}
 	epfd, onErr := p.epfd, p.OnError
 	p.stopLocked(epfd)
+	for _, w := range woken {
+		w.Ready() // outside the lock, as always; a new Add starts over
+	}
 	if onErr != nil {
 		onErr(fmt.Errorf("etcp/poll: epoll_wait: %w (every parked socket was woken)", err))
 	}

@@ -266,3 +266,84 @@ func TestWaitErrorWakesEveryone(t *testing.T) {
 	w.await(t)
 	stopped(t, p)
 }
+
+// funcWaiter runs f as its Ready.
+type funcWaiter func()
+
+func (f funcWaiter) Ready() { f() }
+
+// Ready runs outside the poller's lock: a waiter serves its socket and
+// registers again from Ready, as the event loop does, message after
+// message, with one goroutine.
+func TestReadyRegistersAgain(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	served := make(chan byte, 8)
+	var w funcWaiter
+	var k atomic.Uint64
+	w = func() {
+		buf := make([]byte, 1)
+		n, _ := syscall.Read(a, buf)
+		kk, err := p.Add(a, w)
+		if err != nil {
+			t.Error(err)
+		}
+		k.Store(uint64(kk))
+		if n == 1 {
+			served <- buf[0]
+		}
+	}
+	k0, err := p.Add(a, w)
+	require.NoError(t, err)
+	k.Store(uint64(k0))
+	for i := range byte(5) {
+		_, err := syscall.Write(b, []byte{'a' + i})
+		require.NoError(t, err)
+		select {
+		case got := <-served:
+			assert.Equal(t, 'a'+i, got)
+		case <-time.After(5 * time.Second):
+			t.Fatal("not served")
+		}
+	}
+	require.Equal(t, 1, p.Len(), "registered again after each message")
+	assert.Equal(t, 5, p.Events())
+	require.True(t, p.Remove(a, Key(k.Load())), "the last registration is still waiting")
+	stopped(t, p)
+}
+
+// A Ready that is about to block hands the poller off: the rest of the
+// same wake-up is dispatched, and later wake-ups served, by another
+// goroutine while the first one blocks.
+func TestHandoff(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a1, b1 := pair(t)
+	a2, b2 := pair(t)
+	a3, b3 := pair(t)
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	first := funcWaiter(func() {
+		p.Handoff()
+		close(blocked)
+		<-release // blocks: the poller goes on without this goroutine
+	})
+	w2, w3 := newWaiter(), newWaiter()
+	_, err := p.Add(a1, first)
+	require.NoError(t, err)
+	_, err = p.Add(a2, w2)
+	require.NoError(t, err)
+	_, err = p.Add(a3, w3)
+	require.NoError(t, err)
+	// a1 and a2 readable before the poller looks: usually one wake-up.
+	for _, b := range []int{b1, b2} {
+		_, err := syscall.Write(b, []byte("x"))
+		require.NoError(t, err)
+	}
+	<-blocked
+	w2.await(t) // the other socket of the wake-up is served meanwhile
+	_, err = syscall.Write(b3, []byte("x"))
+	require.NoError(t, err)
+	w3.await(t) // and so is a later one
+	close(release)
+	stopped(t, p)
+}

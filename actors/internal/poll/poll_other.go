@@ -19,6 +19,9 @@ func (*Poller) Add(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 // Remove reports false.
 func (*Poller) Remove(int, Key) bool { return false }
 
+// Handoff does nothing.
+func (*Poller) Handoff() {}
+
 // Len is 0.
 func (*Poller) Len() int { return 0 }
 
