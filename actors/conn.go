@@ -99,6 +99,7 @@ type conn struct {
 	watched       bool // someone watches the actor: it never passivates
 	toldOver      bool // the handler heard Writability false and not yet true
 	inRead        bool // in the turn of a posted read (receiveRead), whose bytes are taken
+	onLoop        bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
 }
 
 // newConn prepares the actor for a connected socket.

@@ -33,6 +33,7 @@ type Group struct {
 	idleHibernate time.Duration
 	parkAfter     time.Duration
 	idleTimeout   time.Duration
+	eventLoop     bool
 	writeQueue    WriteQueue
 	reg           registry.Registry
 	owner         string // the owner's name, in registry entries
@@ -71,7 +72,7 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 		park = DefaultParkAfter
 	}
 	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
-		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
+		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout, eventLoop: o.EventLoop,
 		writeQueue: o.WriteQueue, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 

@@ -155,8 +155,12 @@ func rejectClosed(s actor.SenderContext, msg any) {
 // postInline posts a read and, if the actor was idle, runs it (and
 // anything queued behind it) in the calling goroutine before returning.
 // An idle, empty mailbox hands the read straight to the connection.
-func (m *mailbox) postInline(ev *readEvent) {
+// onLoop says the caller is the shared poller's goroutine (the event
+// loop): the turns it runs then know to hand the poller off before they
+// block (conn.mayBlock).
+func (m *mailbox) postInline(ev *readEvent, onLoop bool) {
 	if m.running.CompareAndSwap(false, true) {
+		m.conn.onLoop = onLoop
 		m.mu.Lock()
 		direct := m.user.len() == 0 && m.sys.len() == 0 && !m.suspended
 		if !direct {
@@ -173,6 +177,7 @@ func (m *mailbox) postInline(ev *readEvent) {
 	m.user.push(ev)
 	m.mu.Unlock()
 	if m.running.CompareAndSwap(false, true) {
+		m.conn.onLoop = onLoop
 		m.run()
 	}
 }
@@ -221,8 +226,13 @@ func (m *mailbox) run() (reader bool) {
 		m.drain()
 		reader = reader || m.handed
 		m.offer, m.handed = false, false // the offer ends with the first drain
-		if m.conn.hibernated && m.conn.passivate() {
-			return reader
+		if m.conn.hibernated {
+			onLoop := m.conn.onLoop
+			m.conn.onLoop = false // a passivated connection's actor is gone
+			if m.conn.passivate() {
+				return reader
+			}
+			m.conn.onLoop = onLoop
 		}
 		if !m.idle() {
 			return reader
@@ -244,11 +254,17 @@ func (m *mailbox) runScheduled() {
 // idle marks the mailbox idle; if a message slipped in meanwhile it takes
 // the mailbox back and reports true: the caller must run it again.
 func (m *mailbox) idle() bool {
+	onLoop := m.conn.onLoop // the running goroutine's: cleared before another may run
+	m.conn.onLoop = false
 	m.running.Store(false)
 	m.mu.Lock()
 	more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
 	m.mu.Unlock()
-	return more && m.running.CompareAndSwap(false, true)
+	if more && m.running.CompareAndSwap(false, true) {
+		m.conn.onLoop = onLoop
+		return true
+	}
+	return false
 }
 
 func (m *mailbox) drain() {

@@ -127,7 +127,7 @@ func (c *conn) readLoop() readerStep {
 			c.dropRead()
 			return readerDone // the connection ended
 		}
-		c.mb.postInline(&c.ev)
+		c.mb.postInline(&c.ev, false)
 		// Usually the actor ran right here and released the read.
 		switch s := c.awaitRelease(); s {
 		case stReading:

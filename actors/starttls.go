@@ -18,6 +18,10 @@ func (c *conn) startTLS() {
 		c.terminate(err)
 		return
 	}
+	if err := c.leaveLoop(); err != nil { // TLS reads through crypto/tls, off the event loop
+		c.terminate(err)
+		return
+	}
 	var sock transport.Conn = c.sock
 	if len(c.pending) > 0 {
 		sock = &prefixConn{Conn: c.sock, r: bytes.NewReader(c.pending)}

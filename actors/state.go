@@ -186,8 +186,13 @@ func (c *conn) up() { c.proc.st.move(stStarting, stIdle) }
 // A turn run by a dispatcher goroutine hands that goroutine over instead
 // (mailbox.runScheduled).
 func (c *conn) startReading() {
+	c.enterLoop()
 	if c.proc.st.move(stIdle, stReading) {
 		c.refs.Add(1)
+		if c.inLoop() {
+			c.loopStart()
+			return
+		}
 		if c.mb.offer && !c.mb.handed {
 			c.mb.handed = true
 			return
@@ -334,7 +339,7 @@ func (c *conn) unpark(to state) bool {
 		panic("etcp: a parked connection changed state while the actor held its registration")
 	}
 	if to == stReading {
-		go c.reader() // the registration's reference goes to it
+		c.spawnReader() // the registration's reference goes to it
 	} else {
 		c.unref()
 	}
@@ -342,13 +347,17 @@ func (c *conn) unpark(to state) bool {
 }
 
 // Ready is the poller's call for a parked reader's registration: bytes
-// or a close arrived (poller, under its lock).
+// or a close arrived (poller).
 func (c *conn) Ready() {
 	st := &c.proc.st
 	for {
 		switch s := st.load(); s {
 		case stParked:
 			if st.move(stParked, stReading) {
+				if c.inLoop() {
+					c.loopServe(true) // the event loop: served right here
+					return
+				}
 				go c.reader() // the registration's reference goes to it
 				return
 			}
@@ -555,12 +564,12 @@ func (c *conn) sleep(watched bool) {
 // reader's registration: a reader reads on (actor).
 func (c *conn) restoreReader(watched bool) {
 	if watched && c.proc.st.move(stParked, stReading) {
-		go c.reader()
+		c.spawnReader()
 	}
 }
 
 // Ready is the poller's call for a passivated connection: bytes or a
-// close arrived (poller, under its lock: the wake-up runs elsewhere).
+// close arrived (poller; the wake-up runs on a goroutine of its own).
 func (p *process) Ready() { go p.readyAsleep() }
 
 // awaken moves a passivated connection back to life, or to its end when

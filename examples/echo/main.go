@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	certFile := fs.String("cert", "", "TLS certificate file (PEM), with -key")
 	keyFile := fs.String("key", "", "TLS key file (PEM), with -cert")
 	unixPath := fs.String("unix", "", "listen on this Unix socket path instead of -addr")
+	eventLoop := fs.Bool("event-loop", false, "serve connections from the shared poller's event loop instead of a goroutine each")
 	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
 	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit)")
@@ -140,6 +141,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts = append(opts, actors.WithRegistry(registry.None()))
 	default:
 		return fmt.Errorf("-registry %q: want local or none", *reg)
+	}
+	if *eventLoop {
+		opts = append(opts, actors.WithEventLoop())
 	}
 	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
 	srv, err := server.Start(sys, factory, nil, listenAddr, opts...)

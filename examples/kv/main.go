@@ -206,6 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	acceptors := fs.Int("acceptors", server.DefaultAcceptors, "number of acceptor actors")
 	maxConns := fs.Int("max-conns", 10000, "most clients at once, as Redis's maxclients; more wait in the backlog (0 = no limit)")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
+	eventLoop := fs.Bool("event-loop", true, "serve clients from the shared poller's event loop (false: a goroutine each)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -251,7 +252,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	factory := func() behaviours.Handler { return &session{db: db, lim: lim} }
 	srv, err := server.Start(sys, factory, nil, *addr,
 		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns), actors.WithLogger(logger),
-		actors.WithIdleHibernate(*idleHibernate),
+		actors.WithIdleHibernate(*idleHibernate), eventLoopOption(*eventLoop),
 		actors.WithSocket(transport.WithFramer(requestFramer{maxBulk: *maxBulk}), transport.WithMaxFrame(*maxQuery)))
 	if err != nil {
 		return err
@@ -261,4 +262,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Stop(stopCtx, nil)
+}
+
+// eventLoopOption is actors.WithEventLoop if on, else an option that
+// changes nothing.
+func eventLoopOption(on bool) actors.Option {
+	if on {
+		return actors.WithEventLoop()
+	}
+	return actors.WithSocket()
 }

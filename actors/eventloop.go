@@ -1,0 +1,390 @@
+package actors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/etcp-go/etcp/transport"
+)
+
+// The event loop (ConnOptions.EventLoop, WithEventLoop).
+//
+// A TCP or Unix connection of a group with the event loop on gives its
+// socket up to a bare non-blocking descriptor (a loopConn), out of Go's
+// netpoller, when it first wants bytes. Its read side then lives on the
+// shared poller: when bytes arrive, the poller's goroutine reads them,
+// posts them with postInline (which runs the actor right there when it
+// is idle: the handler's callbacks, the Result, the write), and registers
+// the socket again. Many ready connections are served per wake-up, with
+// no goroutine switch per message and no goroutine per connection; the
+// actor model is unchanged (the same mailbox, state word and callbacks).
+//
+// The loop must never block, so:
+//   - a read the actor cannot take at once (it is busy with another
+//     message) is waited for on a goroutine of its own (loopAwait);
+//   - a write that would block, and a StartTLS handshake, call mayBlock
+//     first, which hands the poller to a new goroutine
+//     (poll.Poller.Handoff): the blocked turn finishes on what is now the
+//     connection's own goroutine, and its read side goes back to the
+//     poller afterwards;
+//   - a handler must not block in its callbacks: that stalls the other
+//     connections of the loop (gnet's rule too). Handlers that block
+//     belong in the default mode.
+//
+// A write to a loopConn waits for the peer with poll(2), in slices of at
+// most loopWaitSlice, so that its deadline (the write timeout, or the
+// kick of Force and of the write queue's overflow) is seen within one.
+// StartTLS gives the socket back to Go's netpoller for good (TLS reads
+// through crypto/tls), as does nothing else.
+
+// loopWaitSlice bounds one poll(2) wait of a blocked loopConn write.
+const loopWaitSlice = 20 * time.Millisecond
+
+// loopConn is a socket held as a bare non-blocking descriptor.
+type loopConn struct {
+	d           transport.Detached
+	fd          int
+	local, peer net.Addr
+	wdl         atomic.Int64 // write deadline, Unix nanoseconds; 0: none (set from any goroutine)
+	c           *conn
+	handed      bool // a turn on the poller's goroutine handed the poller off (see mayBlock)
+}
+
+var (
+	_ transport.Conn     = (*loopConn)(nil)
+	_ transport.Detacher = (*loopConn)(nil)
+	_ syscall.Conn       = (*loopConn)(nil)
+)
+
+// Read reads what is there, waiting in poll(2) if nothing is.
+func (l *loopConn) Read(b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(l.fd, b)
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if err := l.wait(pollIn, 0); err != nil {
+				return 0, err
+			}
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		default:
+			return n, nil
+		}
+	}
+}
+
+// Write writes all of b. If the peer's window is full, it hands the
+// poller off first when its turn runs on the poller's goroutine, then
+// waits until the peer takes more or the write deadline passes.
+func (l *loopConn) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := syscall.Write(l.fd, b[done:])
+		if n > 0 {
+			done += n
+		}
+		switch {
+		case err == nil, err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			l.c.mayBlock()
+			if err := l.wait(pollOut, l.wdl.Load()); err != nil {
+				return done, err
+			}
+		default:
+			return done, os.NewSyscallError("write", err)
+		}
+	}
+	return done, nil
+}
+
+// wait waits until the socket is ready for ev, or the deadline (Unix
+// nanoseconds, read again each slice; 0: none) passes.
+func (l *loopConn) wait(ev int16, deadline int64) error {
+	for {
+		slice := loopWaitSlice
+		if deadline != 0 {
+			left := time.Duration(deadline - time.Now().UnixNano())
+			if left <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			slice = min(slice, left)
+		}
+		fds := [1]pollFd{{fd: int32(l.fd), events: ev}}
+		n, err := sysPoll(fds[:], int((slice+time.Millisecond-1)/time.Millisecond))
+		switch {
+		case err == syscall.EINTR:
+		case err != nil:
+			return os.NewSyscallError("poll", err)
+		case n > 0:
+			return nil // ready, or an error or hang-up the next call reports
+		}
+		if ev == pollOut {
+			deadline = l.wdl.Load() // a kick moves it to the past
+		}
+	}
+}
+
+func (l *loopConn) Close() error         { return l.d.Close() }
+func (l *loopConn) LocalAddr() net.Addr  { return l.local }
+func (l *loopConn) RemoteAddr() net.Addr { return l.peer }
+func (l *loopConn) CloseWrite() error {
+	return os.NewSyscallError("shutdown", syscall.Shutdown(l.fd, syscall.SHUT_WR))
+}
+
+// SetDeadline sets the write deadline: reads never wait on a loopConn
+// but in Read, which the connection does not use.
+func (l *loopConn) SetDeadline(t time.Time) error { return l.SetWriteDeadline(t) }
+
+// SetReadDeadline does nothing: no goroutine waits in a read to be kicked.
+func (l *loopConn) SetReadDeadline(time.Time) error { return nil }
+
+func (l *loopConn) SetWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = max(t.UnixNano(), 1)
+	}
+	l.wdl.Store(ns)
+	return nil
+}
+
+func (l *loopConn) Handshake(context.Context) error { return nil }
+func (l *loopConn) Transport() string               { return l.d.Transport() }
+func (l *loopConn) SocketOptions() (transport.SocketOptions, error) {
+	return l.d.SocketOptions()
+}
+func (l *loopConn) SetSocketOptions(s transport.SocketOptions) error {
+	return l.d.SetSocketOptions(s)
+}
+
+// SetLinger is what reset uses to end a connection with a reset.
+func (l *loopConn) SetLinger(sec int) error {
+	return os.NewSyscallError("setsockopt", syscall.SetsockoptLinger(l.fd, syscall.SOL_SOCKET, syscall.SO_LINGER,
+		&syscall.Linger{Onoff: 1, Linger: int32(sec)}))
+}
+
+// Detach gives the descriptor to passivation, as is.
+func (l *loopConn) Detach() (transport.Detached, error) { return l.d, nil }
+
+func (l *loopConn) SyscallConn() (syscall.RawConn, error) { return loopRaw{l}, nil }
+
+// loopRaw is a loopConn as a syscall.RawConn.
+type loopRaw struct{ l *loopConn }
+
+func (r loopRaw) Control(f func(uintptr)) error { f(uintptr(r.l.fd)); return nil }
+func (r loopRaw) Read(f func(uintptr) bool) error {
+	for !f(uintptr(r.l.fd)) {
+		if err := r.l.wait(pollIn, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (r loopRaw) Write(f func(uintptr) bool) error {
+	for !f(uintptr(r.l.fd)) {
+		if err := r.l.wait(pollOut, r.l.wdl.Load()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pollFd is struct pollfd of poll(2).
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const (
+	pollIn  = 0x1 // POLLIN
+	pollOut = 0x4 // POLLOUT
+)
+
+func sysPoll(fds []pollFd, ms int) (int, error) {
+	n, _, e := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(ms))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// inLoop reports whether the connection is served by the event loop.
+func (c *conn) inLoop() bool {
+	_, ok := c.sock.(*loopConn)
+	return ok
+}
+
+// enterLoop gives the socket to the event loop, if the group has it on
+// and the socket can be detached (actor, owning the socket: stIdle).
+func (c *conn) enterLoop() {
+	if !c.g.eventLoop || c.raw == nil || c.inLoop() {
+		return
+	}
+	det, ok := c.sock.(transport.Detacher)
+	if !ok {
+		return
+	}
+	local, peer := c.sock.LocalAddr(), c.sock.RemoteAddr()
+	d, err := det.Detach()
+	if err != nil {
+		if c.logs(slog.LevelDebug) {
+			c.Logger().Debug("etcp: the event loop could not take the socket: it keeps its goroutine", "err", err)
+		}
+		return
+	}
+	l := &loopConn{d: d, fd: d.FD(), local: local, peer: peer, c: c}
+	c.proc.mu.Lock() // Force and the write queue read the socket from other goroutines
+	c.useSocket(l)
+	c.proc.mu.Unlock()
+}
+
+// leaveLoop gives the socket back to Go's netpoller, for StartTLS (actor,
+// owning the socket).
+func (c *conn) leaveLoop() error {
+	l, ok := c.sock.(*loopConn)
+	if !ok {
+		return nil
+	}
+	c.mayBlock()
+	sock, err := l.d.Attach()
+	if err != nil {
+		return err
+	}
+	if dl := l.wdl.Load(); dl != 0 {
+		sock.SetWriteDeadline(time.Unix(0, dl))
+	}
+	c.proc.mu.Lock()
+	c.useSocket(sock)
+	c.proc.mu.Unlock()
+	return nil
+}
+
+// mayBlock is called by a turn about to block: if it runs on the poller's
+// goroutine, another goroutine becomes the poller's first (actor).
+func (c *conn) mayBlock() {
+	if !c.onLoop {
+		return
+	}
+	c.onLoop = false
+	if l, ok := c.sock.(*loopConn); ok {
+		l.handed = true
+	}
+	sharedPoller.Handoff()
+}
+
+// loopStart registers a loop connection's read side with the poller
+// (actor, in stReading, standing in for the reader).
+func (c *conn) loopStart() {
+	if !c.loopNext() {
+		go c.loopServe(false) // bytes came while it registered
+	}
+}
+
+// loopServe reads, and runs the actor on what it read, until the read
+// side is registered with the poller again or given up (the poller's
+// goroutine when onLoop, else a goroutine of its own; in stReading).
+func (c *conn) loopServe(onLoop bool) {
+	l := c.sock.(*loopConn)
+	for {
+		if c.rawRead(uintptr(l.fd)) {
+			if !c.posted() {
+				c.dropRead()
+				c.unref()
+				return
+			}
+			l.handed = false
+			c.mb.postInline(&c.ev, onLoop)
+			onLoop = onLoop && !l.handed // a blocked turn handed the poller off
+			if c.proc.st.load() == stPosted {
+				// The actor is busy with another message.
+				if onLoop {
+					go c.loopAwait()
+					return
+				}
+				c.awaitRelease()
+			}
+			if c.leftLoop(onLoop) {
+				return
+			}
+		}
+		if c.loopNext() {
+			return
+		}
+	}
+}
+
+// loopAwait waits for the actor to release a read, off the poller's
+// goroutine, then goes on as loopServe.
+func (c *conn) loopAwait() {
+	c.awaitRelease()
+	if !c.leftLoop(false) && !c.loopNext() {
+		c.loopServe(false)
+	}
+}
+
+// leftLoop hands the read side to the default reader if the turn that
+// released it took the socket off the event loop (StartTLS), reporting
+// whether it did (reader, after a released read).
+func (c *conn) leftLoop(onLoop bool) bool {
+	switch c.proc.st.load() {
+	case stReading, stKickPark, stKickStop: // the reader's: the actor leaves the socket alone
+		if c.inLoop() {
+			return false
+		}
+		if onLoop {
+			go c.reader()
+		} else {
+			c.reader()
+		}
+		return true
+	}
+	return false // stopped or ended: loopNext lets go
+}
+
+// loopNext registers the read side with the poller again, or ends the
+// reader, after a released read (or a read that found nothing). It
+// reports false if the reader must read on.
+func (c *conn) loopNext() (done bool) {
+	st := &c.proc.st
+	for {
+		var step readerStep
+		switch s := st.load(); s {
+		case stReading:
+			if !st.move(stReading, stParking) {
+				continue // kicked meanwhile
+			}
+			step = c.park()
+		case stKickPark, stKickStop:
+			step = c.onKicked(s)
+		default: // stopped (stIdle) or ended
+			step = readerDone
+		}
+		switch step {
+		case readOn:
+			return false
+		case readerDone:
+			c.unref()
+		}
+		return true
+	}
+}
+
+// spawnReader starts a goroutine to read for the connection, the event
+// loop's or the default one (the reader's reference goes to it).
+func (c *conn) spawnReader() {
+	if c.inLoop() {
+		go c.loopServe(false)
+		return
+	}
+	go c.reader()
+}
