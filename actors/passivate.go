@@ -230,7 +230,7 @@ func (c *conn) passivate() bool {
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
 	if watch {
-		if r.key, err = sharedPoller.Add(d.FD(), p); err != nil {
+		if r.key, err = sharedPoller.AddNew(d.FD(), p); err != nil {
 			// The socket is gone from c: without the poller it cannot wait.
 			c.mb.unretire()
 			sock, aerr := d.Attach()

@@ -477,7 +477,11 @@ func (c *conn) park() readerStep {
 	fd := -1
 	if cerr := c.raw.Control(func(f uintptr) {
 		fd = int(f)
-		c.pollKey, err = sharedPoller.Add(fd, c)
+		if c.pollKey == 0 { // never registered: this socket is new to the poller
+			c.pollKey, err = sharedPoller.AddNew(fd, c)
+		} else {
+			c.pollKey, err = sharedPoller.Add(fd, c)
+		}
 	}); cerr != nil {
 		err = cerr
 	}

@@ -51,9 +51,9 @@ func TestFaultRace(t *testing.T) {
 func raceRound(t *testing.T, sys *actor.ActorSystem, round int) (faults int, acked, delivered int64) {
 	rng := rand.New(rand.NewPCG(uint64(round), 7))
 	p := echoHooks(newProbe())
-	srv, err := server.Start(sys, newHandler, p, "127.0.0.1:0", actors.WithLogger(testkit.Discard),
+	srv, err := server.Start(sys, newHandler, p, "127.0.0.1:0", testkit.Mode(actors.WithLogger(testkit.Discard),
 		actors.WithSocket(transport.WithFramer(transport.Length(4))), actors.WithIdleTimeout(raceIdle),
-		server.WithMaxConnections(0), server.WithName(fmt.Sprintf("race-%d", round)))
+		server.WithMaxConnections(0), server.WithName(fmt.Sprintf("race-%d", round)))...)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, srv.Stop(testkit.Ctx(t), nil)) }()
 

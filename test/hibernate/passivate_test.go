@@ -341,8 +341,8 @@ func TestPoolConnectionsPassivate(t *testing.T) {
 	const n = 4
 	got, done := make(chan string, 64), make(chan error, 2*n)
 	p, err := pool.Start(sys, func() behaviours.Handler { return &recorder{sleepy: true, got: got, done: done} }, nil,
-		[]string{addr, addr, addr, addr}, actors.WithLogger(testkit.Discard), actors.WithParkAfter(-1),
-		actors.WithSocket(lineFraming))
+		[]string{addr, addr, addr, addr}, testkit.Mode(actors.WithLogger(testkit.Discard), actors.WithParkAfter(-1),
+			actors.WithSocket(lineFraming))...)
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Stop(context.Background(), nil) })
 	ctx := testkit.Ctx(t)

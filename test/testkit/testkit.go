@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,24 @@ import (
 // Wait bounds every blocking step of a test: long enough for a loaded
 // machine under -race, short enough that a hang fails fast.
 const Wait = 10 * time.Second
+
+// EventLoopEnv names the environment variable that runs the suites'
+// connections on the event loop (actors.WithEventLoop) when it is "1":
+// .ci/run runs the socket suites once more that way.
+const EventLoopEnv = "ETCP_TEST_EVENT_LOOP"
+
+// EventLoop reports whether this run puts connections on the event loop.
+func EventLoop() bool { return os.Getenv(EventLoopEnv) == "1" }
+
+// Mode returns opts, with actors.WithEventLoop first when the run puts
+// connections on the event loop: tests that start a server, client or
+// pool themselves pass their options through it.
+func Mode(opts ...actors.Option) []actors.Option {
+	if EventLoop() {
+		return append([]actors.Option{actors.WithEventLoop()}, opts...)
+	}
+	return opts
+}
 
 // Discard is a logger that drops everything.
 var Discard = slog.New(slog.DiscardHandler)
@@ -56,7 +75,7 @@ func StartServer(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	opts = append([]server.Option{actors.WithLogger(Discard)}, opts...)
+	opts = append(Mode(actors.WithLogger(Discard)), opts...)
 	srv, err := server.Start(sys, f, arg, addr, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -85,7 +104,7 @@ func Dial(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours.Factor
 // bounded by Wait; the caller stops the connection if there is one.
 func TryDial(t testing.TB, sys *actor.ActorSystem, addr string, f behaviours.Factory, arg any, opts ...client.Option) (*actor.PID, error) {
 	t.Helper()
-	opts = append([]client.Option{actors.WithLogger(Discard)}, opts...)
+	opts = append(Mode(actors.WithLogger(Discard)), opts...)
 	return client.Dial(Ctx(t), sys.Root, addr, f, arg, opts...)
 }
 

@@ -48,8 +48,21 @@ const maxEvents = 256
 
 // Add registers fd for w: once fd is readable (or closed by the peer),
 // Ready runs once, unless Remove takes the registration back first. A
-// descriptor registered before and fired is armed again.
+// descriptor registered before and fired is armed again: one system call.
 func (p *Poller) Add(fd int, w Waiter) (Key, error) {
+	return p.add(fd, w, syscall.EPOLL_CTL_MOD, syscall.ENOENT, syscall.EPOLL_CTL_ADD)
+}
+
+// AddNew is Add for a descriptor never registered with p (or removed
+// since): one system call too.
+func (p *Poller) AddNew(fd int, w Waiter) (Key, error) {
+	return p.add(fd, w, syscall.EPOLL_CTL_ADD, syscall.EEXIST, syscall.EPOLL_CTL_MOD)
+}
+
+// add registers fd with op, or with then if op fails with miss. A fired
+// one-shot registration stays in the set, disabled, until it is armed
+// again (EPOLL_CTL_MOD); a new one needs EPOLL_CTL_ADD.
+func (p *Poller) add(fd int, w Waiter, op int, miss syscall.Errno, then int) (Key, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.startLocked(); err != nil {
@@ -59,12 +72,9 @@ func (p *Poller) Add(fd int, w Waiter) (Key, error) {
 	k := p.next
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
-	// A fired one-shot registration stays in the set, disabled, until it
-	// is armed again: arming it again is one system call, the event
-	// loop's per-message cost.
-	err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
-	if err == syscall.ENOENT {
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+	err := syscall.EpollCtl(p.epfd, op, fd, &ev)
+	if err == miss {
+		err = syscall.EpollCtl(p.epfd, then, fd, &ev)
 	}
 	if err != nil {
 		return 0, os.NewSyscallError("epoll_ctl", err)

@@ -347,3 +347,31 @@ func TestHandoff(t *testing.T) {
 	close(release)
 	stopped(t, p)
 }
+
+// AddNew registers a descriptor new to the poller, and still works for
+// one registered before (it falls back to re-arming it).
+func TestAddNew(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	_, err := p.AddNew(a, w)
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("x"))
+	require.NoError(t, err)
+	w.await(t)
+	drain(t, a)
+	_, err = p.AddNew(a, w) // fired, still in the set: re-armed
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("y"))
+	require.NoError(t, err)
+	w.await(t)
+	stopped(t, p)
+}
+
+// drain reads what is waiting on fd.
+func drain(t *testing.T, fd int) {
+	t.Helper()
+	buf := make([]byte, 64)
+	_, err := syscall.Read(fd, buf)
+	require.NoError(t, err)
+}

@@ -16,6 +16,9 @@ func New(time.Duration) *Poller { return &Poller{} }
 // Add fails with ErrUnsupported.
 func (*Poller) Add(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 
+// AddNew fails with ErrUnsupported.
+func (*Poller) AddNew(int, Waiter) (Key, error) { return 0, ErrUnsupported }
+
 // Remove reports false.
 func (*Poller) Remove(int, Key) bool { return false }
 
