@@ -227,7 +227,7 @@ func (c *conn) inLoop() bool {
 // enterLoop gives the socket to the event loop, if the group has it on
 // and the socket can be detached (actor, owning the socket: stIdle).
 func (c *conn) enterLoop() {
-	if !c.g.eventLoop || c.raw == nil || c.inLoop() {
+	if len(c.g.loops) == 0 || c.raw == nil || c.inLoop() {
 		return
 	}
 	det, ok := c.sock.(transport.Detacher)
@@ -279,7 +279,7 @@ func (c *conn) mayBlock() {
 	if l, ok := c.sock.(*loopConn); ok {
 		l.handed = true
 	}
-	sharedPoller.Handoff()
+	c.proc.poller().Handoff()
 }
 
 // loopStart registers a loop connection's read side with the poller

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/etcp-go/etcp/actors/internal/poll"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/behaviours"
@@ -33,7 +35,7 @@ type Group struct {
 	idleHibernate time.Duration
 	parkAfter     time.Duration
 	idleTimeout   time.Duration
-	eventLoop     bool
+	loops         []*poll.Poller // the event loop's pollers; none without one
 	writeQueue    WriteQueue
 	reg           registry.Registry
 	owner         string // the owner's name, in registry entries
@@ -71,8 +73,14 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 	if park == 0 {
 		park = DefaultParkAfter
 	}
-	return &Group{socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
-		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout, eventLoop: o.EventLoop,
+	var loops []*poll.Poller
+	for range o.EventLoops {
+		p := poll.New(0)
+		p.OnError = func(err error) { logger.Error("etcp: an event loop's poller failed", "owner", owner, "err", err) }
+		loops = append(loops, p)
+	}
+	return &Group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
+		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
 		writeQueue: o.WriteQueue, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/etcp-go/etcp/registry"
@@ -39,9 +40,9 @@ type ConnOptions struct {
 	// not count, so a peer that trickles bytes (slowloris) is closed too.
 	// Checked every quarter of it. Default 0: never.
 	IdleTimeout time.Duration
-	// EventLoop serves TCP and Unix connections from the shared poller's
-	// goroutine instead of a goroutine each: see [WithEventLoop].
-	EventLoop bool
+	// EventLoops is the number of event loops that serve the TCP and Unix
+	// connections instead of a goroutine each; 0: none. See [WithEventLoop].
+	EventLoops int
 	// WriteQueue bounds what is sent to a connection and not yet written.
 	// Zero fields take the defaults of [DefaultWriteQueue].
 	WriteQueue WriteQueue
@@ -104,23 +105,31 @@ func WithRegistry(r registry.Registry) Option {
 	return connOption(func(o *ConnOptions) { o.Registry = r })
 }
 
-// WithEventLoop serves TCP and Unix connections from the shared
-// poller's goroutine, as an event loop (gnet's and Redis's design): when
-// bytes arrive the loop reads them and runs the connection's actor right
-// there, for every ready connection of the wake-up in turn, with no
-// goroutine per connection and no goroutine switch per message. Callbacks,
-// mailbox and supervision are unchanged. It costs one system call per
-// message (the poller's registration is armed again) and saves the
-// scheduler's work; under redis-benchmark it takes examples/kv from 0.6
-// to 1.0 of redis-server's requests per second (README, Benchmarks).
+// WithEventLoop serves TCP and Unix connections from loops event loops
+// (0: one per GOMAXPROCS), as gnet and Redis do: each loop is one
+// goroutine waiting on its own epoll instance, and when bytes arrive it
+// reads them and runs the connection's actor right there, for every ready
+// connection of the wake-up in turn, with no goroutine per connection and
+// no goroutine switch per message. A connection stays on one loop.
+// Callbacks, mailbox and supervision are unchanged. It costs one system
+// call per message (the loop's registration is armed again) and saves the
+// scheduler's work: with one loop, examples/kv answers redis-benchmark as
+// fast as redis-server (README, Benchmarks). On a machine shared with its
+// clients fewer loops than cores do better; a server alone on many cores
+// wants one per core.
 //
 // The rule that comes with it: callbacks must not block, or they stall
-// the loop's other connections. A write to a peer that does not read, and
-// a StartTLS handshake, do not: they hand the loop to another goroutine
-// first. TLS connections and other transports keep their goroutine. Off
-// by default.
-func WithEventLoop() Option {
-	return connOption(func(o *ConnOptions) { o.EventLoop = true })
+// the other connections of their loop. A write to a peer that does not
+// read, and a StartTLS handshake, do not: they hand the loop to another
+// goroutine first. TLS connections and other transports keep a goroutine
+// each. Off by default.
+func WithEventLoop(loops int) Option {
+	return connOption(func(o *ConnOptions) {
+		if loops <= 0 {
+			loops = runtime.GOMAXPROCS(0)
+		}
+		o.EventLoops = loops
+	})
 }
 
 // WithIdleTimeout closes connections that receive no complete frame for
@@ -177,6 +186,8 @@ func (o *ConnOptions) validate() (transport.Options, error) {
 		return transport.Options{}, fmt.Errorf("%w: IdleHibernate is negative", ErrInvalidOptions)
 	case o.IdleTimeout < 0:
 		return transport.Options{}, fmt.Errorf("%w: IdleTimeout is negative", ErrInvalidOptions)
+	case o.EventLoops < 0:
+		return transport.Options{}, fmt.Errorf("%w: EventLoops is negative", ErrInvalidOptions)
 	}
 	if err := o.WriteQueue.validate(); err != nil {
 		return transport.Options{}, err

@@ -230,7 +230,7 @@ func (c *conn) passivate() bool {
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
 	if watch {
-		if r.key, err = sharedPoller.AddNew(d.FD(), p); err != nil {
+		if r.key, err = p.poller().AddNew(d.FD(), p); err != nil {
 			// The socket is gone from c: without the poller it cannot wait.
 			c.mb.unretire()
 			sock, aerr := d.Attach()
@@ -259,7 +259,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 	r := p.sleep
 	p.sleep = nil
 	if r.watched {
-		sharedPoller.Remove(r.sock.FD(), r.key)
+		p.poller().Remove(r.sock.FD(), r.key)
 	}
 	sock, err := r.sock.Attach()
 	c := &conn{g: p.g, proc: p, id: p.id, names: r.names, notify: r.notify, accepted: r.accepted, passive: r.passive,

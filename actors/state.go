@@ -165,7 +165,18 @@ func (w *stateWord) move(from, to state) bool {
 	return legal[from]&(1<<to) != 0 && w.v.CompareAndSwap(uint32(from), uint32(to))
 }
 
-// sharedPoller is where parked and passivated connections wait.
+// poller is the shared poller the connection waits on: its group's event
+// loop (a loop per connection id modulo their number) or, without one,
+// the process's.
+func (p *process) poller() *poll.Poller {
+	if loops := p.g.loops; len(loops) > 0 {
+		return loops[p.id%uint64(len(loops))]
+	}
+	return sharedPoller
+}
+
+// sharedPoller is where parked and passivated connections wait, unless
+// their group has an event loop.
 var sharedPoller = func() *poll.Poller {
 	p := poll.New(0)
 	p.OnError = func(err error) { slog.Default().Error("etcp: the shared poller failed", "err", err) }
@@ -332,7 +343,7 @@ func (c *conn) unpark(to state) bool {
 	if c.raw != nil {
 		c.raw.Control(func(f uintptr) { fd = int(f) })
 	}
-	if !sharedPoller.Remove(fd, c.pollKey) {
+	if !c.proc.poller().Remove(fd, c.pollKey) {
 		return false
 	}
 	if !c.proc.st.move(stParked, to) {
@@ -478,9 +489,9 @@ func (c *conn) park() readerStep {
 	if cerr := c.raw.Control(func(f uintptr) {
 		fd = int(f)
 		if c.pollKey == 0 { // never registered: this socket is new to the poller
-			c.pollKey, err = sharedPoller.AddNew(fd, c)
+			c.pollKey, err = c.proc.poller().AddNew(fd, c)
 		} else {
-			c.pollKey, err = sharedPoller.Add(fd, c)
+			c.pollKey, err = c.proc.poller().Add(fd, c)
 		}
 	}); cerr != nil {
 		err = cerr
@@ -517,13 +528,13 @@ func (c *conn) park() readerStep {
 		case stClosed: // the poller fired, then the connection ended
 			return readerDone
 		case stParkingStop:
-			sharedPoller.Remove(fd, c.pollKey)
+			c.proc.poller().Remove(fd, c.pollKey)
 			if st.move(stParkingStop, stIdle) {
 				c.nudge()
 				return readerDone
 			}
 		case stParkingClose:
-			sharedPoller.Remove(fd, c.pollKey)
+			c.proc.poller().Remove(fd, c.pollKey)
 			if st.move(stParkingClose, stClosed) {
 				return readerDone
 			}
@@ -545,7 +556,7 @@ func (c *conn) takeForSleep() (watch, ok bool) {
 	case stParked:
 		fd := -1
 		c.raw.Control(func(f uintptr) { fd = int(f) })
-		return true, sharedPoller.Remove(fd, c.pollKey)
+		return true, c.proc.poller().Remove(fd, c.pollKey)
 	}
 	return false, false
 }

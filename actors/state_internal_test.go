@@ -242,7 +242,7 @@ func TestParkingAskedToStopOrEnd(t *testing.T) {
 	require.Equal(t, readerDone, c.park())
 	require.Equal(t, stClosed, st.load())
 	c.unref()
-	require.Eventually(t, func() bool { return sharedPoller.Len() == 0 }, time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return c.proc.poller().Len() == 0 }, time.Second, time.Millisecond,
 		"no registration left behind")
 }
 

@@ -40,7 +40,7 @@ func (bulky) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 
 func loopServer(t *testing.T, opts ...actors.Option) net.Addr {
 	sys := testkit.NewSystem(t)
-	opts = append([]actors.Option{actors.WithEventLoop(), actors.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
+	opts = append([]actors.Option{actors.WithEventLoop(0), actors.WithSocket(transport.WithFramer(transport.Line()))}, opts...)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return bulky{} }, nil, opts...)
 	return srv.Addr()
 }
@@ -52,7 +52,7 @@ func loopServer(t *testing.T, opts ...actors.Option) net.Addr {
 func TestEventLoopHoldsNoGoroutinePerConnection(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return bulky{} }, nil,
-		actors.WithEventLoop(), actors.WithParkAfter(-1), actors.WithSocket(transport.WithFramer(transport.Line())))
+		actors.WithEventLoop(0), actors.WithParkAfter(-1), actors.WithSocket(transport.WithFramer(transport.Line())))
 	const conns, rounds = 100, 5
 	base := runtime.NumGoroutine()
 	peers := make([]net.Conn, conns)
@@ -113,7 +113,7 @@ func TestEventLoopConnInfoAndOptions(t *testing.T) {
 	sys := testkit.NewSystem(t)
 	got := make(chan transport.SocketOptions, 1)
 	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &optioner{got: got} }, nil,
-		actors.WithEventLoop(), actors.WithSocket(transport.WithFramer(transport.Line())))
+		actors.WithEventLoop(0), actors.WithSocket(transport.WithFramer(transport.Line())))
 	c := testkit.DialRaw(t, "tcp", srv.Addr().String())
 	roundTrip(t, c, "set\n")
 	opts := testkit.Recv(t, got)

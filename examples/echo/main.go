@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	certFile := fs.String("cert", "", "TLS certificate file (PEM), with -key")
 	keyFile := fs.String("key", "", "TLS key file (PEM), with -cert")
 	unixPath := fs.String("unix", "", "listen on this Unix socket path instead of -addr")
-	eventLoop := fs.Bool("event-loop", false, "serve connections from the shared poller's event loop instead of a goroutine each")
+	eventLoops := fs.Int("event-loops", 0, "serve connections from this many event loops instead of a goroutine each (0: none)")
 	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
 	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit)")
@@ -107,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	listenAddr := *addr
 	switch {
+	case *eventLoops < 0:
+		return errors.New("-event-loops must not be negative")
 	case *unixPath != "" && *useTLS:
 		return errors.New("-unix and -tls cannot be combined")
 	case *unixPath != "":
@@ -142,8 +144,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("-registry %q: want local or none", *reg)
 	}
-	if *eventLoop {
-		opts = append(opts, actors.WithEventLoop())
+	if *eventLoops > 0 {
+		opts = append(opts, actors.WithEventLoop(*eventLoops))
 	}
 	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
 	srv, err := server.Start(sys, factory, nil, listenAddr, opts...)

@@ -19,13 +19,23 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// modes are the ways the echo serves its connections: a goroutine each,
+// or two event loops.
+var modes = map[string][]string{"goroutines": nil, "event-loops": {"-event-loops", "2"}}
+
 func TestRunEchoes(t *testing.T) {
+	for name, mode := range modes {
+		t.Run(name, func(t *testing.T) { testRunEchoes(t, mode) })
+	}
+}
+
+func testRunEchoes(t *testing.T, mode []string) {
 	const (
 		clients = 50
 		size    = 64
 		period  = 2 * time.Second
 	)
-	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-grace", "100ms")
+	ex := testkit.StartExample(t, run, append([]string{"-addr", "127.0.0.1:0", "-grace", "100ms"}, mode...)...)
 
 	// The clients stay connected until run returns: stopping the server
 	// must close them once the grace has passed.
@@ -93,7 +103,13 @@ func (e errMismatch) Error() string {
 // the signal still stops the server within the grace plus the stop
 // grace, and run returns nil.
 func TestStopWithPeerNotReading(t *testing.T) {
-	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-grace", "200ms")
+	for name, mode := range modes {
+		t.Run(name, func(t *testing.T) { testStopWithPeerNotReading(t, mode) })
+	}
+}
+
+func testStopWithPeerNotReading(t *testing.T, mode []string) {
+	ex := testkit.StartExample(t, run, append([]string{"-addr", "127.0.0.1:0", "-grace", "200ms"}, mode...)...)
 	c, err := net.Dial("tcp", ex.Addr)
 	require.NoError(t, err)
 	defer c.Close()

@@ -206,7 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	acceptors := fs.Int("acceptors", server.DefaultAcceptors, "number of acceptor actors")
 	maxConns := fs.Int("max-conns", 10000, "most clients at once, as Redis's maxclients; more wait in the backlog (0 = no limit)")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
-	eventLoop := fs.Bool("event-loop", true, "serve clients from the shared poller's event loop (false: a goroutine each)")
+	eventLoops := fs.Int("event-loops", 1, "serve clients from this many event loops, as Redis serves them from one (0: a goroutine per client)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -222,6 +222,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return errors.New("-shards must be positive")
 	case *expireEvery <= 0:
 		return errors.New("-expire-interval must be positive")
+	case *eventLoops < 0:
+		return errors.New("-event-loops must not be negative")
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -252,7 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	factory := func() behaviours.Handler { return &session{db: db, lim: lim} }
 	srv, err := server.Start(sys, factory, nil, *addr,
 		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns), actors.WithLogger(logger),
-		actors.WithIdleHibernate(*idleHibernate), eventLoopOption(*eventLoop),
+		actors.WithIdleHibernate(*idleHibernate), eventLoopOption(*eventLoops),
 		actors.WithSocket(transport.WithFramer(requestFramer{maxBulk: *maxBulk}), transport.WithMaxFrame(*maxQuery)))
 	if err != nil {
 		return err
@@ -264,11 +266,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return srv.Stop(stopCtx, nil)
 }
 
-// eventLoopOption is actors.WithEventLoop if on, else an option that
-// changes nothing.
-func eventLoopOption(on bool) actors.Option {
-	if on {
-		return actors.WithEventLoop()
+// eventLoopOption is actors.WithEventLoop(loops), or with none an option
+// that changes nothing.
+func eventLoopOption(loops int) actors.Option {
+	if loops > 0 {
+		return actors.WithEventLoop(loops)
 	}
 	return actors.WithSocket()
 }

@@ -141,6 +141,7 @@ func TestRunFlags(t *testing.T) {
 		{"-max-query", "1000"},
 		{"-shards", "0"},
 		{"-expire-interval", "0s"},
+		{"-event-loops", "-1"},
 		{"extra"},
 		{"-addr", "127.0.0.1:notaport"},
 	} {
@@ -153,8 +154,14 @@ func TestRunFlags(t *testing.T) {
 // TestStopClosesClients: stopping the server closes the connections of
 // its clients, and run returns nil.
 func TestStopClosesClients(t *testing.T) {
+	for name, loops := range map[string]string{"event-loop": "1", "goroutines": "0"} {
+		t.Run(name, func(t *testing.T) { testStopClosesClients(t, loops) })
+	}
+}
+
+func testStopClosesClients(t *testing.T, loops string) {
 	profile := filepath.Join(t.TempDir(), "cpu.pprof")
-	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-cpuprofile", profile)
+	ex := testkit.StartExample(t, run, "-addr", "127.0.0.1:0", "-cpuprofile", profile, "-event-loops", loops)
 	c := dial(t, ex.Addr)
 	reply, err := exchange(c, req("SET", "k", "v"), len("+OK\r\n"))
 	require.NoError(t, err)

@@ -37,7 +37,7 @@ func EventLoop() bool { return os.Getenv(EventLoopEnv) == "1" }
 // pool themselves pass their options through it.
 func Mode(opts ...actors.Option) []actors.Option {
 	if EventLoop() {
-		return append([]actors.Option{actors.WithEventLoop()}, opts...)
+		return append([]actors.Option{actors.WithEventLoop(0)}, opts...)
 	}
 	return opts
 }
