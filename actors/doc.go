@@ -40,10 +40,11 @@
 //
 // [ConnOptions] are what a server, client or pool gives every one of its
 // connections (socket options, logger, tracer, idle hibernation,
-// parking). [WithSocket], [WithLogger], [WithTracer], [WithIdleHibernate]
-// and [WithParkAfter] set them and are accepted by server.Start,
-// client.Dial and pool.Start alike; each of those packages adds options
-// of its own.
+// parking, the event loop). [WithSocket], [WithLogger], [WithTracer],
+// [WithIdleHibernate], [WithParkAfter], [WithEventLoop] and the other
+// With functions of this package set them and are accepted by
+// server.Start, client.Dial and pool.Start alike; each of those packages
+// adds options of its own.
 //
 // # Idle connections and hibernation
 //
@@ -53,6 +54,21 @@
 // and for a passive connection waiting on a Recv. A passive connection
 // with no Recv outstanding reads nothing and watches nothing: as with
 // Erlang's passive sockets, a peer's close is seen at the next Recv.
+//
+// # The event loop
+//
+// With [WithEventLoop] an owner's TCP and Unix connections are served by
+// event loops instead of a goroutine each (eventloop.go). A connection
+// gives its socket up to a bare non-blocking descriptor, out of Go's
+// netpoller, and its read side lives on one of the owner's pollers: when
+// bytes arrive, the poller's goroutine reads them and runs the actor right
+// there (the same postInline a reader goroutine uses), for every ready
+// connection of the wake-up in turn, then registers the socket again. The
+// states are those of a reader that parks after every read (parked,
+// reading, posted, parking, parked). Nothing a turn does may block the
+// loop: a read the actor cannot take at once is awaited on a goroutine of
+// its own, and a write to a peer that does not read, or a StartTLS
+// handshake, hands the poller to a new goroutine first.
 //
 // Hibernation (asked for by a Result, or after IdleHibernate) parks at
 // once, gives back buffers and timers, and then passivates the actor: its
@@ -103,8 +119,8 @@
 //
 // Four kinds of goroutine touch a connection: its actor (a mailbox turn,
 // run by protoactor's dispatcher, inline by the reader, or by the
-// poller's wake-up), its reader goroutine, the shared poller (under its
-// lock), and its process (a passivated connection being woken, under the
+// poller's wake-up), its reader goroutine, the shared poller (or its
+// owner's event loop), and its process (a passivated connection being woken, under the
 // process's lock). What they share is one state word per connection, kept
 // in its process so that it outlives passivation. Every change of it is a
 // compare-and-swap made by one of the operations in state.go; the table
@@ -182,8 +198,9 @@
 //	asleep        -> closed        process the actor could not be spawned again
 //
 // The poller and the actor never race for a parked socket: the poller
-// calls Ready with its lock held, and Remove, under the same lock, tells
-// the actor whether it took the registration back before Ready ran.
+// takes a fired registration under its lock before it calls Ready, and
+// Remove, under the same lock, tells the actor whether it took the
+// registration back first.
 // Only a reader in stParking registers, and the poller starts a reader
 // only from stParked, so two reader goroutines never run at once. A
 // reader that parked for hibernation, or stopped for StartTLS, nudges the

@@ -66,7 +66,7 @@ type mover uint8
 const (
 	byActor   mover = iota + 1 // the connection's actor (its mailbox turn)
 	byReader                   // the connection's reader goroutine
-	byPoller                   // the shared poller, under its lock
+	byPoller                   // the shared poller's goroutine (or an event loop's)
 	byProcess                  // the process waking a passivated connection, under its lock
 )
 
