@@ -485,16 +485,12 @@ func (c *conn) park() readerStep {
 	st := &c.proc.st
 	c.parkShift = 0 // the next idle deadline is ParkAfter again
 	var err error
-	fd := -1
-	if cerr := c.raw.Control(func(f uintptr) {
-		fd = int(f)
-		if c.pollKey == 0 { // never registered: this socket is new to the poller
-			c.pollKey, err = c.proc.poller().AddNew(fd, c)
-		} else {
-			c.pollKey, err = c.proc.poller().Add(fd, c)
-		}
-	}); cerr != nil {
-		err = cerr
+	var fd int
+	if l, ok := c.sock.(*loopConn); ok {
+		// The event loop parks after every message: nothing to allocate.
+		fd, err = l.fd, c.register(l.fd)
+	} else {
+		fd, err = c.registerRaw()
 	}
 	for {
 		switch s := st.load(); s {
@@ -542,6 +538,29 @@ func (c *conn) park() readerStep {
 			panic("etcp: a parking reader found the state " + s.String())
 		}
 	}
+}
+
+// registerRaw registers the socket's descriptor, read through its
+// syscall.RawConn (reader, parking).
+func (c *conn) registerRaw() (fd int, err error) {
+	fd = -1
+	if cerr := c.raw.Control(func(f uintptr) {
+		fd = int(f)
+		err = c.register(fd)
+	}); cerr != nil {
+		err = cerr
+	}
+	return fd, err
+}
+
+// register registers fd with the connection's poller (reader, parking).
+func (c *conn) register(fd int) (err error) {
+	if c.pollKey == 0 { // never registered: this socket is new to the poller
+		c.pollKey, err = c.proc.poller().AddNew(fd, c)
+	} else {
+		c.pollKey, err = c.proc.poller().Add(fd, c)
+	}
+	return err
 }
 
 // takeForSleep takes the socket from a parked reader or an idle

@@ -53,7 +53,12 @@ func startEtcp(b *testing.B) (string, func()) {
 	return startEtcpWith(b, func() behaviours.Handler { return benchEcho{} })
 }
 
-func startEtcpWith(b *testing.B, factory behaviours.Factory) (string, func()) {
+// startEtcpLoop serves from one event loop (actors.WithEventLoop).
+func startEtcpLoop(b *testing.B) (string, func()) {
+	return startEtcpWith(b, func() behaviours.Handler { return benchEcho{} }, actors.WithEventLoop(1))
+}
+
+func startEtcpWith(b *testing.B, factory behaviours.Factory, opts ...server.Option) (string, func()) {
 	b.Helper()
 	discard := slog.New(slog.DiscardHandler)
 	// A short dead-letter throttle interval, as the test suites use, so that
@@ -61,8 +66,8 @@ func startEtcpWith(b *testing.B, factory behaviours.Factory) (string, func()) {
 	// before goleak looks.
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
 		actor.WithDeadLetterThrottleInterval(time.Millisecond))
-	srv, err := server.Start(sys, factory, nil, "127.0.0.1:0",
-		actors.WithLogger(discard), actors.WithSocket(transport.WithFramer(transport.Raw())))
+	srv, err := server.Start(sys, factory, nil, "127.0.0.1:0", append([]server.Option{
+		actors.WithLogger(discard), actors.WithSocket(transport.WithFramer(transport.Raw()))}, opts...)...)
 	if err != nil {
 		sys.Shutdown()
 		b.Fatal(err)
@@ -139,6 +144,7 @@ type echoServer struct {
 
 var servers = []echoServer{
 	{"etcp", startEtcp},
+	{"etcp-loop", startEtcpLoop},
 	{"net", startNet},
 }
 
