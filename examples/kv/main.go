@@ -55,16 +55,20 @@
 //
 // # Performance
 //
-// Beside redis-server 7.0 on a 2-core machine shared with other work, with
-// redis-benchmark -c 50 -n 200000 -t ping,get,set on the same machine
-// (rounds alternating, medians of 3): with GOMAXPROCS=1 kv serves 0.9 to
-// 1.1 times Redis's requests per second without pipelining and 0.96 to
-// 1.01 times with -P 16 (inline PING 0.88). With Go's default of one
-// thread per core its goroutines take CPU from the single-threaded
-// redis-benchmark, and the ratios fall to about 0.8 and 0.7: on a machine
-// that also runs the clients, GOMAXPROCS=1 leaves them a core. kv's own
-// code is about 16% of its CPU with -P 16 and 3% without; the rest is the
-// write and read system calls (about 50% and 20%) and Go's scheduler.
+// kv serves its clients from one event loop (actors.WithEventLoop(1)), as
+// Redis serves them from one thread: when requests arrive, the loop reads
+// each ready client's socket and runs its actor right there, with no
+// goroutine per client and no goroutine switch per request. Beside
+// redis-server 7.0 on a 2-core machine, with redis-benchmark -c 50 on the
+// same machine (rounds alternating, medians of 3; the README has the
+// table), kv answers 1.01 to 1.03 times Redis's requests per second
+// without pipelining and 0.95 to 0.97 times with -P 16, at about equal CPU
+// per request. With -event-loops 0 (a goroutine per client, the library's
+// default mode) it serves 0.54 to 0.66 times Redis's, as a plain net
+// server does: every request wakes a goroutine through Go's netpoller and
+// scheduler, whose threads take CPU from the single-threaded benchmark.
+// Two loops on two cores shared with the clients also do worse (about
+// 0.7); a machine of its own with many cores wants one loop per core.
 //
 // # Flags
 //
@@ -80,6 +84,8 @@
 //	-max-conns N           most clients at once, as Redis's maxclients (default
 //	                       10000; 0 = no limit); more wait in the backlog
 //	-idle-hibernate D      hibernate connections idle this long (default 0: never)
+//	-event-loops N         event loops serving the clients (default 1, as Redis; 0 = a
+//	                       goroutine per client instead)
 //	-cpuprofile FILE       write a CPU profile (runtime/pprof) until the server stops
 //
 // # Keyspace
