@@ -282,31 +282,40 @@ func BenchmarkAcceptClose(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			addr, stop := s.start(b)
 			defer stop()
-			one, got := []byte{1}, make([]byte, 1)
+			one := []byte{1}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := c.Write(one); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := io.ReadFull(c, got); err != nil {
-					b.Fatal(err)
-				}
-				if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-					b.Fatal(err)
-				}
-				// The server closes its side once it has seen the end: EOF here.
-				if _, err := c.Read(got); err != io.EOF {
-					b.Fatalf("want EOF, got %v", err)
-				}
-				c.Close()
+				acceptOnce(b, addr, one, true)
 			}
 			b.StopTimer()
 		})
+	}
+}
+
+// acceptOnce connects to addr, exchanges one byte and waits for the
+// server's close: after its own (closeFirst), or unprompted.
+// one is a 1-byte buffer, made by the caller once.
+func acceptOnce(b *testing.B, addr string, one []byte, closeFirst bool) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(one); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, one); err != nil {
+		b.Fatal(err)
+	}
+	if closeFirst {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The server closes its side (once it has seen the end): EOF here.
+	if _, err := c.Read(one); err != io.EOF {
+		b.Fatalf("want EOF, got %v", err)
 	}
 }
 
@@ -327,24 +336,11 @@ func (stopEcho) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 func BenchmarkAcceptStop(b *testing.B) {
 	addr, stop := startEtcpWith(b, func() behaviours.Handler { return stopEcho{} })
 	defer stop()
-	one, got := []byte{1}, make([]byte, 1)
+	one := []byte{1}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Write(one); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, got); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Read(got); err != io.EOF {
-			b.Fatalf("want EOF, got %v", err)
-		}
-		c.Close()
+		acceptOnce(b, addr, one, false)
 	}
 	b.StopTimer()
 }
