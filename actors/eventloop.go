@@ -55,6 +55,34 @@ type loopConn struct {
 	wdl         atomic.Int64 // write deadline, Unix nanoseconds; 0: none (set from any goroutine)
 	c           *conn
 	handed      bool // a turn on the poller's goroutine handed the poller off (see mayBlock)
+
+	// use counts the reader's uses of the descriptor (by 2) and marks it
+	// closed (bit 0). The loop reader reads and registers the socket while
+	// the actor may end the connection from another goroutine; Close then
+	// leaves the close(2) to the use in flight, so that no reader ever
+	// reads or registers a descriptor number the kernel has meanwhile given
+	// to another socket (Go's own poll.FD does the same with its fdMutex).
+	use atomic.Int32
+}
+
+// acquire takes a use of the descriptor, or reports false if it is closed.
+func (l *loopConn) acquire() bool {
+	for {
+		v := l.use.Load()
+		if v&1 != 0 {
+			return false
+		}
+		if l.use.CompareAndSwap(v, v+2) {
+			return true
+		}
+	}
+}
+
+// release ends a use; the last one after Close closes the descriptor.
+func (l *loopConn) release() {
+	if l.use.Add(-2) == 1 {
+		l.d.Close()
+	}
 }
 
 var (
@@ -134,7 +162,22 @@ func (l *loopConn) wait(ev int16, deadline int64) error {
 	}
 }
 
-func (l *loopConn) Close() error         { return l.d.Close() }
+// Close closes the descriptor, at once or when the reader's use ends.
+func (l *loopConn) Close() error {
+	for {
+		v := l.use.Load()
+		if v&1 != 0 {
+			return nil
+		}
+		if l.use.CompareAndSwap(v, v|1) {
+			if v == 0 {
+				return l.d.Close()
+			}
+			return nil // the use in flight closes it
+		}
+	}
+}
+
 func (l *loopConn) LocalAddr() net.Addr  { return l.local }
 func (l *loopConn) RemoteAddr() net.Addr { return l.peer }
 func (l *loopConn) CloseWrite() error {
@@ -296,7 +339,7 @@ func (c *conn) loopStart() {
 func (c *conn) loopServe(onLoop bool) {
 	l := c.sock.(*loopConn)
 	for {
-		if c.rawRead(uintptr(l.fd)) {
+		if c.loopRead(l) {
 			if !c.posted() {
 				c.dropRead()
 				c.unref()
@@ -321,6 +364,42 @@ func (c *conn) loopServe(onLoop bool) {
 			return
 		}
 	}
+}
+
+// loopRead reads what the socket has (reader), as rawRead does; a socket
+// the actor has closed meanwhile reads as closed.
+func (c *conn) loopRead(l *loopConn) bool {
+	if !l.acquire() {
+		c.ev.err = net.ErrClosed
+		return true
+	}
+	defer l.release()
+	return c.rawRead(uintptr(l.fd))
+}
+
+// registerLoop registers a loop connection's socket with its poller
+// (reader, parking), holding a use of the descriptor.
+func (c *conn) registerLoop(l *loopConn) error {
+	if !l.acquire() {
+		return net.ErrClosed
+	}
+	defer l.release()
+	return c.register(l.fd)
+}
+
+// unpoll takes the parking reader's registration of fd back (reader,
+// parking, asked to stop or end). A loop connection's descriptor closed
+// meanwhile has left the epoll set with its close: only the registration's
+// record goes.
+func (c *conn) unpoll(fd int) {
+	if l, ok := c.sock.(*loopConn); ok {
+		if !l.acquire() {
+			fd = -1
+		} else {
+			defer l.release()
+		}
+	}
+	c.proc.poller().Remove(fd, c.pollKey)
 }
 
 // loopAwait waits for the actor to release a read, off the poller's

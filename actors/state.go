@@ -488,7 +488,7 @@ func (c *conn) park() readerStep {
 	var fd int
 	if l, ok := c.sock.(*loopConn); ok {
 		// The event loop parks after every message: nothing to allocate.
-		fd, err = l.fd, c.register(l.fd)
+		fd, err = l.fd, c.registerLoop(l)
 	} else {
 		fd, err = c.registerRaw()
 	}
@@ -524,13 +524,13 @@ func (c *conn) park() readerStep {
 		case stClosed: // the poller fired, then the connection ended
 			return readerDone
 		case stParkingStop:
-			c.proc.poller().Remove(fd, c.pollKey)
+			c.unpoll(fd)
 			if st.move(stParkingStop, stIdle) {
 				c.nudge()
 				return readerDone
 			}
 		case stParkingClose:
-			c.proc.poller().Remove(fd, c.pollKey)
+			c.unpoll(fd)
 			if st.move(stParkingClose, stClosed) {
 				return readerDone
 			}
