@@ -387,21 +387,6 @@ func (c *conn) registerLoop(l *loopConn) error {
 	return c.register(l.fd)
 }
 
-// unpoll takes the parking reader's registration of fd back (reader,
-// parking, asked to stop or end). A loop connection's descriptor closed
-// meanwhile has left the epoll set with its close: only the registration's
-// record goes.
-func (c *conn) unpoll(fd int) {
-	if l, ok := c.sock.(*loopConn); ok {
-		if !l.acquire() {
-			fd = -1
-		} else {
-			defer l.release()
-		}
-	}
-	c.proc.poller().Remove(fd, c.pollKey)
-}
-
 // loopAwait waits for the actor to release a read, off the poller's
 // goroutine, then goes on as loopServe.
 func (c *conn) loopAwait() {

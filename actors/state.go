@@ -553,6 +553,29 @@ func (c *conn) registerRaw() (fd int, err error) {
 	return fd, err
 }
 
+// unpoll takes the parking reader's registration of fd back (reader,
+// parking, asked to stop or end), while the descriptor is held open: the
+// actor may have closed the socket meanwhile, and its number may then
+// belong to another socket. A closed descriptor has left the epoll set
+// with its close: only the registration's record goes.
+func (c *conn) unpoll(fd int) {
+	p := c.proc.poller()
+	if l, ok := c.sock.(*loopConn); ok {
+		if l.acquire() {
+			defer l.release()
+		} else {
+			fd = -1
+		}
+	} else if c.raw != nil {
+		// Control fails once the socket is closed, and holds it open while f runs.
+		if c.raw.Control(func(f uintptr) { p.Remove(int(f), c.pollKey) }) == nil {
+			return
+		}
+		fd = -1
+	}
+	p.Remove(fd, c.pollKey)
+}
+
 // register registers fd with the connection's poller (reader, parking).
 func (c *conn) register(fd int) (err error) {
 	if c.pollKey == 0 { // never registered: this socket is new to the poller
