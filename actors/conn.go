@@ -67,6 +67,8 @@ type conn struct {
 	readsSinceArm uint32
 	deadlineArmed bool
 	parkShift     uint8    // the idle deadline is ParkAfter << parkShift (see armDeadline)
+	watching      bool     // the event loop: its watch (pollKey) is registered; the reader's, or the actor's once it took the registration back
+	drained       bool     // the event loop: the last read came short, so a new edge announces new bytes
 	pollKey       poll.Key // the reader's registration: written before stParked, read after
 
 	wdeadline time.Duration // the write deadline, as time.Since(epoch)

@@ -63,7 +63,9 @@
 // netpoller, and its read side lives on one of the owner's pollers: when
 // bytes arrive, the poller's goroutine reads them and runs the actor right
 // there (the same postInline a reader goroutine uses), for every ready
-// connection of the wake-up in turn, then registers the socket again. The
+// connection of the wake-up in turn, then arms its registration again
+// (a persistent, edge-triggered watch: no system call after a read that
+// drained the socket). The
 // states are those of a reader that parks after every read (parked,
 // reading, posted, parking, parked). Nothing a turn does may block the
 // loop: a read the actor cannot take at once is awaited on a goroutine of

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,17 +15,30 @@ import (
 	"github.com/etcp-go/etcp/transport"
 )
 
-// The event loop (ConnOptions.EventLoop, WithEventLoop).
+// The event loop (ConnOptions.EventLoops, WithEventLoop).
 //
-// A TCP or Unix connection of a group with the event loop on gives its
-// socket up to a bare non-blocking descriptor (a loopConn), out of Go's
-// netpoller, when it first wants bytes. Its read side then lives on the
-// shared poller: when bytes arrive, the poller's goroutine reads them,
-// posts them with postInline (which runs the actor right there when it
-// is idle: the handler's callbacks, the Result, the write), and registers
-// the socket again. Many ready connections are served per wake-up, with
-// no goroutine switch per message and no goroutine per connection; the
-// actor model is unchanged (the same mailbox, state word and callbacks).
+// A TCP or Unix connection of a group with event loops gives its socket
+// up to a bare non-blocking descriptor (a loopConn), out of Go's
+// netpoller, when it first wants bytes. Its read side then lives on one of
+// the group's pollers: when bytes arrive, the poller's goroutine reads
+// them, posts them with postInline (which runs the actor right there when
+// it is idle: the handler's callbacks, the Result, the write), and arms
+// the socket's registration again. Many ready connections are served per
+// wake-up, with no goroutine switch per message and no goroutine per
+// connection; the actor model is unchanged (the same mailbox, state word
+// and callbacks).
+//
+// The registration is a watch (poll.Poller.Watch): edge-triggered, it
+// stays in the epoll set for the connection's life on the loop, so arming
+// it again after a short read (which drained the socket) costs no system
+// call; after a read that filled the buffer the kernel looks at the
+// socket again (RearmCheck). Edges that come while the connection is away
+// from the loop (its actor busy, a blocked write) are kept for the next
+// Rearm, and the peer's end is reported to every Rearm once seen. The
+// watch belongs to whoever owns the read side, as the state word says:
+// the reader drops it when the connection ends under it (loopNext), the
+// actor when it ends, passivates or leaves the loop while it owns the
+// socket (dropWatch).
 //
 // The loop must never block, so:
 //   - a read the actor cannot take at once (it is busy with another
@@ -299,6 +313,7 @@ func (c *conn) leaveLoop() error {
 		return nil
 	}
 	c.mayBlock()
+	c.dropWatch()
 	sock, err := l.d.Attach()
 	if err != nil {
 		return err
@@ -328,7 +343,7 @@ func (c *conn) mayBlock() {
 // loopStart registers a loop connection's read side with the poller
 // (actor, in stReading, standing in for the reader).
 func (c *conn) loopStart() {
-	if !c.loopNext() {
+	if !c.loopNext(c.sock.(*loopConn)) {
 		go c.loopServe(false) // bytes came while it registered
 	}
 }
@@ -340,8 +355,9 @@ func (c *conn) loopServe(onLoop bool) {
 	l := c.sock.(*loopConn)
 	for {
 		if c.loopRead(l) {
-			if !c.posted() {
+			if !c.posted() { // ended while this reader had the read side
 				c.dropRead()
+				c.unwatch(l)
 				c.unref()
 				return
 			}
@@ -351,7 +367,7 @@ func (c *conn) loopServe(onLoop bool) {
 			if c.proc.st.load() == stPosted {
 				// The actor is busy with another message.
 				if onLoop {
-					go c.loopAwait()
+					go c.loopAwait(l)
 					return
 				}
 				c.awaitRelease()
@@ -360,7 +376,7 @@ func (c *conn) loopServe(onLoop bool) {
 				return
 			}
 		}
-		if c.loopNext() {
+		if c.loopNext(l) {
 			return
 		}
 	}
@@ -374,24 +390,78 @@ func (c *conn) loopRead(l *loopConn) bool {
 		return true
 	}
 	defer l.release()
-	return c.rawRead(uintptr(l.fd))
+	ok := c.rawRead(uintptr(l.fd))
+	c.drained = !ok || c.ev.err != nil || c.ev.n < readBufSize
+	return ok
 }
 
+// errReadNow: bytes came while the watch was disarmed; read them.
+var errReadNow = errors.New("etcp: bytes came while the loop was busy")
+
 // registerLoop registers a loop connection's socket with its poller
-// (reader, parking), holding a use of the descriptor.
+// (reader, parking), holding a use of the descriptor. The registration is
+// a watch that stays in the epoll set: after a short read it is armed
+// again with no system call (Rearm); after a read that filled the buffer
+// the kernel looks at the socket (RearmCheck), since bytes already there
+// make no new edge. errReadNow (like any error, which park answers by
+// reading on) says edges came while it was disarmed.
 func (c *conn) registerLoop(l *loopConn) error {
 	if !l.acquire() {
 		return net.ErrClosed
 	}
 	defer l.release()
-	return c.register(l.fd)
+	p := c.proc.poller()
+	if c.watching {
+		if c.drained {
+			ready, gone := p.Rearm(c.pollKey)
+			if ready {
+				return errReadNow
+			}
+			if !gone {
+				return nil
+			}
+		} else if gone, err := p.RearmCheck(l.fd, c.pollKey); !gone && err == nil {
+			return nil
+		}
+		p.Remove(l.fd, c.pollKey) // gone, or failed: register afresh
+		c.watching = false
+	}
+	k, err := p.Watch(l.fd, c)
+	if err == nil {
+		c.pollKey, c.watching = k, true
+	}
+	return err
+}
+
+// unwatch takes the loop connection's watch back as its reader ends with
+// the connection, if the actor has not (reader).
+func (c *conn) unwatch(l *loopConn) {
+	if c.watching {
+		c.unpoll(l.fd)
+	}
+}
+
+// dropWatch takes the event loop's watch back when the actor owns the read
+// side (stIdle, stPosted, stWaiting) and the connection ends, passivates
+// or leaves the loop; the descriptor is open (the actor closes it later)
+// (actor).
+func (c *conn) dropWatch() {
+	if !c.watching {
+		return
+	}
+	c.watching = false
+	fd := -1
+	if l, ok := c.sock.(*loopConn); ok {
+		fd = l.fd
+	}
+	c.proc.poller().Remove(fd, c.pollKey)
 }
 
 // loopAwait waits for the actor to release a read, off the poller's
 // goroutine, then goes on as loopServe.
-func (c *conn) loopAwait() {
+func (c *conn) loopAwait(l *loopConn) {
 	c.awaitRelease()
-	if !c.leftLoop(false) && !c.loopNext() {
+	if !c.leftLoop(false) && !c.loopNext(l) {
 		c.loopServe(false)
 	}
 }
@@ -418,7 +488,7 @@ func (c *conn) leftLoop(onLoop bool) bool {
 // loopNext registers the read side with the poller again, or ends the
 // reader, after a released read (or a read that found nothing). It
 // reports false if the reader must read on.
-func (c *conn) loopNext() (done bool) {
+func (c *conn) loopNext(l *loopConn) (done bool) {
 	st := &c.proc.st
 	for {
 		var step readerStep
@@ -430,13 +500,18 @@ func (c *conn) loopNext() (done bool) {
 			step = c.park()
 		case stKickPark, stKickStop:
 			step = c.onKicked(s)
-		default: // stopped (stIdle) or ended
+		default: // stopped (stIdle: the actor owns the socket and its watch) or ended
 			step = readerDone
 		}
 		switch step {
 		case readOn:
 			return false
 		case readerDone:
+			if st.load() == stClosed {
+				// Ended: the watch is the reader's to drop, unless the
+				// actor, owning the read side then, dropped it already.
+				c.unwatch(l)
+			}
 			c.unref()
 		}
 		return true

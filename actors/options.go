@@ -111,9 +111,10 @@ func WithRegistry(r registry.Registry) Option {
 // reads them and runs the connection's actor right there, for every ready
 // connection of the wake-up in turn, with no goroutine per connection and
 // no goroutine switch per message. A connection stays on one loop.
-// Callbacks, mailbox and supervision are unchanged. It costs one system
-// call per message (the loop's registration is armed again) and saves the
-// scheduler's work: with one loop, examples/kv answers redis-benchmark as
+// Callbacks, mailbox and supervision are unchanged. It saves the
+// scheduler's work and the read that finds nothing; the socket's
+// registration stays armed between messages, so a message costs its read
+// and its write: with one loop, examples/kv answers redis-benchmark as
 // fast as redis-server (README, Benchmarks). On a machine shared with its
 // clients fewer loops than cores do better; a server alone on many cores
 // wants one per core.

@@ -312,11 +312,17 @@ func (c *conn) closeRead() {
 		switch s := st.load(); s {
 		case stClosed, stParkingClose:
 			return
-		case stStarting, stIdle, stReading, stKickPark, stKickStop, stPosted:
+		case stStarting, stIdle, stPosted: // the actor's: so is the event loop's watch
+			c.dropWatch()
+			if st.move(s, stClosed) {
+				return
+			}
+		case stReading, stKickPark, stKickStop: // the reader drops the watch as it ends
 			if st.move(s, stClosed) {
 				return
 			}
 		case stWaiting:
+			c.dropWatch() // before the waiting reader wakes
 			if st.move(stWaiting, stClosed) {
 				c.consumed <- struct{}{}
 				return
@@ -346,6 +352,7 @@ func (c *conn) unpark(to state) bool {
 	if !c.proc.poller().Remove(fd, c.pollKey) {
 		return false
 	}
+	c.watching = false
 	if !c.proc.st.move(stParked, to) {
 		panic("etcp: a parked connection changed state while the actor held its registration")
 	}
@@ -560,6 +567,7 @@ func (c *conn) registerRaw() (fd int, err error) {
 // with its close: only the registration's record goes.
 func (c *conn) unpoll(fd int) {
 	p := c.proc.poller()
+	c.watching = false
 	if l, ok := c.sock.(*loopConn); ok {
 		if l.acquire() {
 			defer l.release()
@@ -594,11 +602,16 @@ func (c *conn) register(fd int) (err error) {
 func (c *conn) takeForSleep() (watch, ok bool) {
 	switch c.proc.st.load() {
 	case stIdle:
+		c.dropWatch()
 		return false, true
 	case stParked:
 		fd := -1
 		c.raw.Control(func(f uintptr) { fd = int(f) })
-		return true, c.proc.poller().Remove(fd, c.pollKey)
+		if !c.proc.poller().Remove(fd, c.pollKey) {
+			return true, false
+		}
+		c.watching = false
+		return true, true
 	}
 	return false, false
 }

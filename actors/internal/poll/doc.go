@@ -22,6 +22,18 @@
 // goes on with the rest of the wake-up, and the caller's goroutine is its
 // own once Ready returns.
 //
+// # Watches
+//
+// Add registers one-shot: each wake-up is paid for by arming the
+// registration again (one epoll_ctl). An event loop that serves a socket
+// after every message uses [Poller.Watch] instead: an edge-triggered
+// registration that stays in the epoll set, armed again with
+// [Poller.Rearm] at no cost once the waiter's read came short; an edge
+// that comes while the waiter is busy is kept for that Rearm, and the
+// peer's end is reported to every Rearm once seen. [Poller.RearmCheck]
+// has the kernel look at the socket, for a waiter whose read filled its
+// buffer. The poller's goroutine does not end while a watch is registered.
+//
 // # Errors
 //
 // If waiting fails (epoll_wait returns an error other than EINTR), the

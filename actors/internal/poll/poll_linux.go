@@ -23,7 +23,8 @@ type Poller struct {
 	mu      sync.Mutex
 	epfd    int
 	running bool
-	waiters map[Key]Waiter
+	waiters map[Key]Waiter // one-shot registrations (Add, AddNew)
+	watches map[Key]*watch // persistent ones (Watch)
 	next    Key
 	events  int // wake-ups handled, for tests
 
@@ -83,29 +84,126 @@ func (p *Poller) add(fd int, w Waiter, op int, miss syscall.Errno, then int) (Ke
 	return k, nil
 }
 
+// watchEvents are a watch's: readable, peer closed, edge-triggered
+// (EPOLLET is the sign bit of the int32 constant).
+const watchEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | 1<<31
+
+// watch is a persistent, edge-triggered registration: it stays in the
+// epoll set between wake-ups, so that arming it again costs no system
+// call. Its Ready runs when an edge comes while it is armed; an edge that
+// comes while it is not (its waiter is busy with the socket) is kept as
+// pending, for the next Rearm to report.
+type watch struct {
+	w       Waiter
+	armed   bool
+	pending bool
+	// ended: an edge said the peer closed its side or the socket failed
+	// (EPOLLRDHUP, EPOLLHUP, EPOLLERR). No edge follows that, and a short
+	// read may have left the end unread: every Rearm reports it ready.
+	ended bool
+}
+
+// Watch registers fd for w persistently and armed: Ready runs once when
+// fd becomes readable (or closed by the peer), then the registration
+// waits, disarmed, for Rearm. Being edge-triggered, it announces bytes
+// that arrive after it was armed or last fired: the waiter reads until a
+// read comes short (or fails with EAGAIN) before it arms it again with
+// Rearm, or arms it with RearmCheck, which looks at the socket.
+func (p *Poller) Watch(fd int, w Waiter) (Key, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.startLocked(); err != nil {
+		return 0, err
+	}
+	p.next++
+	k := p.next
+	ev := syscall.EpollEvent{Events: watchEvents}
+	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return 0, os.NewSyscallError("epoll_ctl", err)
+	}
+	p.watches[k] = &watch{w: w, armed: true}
+	return k, nil
+}
+
+// Rearm arms watch k again, with no system call. It reports ready if an
+// edge came while it was disarmed, or the peer's end has been announced
+// (the waiter reads again, and the watch stays disarmed), and gone if k is no longer registered (the poller
+// failed, or it was removed): the waiter must Watch again.
+func (p *Poller) Rearm(k Key) (ready, gone bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wt := p.watches[k]
+	switch {
+	case wt == nil:
+		return false, true
+	case wt.pending || wt.ended:
+		wt.pending = false
+		return true, false
+	}
+	wt.armed = true
+	return false, false
+}
+
+// RearmCheck arms watch k of fd again and has the kernel look at the
+// socket (one system call): for a waiter whose last read filled its
+// buffer, so that bytes already there, which no new edge will announce,
+// fire it. It reports gone as Rearm does.
+func (p *Poller) RearmCheck(fd int, k Key) (gone bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wt := p.watches[k]
+	if wt == nil {
+		return true, nil
+	}
+	wt.armed, wt.pending = true, false
+	ev := syscall.EpollEvent{Events: watchEvents}
+	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		wt.armed = false
+		return false, os.NewSyscallError("epoll_ctl", err)
+	}
+	return false, nil
+}
+
 // Remove takes registration k of fd back, reporting whether it was still
-// waiting: true means Ready will not run for it (the caller owns what the
-// waiter would have done); false means Ready has run (or k is unknown).
-// Either way fd leaves the epoll set, so that a fired registration does
-// not outlive the descriptor while a duplicate keeps the socket open.
+// waiting (armed, for a watch): true means Ready will not run for it (the
+// caller owns what the waiter would have done); false means Ready has run
+// (or k is unknown). Either way fd leaves the epoll set, so that a fired
+// registration does not outlive the descriptor while a duplicate keeps the
+// socket open. A negative fd drops the record only (the descriptor is
+// closed: it left the set with its close).
 func (p *Poller) Remove(fd int, k Key) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.running && fd >= 0 {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	}
-	if _, ok := p.waiters[k]; !ok || k == 0 {
+	if k == 0 {
+		return false
+	}
+	if wt, ok := p.watches[k]; ok {
+		delete(p.watches, k)
+		return wt.armed
+	}
+	if _, ok := p.waiters[k]; !ok {
 		return false
 	}
 	delete(p.waiters, k)
 	return true
 }
 
-// Len is the number of registrations waiting.
+// Len is the number of registrations waiting (watches armed included).
 func (p *Poller) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.waiters)
+	n := len(p.waiters)
+	for _, wt := range p.watches {
+		if wt.armed {
+			n++
+		}
+	}
+	return n
 }
 
 // Running reports whether the poller's goroutine runs.
@@ -125,6 +223,7 @@ func (p *Poller) startLocked() error {
 	}
 	p.epfd, p.running = epfd, true
 	p.waiters = make(map[Key]Waiter)
+	p.watches = make(map[Key]*watch)
 	go p.loop(epfd, p.turn.Load(), nil)
 	return nil
 }
@@ -151,7 +250,7 @@ func (p *Poller) loop(epfd int, turn uint64, rest []syscall.EpollEvent) {
 			return // handed off: another goroutine is the poller's now
 		}
 		p.mu.Lock()
-		if n == 0 && len(p.waiters) == 0 {
+		if n == 0 && len(p.waiters) == 0 && len(p.watches) == 0 {
 			// Nothing registered for a whole linger: end.
 			p.stopLocked(epfd)
 			return
@@ -172,6 +271,16 @@ func (p *Poller) dispatch(events []syscall.EpollEvent, turn uint64) bool {
 		if ok {
 			delete(p.waiters, k)
 			p.events++
+		} else if wt := p.watches[k]; wt != nil {
+			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				wt.ended = true
+			}
+			if ok = wt.armed; ok {
+				wt.armed, w = false, wt.w
+				p.events++
+			} else {
+				wt.pending = true // its waiter is busy: the next Rearm says so
+			}
 		}
 		p.mu.Unlock()
 		if ok {
@@ -211,6 +320,11 @@ func (p *Poller) failLocked(err error) {
 		delete(p.waiters, k)
 		woken = append(woken, w)
 	}
+	for _, wt := range p.watches { // gone with the epoll instance: Rearm says so
+		if wt.armed {
+			woken = append(woken, wt.w)
+		}
+	}
 	epfd, onErr := p.epfd, p.OnError
 	p.stopLocked(epfd)
 	for _, w := range woken {
@@ -223,7 +337,7 @@ func (p *Poller) failLocked(err error) {
 
 // stopLocked ends the running instance and unlocks p.
 func (p *Poller) stopLocked(epfd int) {
-	p.running, p.epfd, p.waiters = false, -1, nil
+	p.running, p.epfd, p.waiters, p.watches = false, -1, nil, nil
 	p.mu.Unlock()
 	syscall.Close(epfd)
 }

@@ -375,3 +375,86 @@ func drain(t *testing.T, fd int) {
 	_, err := syscall.Read(fd, buf)
 	require.NoError(t, err)
 }
+
+// A watch stays registered: it fires once, keeps an edge that comes while
+// it is disarmed for Rearm to report, and is armed again with no system
+// call; Remove reports whether it was armed, and Rearm then says gone.
+// While a watch is registered the poller's goroutine does not end.
+func TestWatch(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Watch(a, w)
+	require.NoError(t, err)
+	write := func() {
+		_, err := syscall.Write(b, []byte("x"))
+		require.NoError(t, err)
+	}
+	write()
+	w.await(t)
+	write() // disarmed: kept as pending
+	assert.Never(t, func() bool { return w.n.Load() != 1 }, 30*time.Millisecond, time.Millisecond)
+	ready, gone := p.Rearm(k)
+	require.True(t, ready, "the edge that came while disarmed")
+	require.False(t, gone)
+	drain(t, a)
+	ready, gone = p.Rearm(k)
+	require.False(t, ready)
+	require.False(t, gone)
+	write()
+	w.await(t)
+	assert.Equal(t, int32(2), w.n.Load())
+	assert.True(t, p.Running(), "a registered watch keeps the poller")
+
+	drain(t, a) // what the wake-up announced is read before the watch is armed again
+	ready, gone = p.Rearm(k)
+	require.False(t, ready)
+	require.False(t, gone)
+	require.True(t, p.Remove(a, k), "an armed watch is taken back")
+	_, gone = p.Rearm(k)
+	assert.True(t, gone)
+	stopped(t, p)
+}
+
+// The peer's end is announced once; every Rearm then reports it, so that
+// a reader whose short read left the end unread still reads it.
+func TestWatchEndIsSticky(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Watch(a, w)
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("last"))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Shutdown(b, syscall.SHUT_WR))
+	w.await(t)
+	for range 3 {
+		ready, gone := p.Rearm(k)
+		require.True(t, ready)
+		require.False(t, gone)
+	}
+	assert.False(t, p.Remove(a, k), "a disarmed watch: Ready has run")
+	stopped(t, p)
+}
+
+// Bytes already there when a watch is armed make no edge: RearmCheck has
+// the kernel look, and the watch fires.
+func TestRearmCheck(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	w := newWaiter()
+	k, err := p.Watch(a, w)
+	require.NoError(t, err)
+	_, err = syscall.Write(b, []byte("xy"))
+	require.NoError(t, err)
+	w.await(t)
+	_, err = syscall.Read(a, make([]byte, 1)) // one byte of two: not drained
+	require.NoError(t, err)
+	gone, err := p.RearmCheck(a, k)
+	require.NoError(t, err)
+	require.False(t, gone)
+	w.await(t)
+	drain(t, a)
+	p.Remove(a, k)
+	stopped(t, p)
+}

@@ -19,6 +19,15 @@ func (*Poller) Add(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 // AddNew fails with ErrUnsupported.
 func (*Poller) AddNew(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 
+// Watch fails with ErrUnsupported.
+func (*Poller) Watch(int, Waiter) (Key, error) { return 0, ErrUnsupported }
+
+// Rearm reports gone.
+func (*Poller) Rearm(Key) (ready, gone bool) { return false, true }
+
+// RearmCheck reports gone.
+func (*Poller) RearmCheck(int, Key) (gone bool, err error) { return true, nil }
+
 // Remove reports false.
 func (*Poller) Remove(int, Key) bool { return false }
 
