@@ -61,8 +61,8 @@
 // goroutine per client and no goroutine switch per request. Beside
 // redis-server 7.0 on a 2-core machine, with redis-benchmark -c 50 on the
 // same machine (rounds alternating, medians of 3; the README has the
-// table), kv answers 1.01 to 1.03 times Redis's requests per second
-// without pipelining and 0.95 to 0.97 times with -P 16, at about equal CPU
+// table), kv answers 0.97 to 1.04 times Redis's requests per second
+// without pipelining and 0.94 to 0.99 times with -P 16, at about equal CPU
 // per request. With -event-loops 0 (a goroutine per client, the library's
 // default mode) it serves 0.54 to 0.66 times Redis's, as a plain net
 // server does: every request wakes a goroutine through Go's netpoller and
