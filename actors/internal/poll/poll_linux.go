@@ -66,14 +66,11 @@ func (p *Poller) AddNew(fd int, w Waiter) (Key, error) {
 func (p *Poller) add(fd int, w Waiter, op int, miss syscall.Errno, then int) (Key, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.startLocked(); err != nil {
+	k, ev, err := p.newKeyLocked(syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT)
+	if err != nil {
 		return 0, err
 	}
-	p.next++
-	k := p.next
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
-	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
-	err := syscall.EpollCtl(p.epfd, op, fd, &ev)
+	err = syscall.EpollCtl(p.epfd, op, fd, &ev)
 	if err == miss {
 		err = syscall.EpollCtl(p.epfd, then, fd, &ev)
 	}
@@ -82,6 +79,23 @@ func (p *Poller) add(fd int, w Waiter, op int, miss syscall.Errno, then int) (Ke
 	}
 	p.waiters[k] = w
 	return k, nil
+}
+
+// newKeyLocked starts the poller if it is not running and returns a new
+// registration's key, with the epoll event that carries it.
+func (p *Poller) newKeyLocked(events uint32) (Key, syscall.EpollEvent, error) {
+	if err := p.startLocked(); err != nil {
+		return 0, syscall.EpollEvent{}, err
+	}
+	p.next++
+	return p.next, keyEvent(p.next, events), nil
+}
+
+// keyEvent is the epoll event for events that carries key k.
+func keyEvent(k Key, events uint32) syscall.EpollEvent {
+	ev := syscall.EpollEvent{Events: events}
+	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
+	return ev
 }
 
 // watchEvents are a watch's: readable, peer closed, edge-triggered
@@ -112,13 +126,10 @@ type watch struct {
 func (p *Poller) Watch(fd int, w Waiter) (Key, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.startLocked(); err != nil {
+	k, ev, err := p.newKeyLocked(watchEvents)
+	if err != nil {
 		return 0, err
 	}
-	p.next++
-	k := p.next
-	ev := syscall.EpollEvent{Events: watchEvents}
-	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return 0, os.NewSyscallError("epoll_ctl", err)
 	}
@@ -157,8 +168,7 @@ func (p *Poller) RearmCheck(fd int, k Key) (gone bool, err error) {
 		return true, nil
 	}
 	wt.armed, wt.pending = true, false
-	ev := syscall.EpollEvent{Events: watchEvents}
-	ev.Fd, ev.Pad = int32(uint32(k)), int32(uint32(k>>32))
+	ev := keyEvent(k, watchEvents)
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		wt.armed = false
 		return false, os.NewSyscallError("epoll_ctl", err)
