@@ -10,57 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/transport"
+	"github.com/etcp-go/etcp/transport/transporttest"
 )
-
-// feedResult is what a framer made of a stream fed to it: the frames
-// (copies), the error that ended it, and the bytes left undecoded.
-type feedResult struct {
-	frames [][]byte
-	err    error
-	rest   []byte
-}
-
-// feed gives stream to f in chunks of split(len(rest)) bytes, as a
-// connection does: the chunk is appended to what is pending and the
-// pending bytes are decoded. With resume, it keeps the ScanState between
-// chunks and calls DecodeFrom; without, it calls Decode, which scans the
-// pending frame from its start each time.
-func feed(f transport.Framer, stream []byte, max int, split func(rest int) int, resume bool) feedResult {
-	var res feedResult
-	var pending []byte
-	var s transport.ScanState
-	for len(stream) > 0 {
-		k := split(len(stream))
-		pending, stream = append(pending, stream[:k]...), stream[k:]
-		for len(pending) > 0 {
-			var frame []byte
-			var n int
-			if resume {
-				var next transport.ScanState
-				frame, n, next, res.err = f.(transport.Resumer).DecodeFrom(pending, max, s)
-				if (n > 0 || res.err != nil) && next != (transport.ScanState{}) {
-					res.err = fmt.Errorf("DecodeFrom returned state %+v with n=%d, err %v", next, n, res.err)
-				}
-				s = next
-			} else {
-				frame, n, res.err = f.Decode(pending, max)
-			}
-			if res.err != nil {
-				res.rest = pending
-				return res
-			}
-			if n == 0 {
-				break
-			}
-			res.frames = append(res.frames, bytes.Clone(frame))
-			// The rest moves to the front, as the connection's keep does:
-			// the state is relative to the frame's start.
-			pending = append(pending[:0], pending[n:]...)
-		}
-	}
-	res.rest = pending
-	return res
-}
 
 // randomLines is a stream of lines of random lengths, with LF and CRLF
 // endings, lone CRs, empty lines, and now and then a line longer than max.
@@ -107,7 +58,7 @@ func TestLineResumeMatchesDecode(t *testing.T) {
 			max = rng.IntN(600)
 		}
 		stream := randomLines(rng, max)
-		whole := feed(f, stream, max, func(rest int) int { return rest }, false)
+		whole := transporttest.Feed(f, stream, max, func(rest int) int { return rest }, false)
 		splits := map[string]func(int) int{
 			"OneByte": func(int) int { return 1 },
 			"Random":  func(rest int) int { return 1 + rng.IntN(min(rest, 1+rng.IntN(40))) },
@@ -123,18 +74,18 @@ func TestLineResumeMatchesDecode(t *testing.T) {
 				i := 0
 				return func(int) int { i++; return chunks[i-1] }
 			}
-			resumed := feed(f, stream, max, replay(), true)
-			rescanned := feed(f, stream, max, replay(), false)
+			resumed := transporttest.Feed(f, stream, max, replay(), true)
+			rescanned := transporttest.Feed(f, stream, max, replay(), false)
 			msg := fmt.Sprintf("seed %d, %s, max %d, stream %q", seed, name, max, stream)
 
 			require.Equal(t, rescanned, resumed, msg)
-			require.Equal(t, whole.frames, resumed.frames, msg)
-			if whole.err == nil {
-				require.NoError(t, resumed.err, msg)
-				require.Equal(t, whole.rest, resumed.rest, msg)
+			require.Equal(t, whole.Frames, resumed.Frames, msg)
+			if whole.Err == nil {
+				require.NoError(t, resumed.Err, msg)
+				require.Equal(t, whole.Rest, resumed.Rest, msg)
 			} else {
-				require.ErrorIs(t, resumed.err, transport.ErrFrameTooLarge, msg)
-				require.ErrorIs(t, whole.err, transport.ErrFrameTooLarge, msg)
+				require.ErrorIs(t, resumed.Err, transport.ErrFrameTooLarge, msg)
+				require.ErrorIs(t, whole.Err, transport.ErrFrameTooLarge, msg)
 			}
 		}
 	}

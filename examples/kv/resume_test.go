@@ -15,43 +15,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/transport"
+	"github.com/etcp-go/etcp/transport/transporttest"
 )
 
-// feedFramer gives stream to f in chunks of split(len(rest)) bytes, as the
-// connection does: each chunk is appended to the pending bytes, which are
-// framed with DecodeFrom and the state kept from the last incomplete call
-// (or with Decode, from the start each time, when resume is false). It
-// returns copies of the frames and the bytes left over.
-func feedFramer(t testing.TB, f requestFramer, stream []byte, max int, split func(rest int) int, resume bool) ([]string, []byte) {
-	var frames []string
-	var pending []byte
-	var s transport.ScanState
-	for len(stream) > 0 {
-		k := split(len(stream))
-		pending, stream = append(pending, stream[:k]...), stream[k:]
-		for len(pending) > 0 {
-			var frame []byte
-			var n int
-			var err error
-			if resume {
-				var next transport.ScanState
-				frame, n, next, err = f.DecodeFrom(pending, max, s)
-				if n > 0 && next != (transport.ScanState{}) {
-					t.Fatalf("DecodeFrom returned state %+v with a frame", next)
-				}
-				s = next
-			} else {
-				frame, n, err = f.Decode(pending, max)
-			}
-			require.NoError(t, err, "the request framer has no errors: malformed commands are frames")
-			if n == 0 {
-				break
-			}
-			frames = append(frames, string(frame))
-			pending = append(pending[:0], pending[n:]...) // moved, as keep does
-		}
-	}
-	return frames, pending
+// feedFramer gives stream to f in chunks of split(n) bytes, as the
+// connection does (transporttest.Feed), resumed or scanned from the start
+// each time: the request framer has no errors (malformed commands are
+// frames), so it returns the frames and the bytes left over.
+func feedFramer(t testing.TB, f requestFramer, stream []byte, max int, split func(n int) int, resume bool) ([][]byte, []byte) {
+	t.Helper()
+	fed := transporttest.Feed(f, stream, max, split, resume)
+	require.NoError(t, fed.Err, "the request framer has no errors: malformed commands are frames")
+	return fed.Frames, fed.Rest
 }
 
 // randomRequests is a stream of commands: arrays of bulk strings (some

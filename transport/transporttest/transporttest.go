@@ -13,6 +13,10 @@
 // both ways, the half-close, Listener.SetDeadline as the way to put
 // acceptors to sleep, Close waking them with [net.ErrClosed], and socket
 // options reading back what was set.
+//
+// For framers, [Feed] gives a stream to a [transport.Framer] as a
+// connection does, chunk by chunk, so that a [transport.Resumer] can be
+// checked against its own Decode.
 package transporttest
 
 import (
