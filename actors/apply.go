@@ -25,14 +25,9 @@ func (c *conn) apply(cb callback, r *behaviours.Result) {
 	}
 	if replying || r.HasDeferredReplies() {
 		// A reply never precedes the packets queued before it (etcp
-		// applies a return's options in order): they are written first,
-		// and a failed write is what the callers hear.
-		if err := c.flush(); err != nil {
-			c.replyAll(r, replying, nil, err)
-			c.terminate(err)
-			return
-		}
-		c.replyAll(r, replying, v, nil)
+		// applies a return's options in order): it goes once the socket
+		// has taken them, and a failed write is what the callers hear.
+		c.replyAll(r, replying, v)
 	}
 	if r.Declined() {
 		c.terminate(invalid(cb, "Decline outside Init"))
@@ -70,22 +65,16 @@ func (c *conn) apply(cb callback, r *behaviours.Result) {
 	}
 }
 
-// replyAll sends the Result's replies: the current call's (if replying)
-// and the deferred ones with their values, or all with werr when the
-// packets before them could not be written.
-func (c *conn) replyAll(r *behaviours.Result, replying bool, v any, werr error) {
+// replyAll sends the Result's replies, the current call's (if replying)
+// and the deferred ones, each once the packets queued before it are
+// written.
+func (c *conn) replyAll(r *behaviours.Result, replying bool, v any) {
 	if replying {
-		if werr != nil {
-			v = werr
-		}
-		c.sendReply(c.from.PID(), v)
+		c.replyAfter(c.from.PID(), v)
 	}
 	r.DeferredReplies(func(to behaviours.From, dv any) {
 		if to.Valid() {
-			if werr != nil {
-				dv = werr
-			}
-			c.sendReply(to.PID(), dv)
+			c.replyAfter(to.PID(), dv)
 		}
 	})
 }
@@ -126,23 +115,23 @@ func (c *conn) clearRecv() {
 }
 
 // settle runs after every message while the connection is up: it starts
-// a pending StartTLS once the reader has let go of the socket, delivers
-// buffered frames the handler now wants, flushes writes, starts the
-// reader if bytes are wanted and none runs, re-arms the idle timeout and
-// hibernates if asked.
+// a pending StartTLS once the reader has let go of the socket and the
+// backlog is written, delivers buffered frames the handler now takes,
+// flushes writes, starts the reader if bytes are taken and none runs,
+// re-arms the idle timeout and hibernates if asked.
 func (c *conn) settle() {
-	if c.upgrade != nil && c.stopReader() {
+	if c.upgrade != nil && c.readyForTLS() {
 		c.startTLS()
 		if c.life != lifeUp {
 			return
 		}
 	}
-	if len(c.pending) > 0 && c.wants() {
+	if len(c.pending) > 0 && c.takes() {
 		c.pending = c.keep(c.consume(c.pending), c.pending)
 		if c.life != lifeUp {
 			return
 		}
-		if c.upgrade != nil && c.stopReader() { // StartTLS from a buffered frame
+		if c.upgrade != nil && c.readyForTLS() { // StartTLS from a buffered frame
 			c.startTLS()
 			if c.life != lifeUp {
 				return
@@ -153,7 +142,7 @@ func (c *conn) settle() {
 		c.terminate(err)
 		return
 	}
-	if c.wants() && c.upgrade == nil {
+	if c.takes() && c.upgrade == nil {
 		c.startReading()
 	}
 	c.armIdle()

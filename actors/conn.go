@@ -60,8 +60,21 @@ type conn struct {
 	recvN    int
 	scan     transport.ScanState
 	upgrade  *tls.Config // a StartTLS waiting for the reader to stop
-	out      *[]byte     // the write buffer: see write.go
 	refs     atomic.Int32
+
+	// The write side (write.go, flusher.go): the actor's buffer for this
+	// turn, the part of it already counted in the write queue (Sends),
+	// the stream position handed to the socket so far, replies waiting for
+	// their bytes, and what the socket did not take (ob).
+	out       *[]byte
+	outCredit int
+	streamPos uint64
+	acks      []ack
+	ob        outbox
+	writeFn   func(uintptr) bool // c.rawWrite, bound once
+	wbuf      []byte             // what rawWrite writes, and what it did
+	wn        int
+	werr      error
 
 	// The reader's own (reader.go, park.go): it arms the idle deadline.
 	readsSinceArm uint32
@@ -70,8 +83,6 @@ type conn struct {
 	watching      bool     // the event loop: its watch (pollKey) is registered; the reader's, or the actor's once it took the registration back
 	drained       bool     // the event loop: the last read came short, so a new edge announces new bytes
 	pollKey       poll.Key // the reader's registration: written before stParked, read after
-
-	wdeadline time.Duration // the write deadline, as time.Since(epoch)
 
 	// The idle timeout, the passive read timeout (timeout.go) and
 	// hibernation (hibernate.go).
@@ -88,25 +99,26 @@ type conn struct {
 	tracer Tracer
 	log    *slog.Logger
 
-	life          life
-	accepted      bool // server side: StartTLS acts as a TLS server
-	passive       bool
-	recvWant      bool
-	recvTimed     bool
-	hibernated    bool
-	hibernateNext bool
-	upNotified    bool // the owner heard ConnUp(nil), so it hears ConnDown
-	upOnly        bool // notify hears ConnUp only (a client's start)
-	resumed       bool // re-spawned after a passivation: Init ran before
-	watched       bool // someone watches the actor: it never passivates
-	toldOver      bool // the handler heard Writability false and not yet true
-	inRead        bool // in the turn of a posted read (receiveRead), whose bytes are taken
-	onLoop        bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
+	life           life
+	accepted       bool // server side: StartTLS acts as a TLS server
+	passive        bool
+	recvWant       bool
+	recvTimed      bool
+	hibernated     bool
+	hibernateNext  bool
+	upNotified     bool // the owner heard ConnUp(nil), so it hears ConnDown
+	upOnly         bool // notify hears ConnUp only (a client's start)
+	resumed        bool // re-spawned after a passivation: Init ran before
+	watched        bool // someone watches the actor: it never passivates
+	toldOver       bool // the handler heard Writability false and not yet true
+	noBackPressure bool // the handler turned back-pressure off (SetBackPressure)
+	inRead         bool // in the turn of a posted read (receiveRead), whose bytes are taken
+	onLoop         bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
 }
 
 // newConn prepares the actor for a connected socket.
 func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
-	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
+	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive, noBackPressure: g.writeQueue.NoBackPressure,
 		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id, g: g}}
 	c.proc.passive.Store(c.passive)
 	c.mb.conn = c
@@ -144,7 +156,7 @@ func (c *conn) useSocket(sock transport.Conn) {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.raw = rc
 			if c.readFn == nil {
-				c.readFn = c.rawRead
+				c.readFn, c.writeFn = c.rawRead, c.rawWrite
 			}
 		}
 	}
@@ -168,7 +180,7 @@ func (c *conn) Receive(ctx actor.Context) {
 	if c.tracer != nil {
 		c.traceMessage(msg)
 	}
-	if c.hibernated && msg != timerFire && msg != hibernateTick && msg != passivateNudge {
+	if c.hibernated && msg != timerFire && msg != hibernateTick && msg != passivateNudge && msg != writeNoticeMsg {
 		c.wake()
 	}
 	switch m := msg.(type) {
@@ -199,8 +211,8 @@ func (c *conn) Receive(ctx actor.Context) {
 		c.onIdle(m)
 	case *recvFire:
 		c.onRecvTimer()
-	case *writability:
-		c.overHigh()
+	case *writeNotice:
+		c.onWriteNotice()
 	case *idleExpired:
 		c.onIdleExpired()
 	case *hibernateFire:
@@ -418,23 +430,36 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// onSend writes a packet for client.SendSync / SendAsync.
+// onSend queues a packet for client.SendSync / SendAsync; a SendSync
+// hears back once the socket has taken it. Its bytes were counted in the
+// write queue as it was posted (process.admit).
 func (c *conn) onSend(m *Send) {
-	err := c.queue(m.Data)
-	c.wrote(len(m.Data)) // in the write buffer: written before the next message
-	if err != nil {
+	if err := c.queue(m.Data); err != nil {
+		c.proc.addQueued(-len(m.Data))
 		c.terminate(err)
 		c.ack(err)
 		return
 	}
-	if c.ctx.Sender() == nil {
-		return // async: settle flushes, and a write error ends the connection
+	c.outCredit += len(m.Data)
+	if s := c.ctx.Sender(); s != nil {
+		c.acks = append(c.acks, ack{pos: c.queuedEnd(), to: s})
 	}
-	err = c.flush()
-	c.ack(err)
-	if err != nil {
-		c.terminate(err)
+}
+
+// onOverflow ends the connection when a send or a message was refused
+// past a cap, warning once.
+func (c *conn) onOverflow(err error) {
+	if c.life == lifeDone {
+		return
 	}
+	queued := int64(0)
+	if wq := c.proc.wq.Load(); wq != nil {
+		queued = wq.bytes.Load()
+	}
+	c.Logger().Warn("etcp: connection ends: sent more than it can hold", "conn", c.id,
+		"queued_bytes", queued, "max_bytes", c.g.writeQueue.Max, "mailbox", c.mb.UserMessageCount(),
+		"mailbox_limit", c.g.mailboxLimit, "err", err)
+	c.terminate(err)
 }
 
 func (c *conn) onCodeChange(m *CodeChange) {
@@ -460,10 +485,6 @@ func (c *conn) ack(v any) {
 }
 
 func (c *conn) sendReply(to *actor.PID, v any) {
-	reply := &Reply{Value: v}
-	if err, ok := v.(error); ok {
-		reply = &Reply{Err: err}
-	}
 	if c.tracer != nil {
 		c.trace(TraceEvent{Kind: TraceReplyOut, Message: v})
 	}
@@ -471,21 +492,25 @@ func (c *conn) sendReply(to *actor.PID, v any) {
 		c.ctx.Send(to, replyToWire(v))
 		return
 	}
-	c.ctx.Send(to, reply)
+	c.ctx.Send(to, newReply(v))
 }
 
 // terminate ends the connection: Terminate runs once, then the socket
-// closes and the owner hears of it.
+// closes (at once, or once its queued bytes are delivered: endWrite) and
+// the owner hears of it.
 func (c *conn) terminate(reason error) {
 	if c.life == lifeDone {
 		return
 	}
 	c.life = lifeDone
-	if err := c.flush(); err != nil && reason == nil {
-		reason = err
+	end := c.endOf(reason) // from why it ends, whatever Terminate makes of the reason
+	if end != endNow {
+		if err := c.flush(); err != nil && reason == nil {
+			reason, end = err, endNow
+		}
 	}
 	if c.g.forced.Load() && isTimeout(reason) {
-		reason = c.g.ownerStopReason() // its owner interrupted a blocked write
+		reason = c.g.ownerStopReason() // its owner interrupted a blocked socket
 	}
 	if c.handler != nil {
 		reason = c.invokeTerminate(reason)
@@ -499,10 +524,7 @@ func (c *conn) terminate(reason error) {
 	if wq := c.proc.wq.Load(); wq != nil {
 		wq.release(true)
 	}
-	if abortive(reason) {
-		reset(c.sock)
-	}
-	c.sock.Close()
+	c.endWrite(end, reason)
 	c.releaseBuffers()
 	if reason != nil && !errors.Is(reason, ErrShutdown) && c.logs(slog.LevelDebug) {
 		c.Logger().Debug("etcp: connection ended", "reason", reason)

@@ -3,8 +3,6 @@ package actors
 import (
 	"errors"
 	"fmt"
-
-	"github.com/etcp-go/etcp/transport"
 )
 
 // Sentinel errors; match them with [errors.Is].
@@ -35,16 +33,6 @@ var (
 	// watermark and was told not to wait (WithWriteQueue).
 	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")
 )
-
-// abortive reports whether a connection ending with reason ends on an
-// error the peer must not mistake for a clean end: its socket is reset
-// (linger 0) instead of closed with a FIN, as nginx's
-// reset_timedout_connection does.
-func abortive(reason error) bool {
-	return errors.Is(reason, ErrWriteTimeout) || errors.Is(reason, ErrIdleTimeout) ||
-		errors.Is(reason, ErrOverflow) || errors.Is(reason, ErrCallbackPanic) ||
-		errors.Is(reason, ErrInvalidResult) || errors.Is(reason, transport.ErrFrameTooLarge)
-}
 
 // CallbackError is the reason a connection ends with when a callback
 // panics or returns an invalid Result. It names the callback.

@@ -43,11 +43,12 @@ import (
 // The loop must never block, so:
 //   - a read the actor cannot take at once (it is busy with another
 //     message) is waited for on a goroutine of its own (loopAwait);
-//   - a write that would block, and a StartTLS handshake, call mayBlock
-//     first, which hands the poller to a new goroutine
-//     (poll.Poller.Handoff): the blocked turn finishes on what is now the
-//     connection's own goroutine, and its read side goes back to the
-//     poller afterwards;
+//   - a write never waits: what the socket does not take at once goes to
+//     the connection's flusher goroutine (flusher.go);
+//   - a StartTLS handshake calls mayBlock first, which hands the poller
+//     to a new goroutine (poll.Poller.Handoff): the blocked turn finishes
+//     on what is now the connection's own goroutine, and its read side
+//     goes back to the poller afterwards;
 //   - a handler must not block in its callbacks: that stalls the other
 //     connections of the loop (gnet's rule too). Handlers that block
 //     belong in the default mode.
@@ -125,9 +126,9 @@ func (l *loopConn) Read(b []byte) (int, error) {
 	}
 }
 
-// Write writes all of b. If the peer's window is full, it hands the
-// poller off first when its turn runs on the poller's goroutine, then
-// waits until the peer takes more or the write deadline passes.
+// Write writes all of b, waiting until the peer takes more or the write
+// deadline passes. Only the flusher calls it, off the poller's goroutine:
+// the actor writes what the socket takes at once (tryWrite).
 func (l *loopConn) Write(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
@@ -138,7 +139,6 @@ func (l *loopConn) Write(b []byte) (int, error) {
 		switch {
 		case err == nil, err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			l.c.mayBlock()
 			if err := l.wait(pollOut, l.wdl.Load()); err != nil {
 				return done, err
 			}

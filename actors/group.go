@@ -37,6 +37,7 @@ type Group struct {
 	idleTimeout   time.Duration
 	loops         []*poll.Poller // the event loop's pollers; none without one
 	writeQueue    WriteQueue
+	mailboxLimit  int
 	reg           registry.Registry
 	owner         string // the owner's name, in registry entries
 	alias         string // a name every connection also registers (a named client's)
@@ -81,7 +82,7 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 	}
 	return &Group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
 		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
-		writeQueue: o.WriteQueue, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
+		writeQueue: o.WriteQueue, mailboxLimit: o.MailboxLimit, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 
 // Registry is where the group's connections are registered.

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -66,26 +65,37 @@ func (m *mailbox) PostSystemMessage(msg any) { m.post(msg, true) }
 // post queues a message and schedules the mailbox; it reports false,
 // queueing nothing, once the mailbox is retired.
 func (m *mailbox) post(msg any, system bool) bool {
-	queued, retired := m.enqueue(msg, system)
+	open, _ := m.postLimit(msg, system, 0)
+	return open
+}
+
+// postLimit is post, refusing a user message (full) when limit (if not
+// 0) user messages are queued already.
+func (m *mailbox) postLimit(msg any, system bool, limit int) (open, full bool) {
+	queued, retired, full := m.enqueue(msg, system, limit)
 	if queued && m.running.CompareAndSwap(false, true) {
 		m.dispatcher.Schedule(m.runFn)
 	}
-	return !retired
+	return !retired, full
 }
 
 // enqueue queues msg, reporting whether it did. A retired mailbox refuses
-// it; a user message reaching a closed one is answered instead.
-func (m *mailbox) enqueue(msg any, system bool) (queued, retired bool) {
+// it, and so does a full one (see postLimit); a user message reaching a
+// closed one is answered instead.
+func (m *mailbox) enqueue(msg any, system bool, limit int) (queued, retired, full bool) {
 	m.mu.Lock()
 	switch {
 	case m.status == mbRetired:
 		m.mu.Unlock()
-		return false, true
+		return false, true, false
 	case m.status == mbClosed && !system:
 		s := m.closedTo
 		m.mu.Unlock()
 		rejectClosed(s, msg)
-		return false, false
+		return false, false, false
+	case limit > 0 && !system && m.user.len() >= limit:
+		m.mu.Unlock()
+		return false, false, true
 	}
 	if system {
 		m.sys.push(msg)
@@ -93,7 +103,7 @@ func (m *mailbox) enqueue(msg any, system bool) (queued, retired bool) {
 		m.user.push(msg)
 	}
 	m.mu.Unlock()
-	return true, false
+	return true, false, false
 }
 
 // hold keeps the mailbox from running while its actor is being spawned;
@@ -186,7 +196,7 @@ func (m *mailbox) postInline(ev *readEvent, onLoop bool) {
 // is idle, runs it right here, as postInline does for reads. It reports
 // false if the mailbox is retired (a passivation is under way or done).
 func (m *mailbox) postNudge() bool {
-	queued, retired := m.enqueue(passivateNudge, false)
+	queued, retired, _ := m.enqueue(passivateNudge, false, 0)
 	if queued && m.running.CompareAndSwap(false, true) {
 		m.run()
 	}
@@ -293,10 +303,10 @@ func (m *mailbox) drain() {
 			continue
 		}
 		switch msg.(type) {
-		case *writability:
+		case *writeNotice:
 			m.invoker.InvokeUserMessage(msg) // ahead of the queued sends (writequeue.go)
 		case *overflow:
-			m.conn.terminate(fmt.Errorf("%w: more than %d bytes queued", ErrOverflow, m.conn.g.writeQueue.Max))
+			m.conn.onOverflow(msg.(*overflow).err)
 		case *actor.Watch:
 			m.conn.watched = true
 			m.invoker.InvokeSystemMessage(msg)

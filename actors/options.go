@@ -46,6 +46,13 @@ type ConnOptions struct {
 	// WriteQueue bounds what is sent to a connection and not yet written.
 	// Zero fields take the defaults of [DefaultWriteQueue].
 	WriteQueue WriteQueue
+	// MailboxLimit bounds the messages (calls, casts, events, sends,
+	// infos) waiting in a connection's mailbox: one more is refused with
+	// an error wrapping [ErrOverflow] and the connection ends, so no
+	// sender, local or remote, can grow a connection without limit. Its
+	// own socket reads and timers are not counted. Default
+	// [DefaultMailboxLimit].
+	MailboxLimit int
 	// Registry is where every connection is registered while it lives
 	// (under its PID's id, with its owner, id, addresses, transport and
 	// start time), and where its handler's names go. Default: the actor
@@ -54,6 +61,9 @@ type ConnOptions struct {
 }
 
 func (o *ConnOptions) connOptions() *ConnOptions { return o }
+
+// DefaultMailboxLimit is the default of ConnOptions.MailboxLimit.
+const DefaultMailboxLimit = 65536
 
 // DefaultParkAfter is how long a connection's reader waits for bytes in
 // its own goroutine before parking on the shared poller.
@@ -120,9 +130,9 @@ func WithRegistry(r registry.Registry) Option {
 // wants one per core.
 //
 // The rule that comes with it: callbacks must not block, or they stall
-// the other connections of their loop. A write to a peer that does not
-// read, and a StartTLS handshake, do not: they hand the loop to another
-// goroutine first. TLS connections and other transports keep a goroutine
+// the other connections of their loop. Writes never do (what the socket
+// does not take at once goes to the connection's flusher goroutine), and
+// a StartTLS handshake hands the loop to another goroutine first. TLS connections and other transports keep a goroutine
 // each. Off by default.
 func WithEventLoop(loops int) Option {
 	return connOption(func(o *ConnOptions) {
@@ -140,9 +150,15 @@ func WithIdleTimeout(d time.Duration) Option {
 }
 
 // WithWriteQueue bounds the bytes sent to a connection and not yet
-// written: watermarks and a hard cap.
+// written: watermarks, back-pressure and a hard cap.
 func WithWriteQueue(q WriteQueue) Option {
 	return connOption(func(o *ConnOptions) { o.WriteQueue = q })
+}
+
+// WithMailboxLimit bounds the messages waiting in a connection's mailbox
+// (see ConnOptions.MailboxLimit).
+func WithMailboxLimit(n int) Option {
+	return connOption(func(o *ConnOptions) { o.MailboxLimit = n })
 }
 
 // OwnOption makes an option that only an Options of type T takes (an
@@ -189,6 +205,11 @@ func (o *ConnOptions) validate() (transport.Options, error) {
 		return transport.Options{}, fmt.Errorf("%w: IdleTimeout is negative", ErrInvalidOptions)
 	case o.EventLoops < 0:
 		return transport.Options{}, fmt.Errorf("%w: EventLoops is negative", ErrInvalidOptions)
+	case o.MailboxLimit < 0:
+		return transport.Options{}, fmt.Errorf("%w: MailboxLimit is negative", ErrInvalidOptions)
+	}
+	if o.MailboxLimit == 0 {
+		o.MailboxLimit = DefaultMailboxLimit
 	}
 	if err := o.WriteQueue.validate(); err != nil {
 		return transport.Options{}, err

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors/internal/poll"
+	"github.com/etcp-go/etcp/actors/internal/wirepb"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -47,7 +48,6 @@ type process struct {
 	lastFrame  atomic.Int64               // when the last frame arrived, as time.Since(epoch)
 	counters   counters                   // bytes and frames in and out (stats.go)
 	wq         atomic.Pointer[writeQueue] // made by the first send
-	overflown  atomic.Bool                // a send was refused past the cap: writes stop at once
 	g          *Group
 	mu         sync.Mutex              // taken to passivate and to wake
 	mb         atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
@@ -78,6 +78,8 @@ type sleepRecord struct {
 	passive  bool
 	recvWant bool
 	watched  bool // the socket is registered with the poller
+
+	noBackPressure bool
 }
 
 var stopSystemMessage = &actor.Stop{}
@@ -86,46 +88,71 @@ func (p *process) SendUserMessage(_ *actor.PID, msg any) {
 	if !p.admit(msg) {
 		return
 	}
-	p.post(msg, false)
+	if p.postLimit(msg, false, p.g.mailboxLimit) {
+		p.refuse(msg, fmt.Errorf("%w: more than %d messages queued in its mailbox", ErrOverflow, p.g.mailboxLimit))
+	}
 }
 func (p *process) SendSystemMessage(_ *actor.PID, msg any) { p.post(msg, true) }
 func (p *process) Stop(_ *actor.PID)                       { p.post(stopSystemMessage, true) }
 
-// admit counts a Send in the connection's write queue; one past the hard
-// cap is refused (its sender hears ErrOverflow) and ends the connection.
+// admit counts a Send, local or from another node, in the connection's
+// write queue. One past the hard cap is refused (its sender hears
+// ErrOverflow) and ends the connection; with FailFast, a SendSync over
+// the high mark is refused with ErrWriteBlocked and the connection goes
+// on.
 func (p *process) admit(msg any) bool {
-	s, ok := actor.UnwrapEnvelopeMessage(msg).(*Send)
-	if !ok || p.queueSend(len(s.Data), &p.g.writeQueue) {
+	var n int
+	switch m := actor.UnwrapEnvelopeMessage(msg).(type) {
+	case *Send:
+		n = len(m.Data)
+	case *wirepb.Send:
+		n = len(m.Data)
+	default:
 		return true
 	}
-	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
-		p.sys.Root.Send(env.Sender, &Reply{Err: ErrOverflow})
+	q := &p.g.writeQueue
+	env, _ := msg.(*actor.MessageEnvelope)
+	if q.FailFast && env != nil && env.Sender != nil {
+		if wq := p.wq.Load(); wq != nil && wq.over.Load() {
+			replyAny(p.sys, env.Sender, ErrWriteBlocked)
+			return false
+		}
 	}
-	p.interruptWrite()
-	p.post(overflowStop, true)
+	if p.queueSend(n, q) {
+		return true
+	}
+	p.refuse(msg, fmt.Errorf("%w: more than %d bytes queued", ErrOverflow, q.Max))
 	return false
 }
 
-// interruptWrite makes a write blocked on the peer return at once: the
-// queue went over its cap behind it, and the overflow that ends the
-// connection is seen only once the actor's turn ends (flush, write.go).
-func (p *process) interruptWrite() {
-	p.overflown.Store(true)
-	p.mu.Lock()
-	if mb := p.mb.Load(); mb != nil {
-		_ = mb.conn.sock.SetWriteDeadline(kickTime)
+// refuse answers a message past a cap with err, and ends the connection
+// with it.
+func (p *process) refuse(msg any, err error) {
+	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
+		replyAny(p.sys, env.Sender, err)
 	}
-	p.mu.Unlock()
+	p.post(&overflow{err: err}, true)
 }
 
 // group is the connection's group.
 func (p *process) group() *Group { return p.g }
 
 // post delivers to the live actor, waking it first if it sleeps.
-func (p *process) post(msg any, system bool) {
+func (p *process) post(msg any, system bool) { p.postLimit(msg, system, 0) }
+
+// postLimit is post, refusing a user message when limit (if not 0)
+// messages wait in the live actor's mailbox already: it reports true then,
+// posting nothing.
+func (p *process) postLimit(msg any, system bool, limit int) (full bool) {
 	for {
-		if mb := p.mb.Load(); mb != nil && mb.post(msg, system) {
-			return
+		if mb := p.mb.Load(); mb != nil {
+			open, full := mb.postLimit(msg, system, limit)
+			if full {
+				return true
+			}
+			if open {
+				return false
+			}
 		}
 		p.mu.Lock()
 		switch {
@@ -137,7 +164,7 @@ func (p *process) post(msg any, system bool) {
 			if !system {
 				rejectClosed(p.sys.Root, msg)
 			}
-			return
+			return false
 		}
 		mb, lost := p.wake(msg, system)
 		if mb != nil {
@@ -147,7 +174,7 @@ func (p *process) post(msg any, system bool) {
 		if lost != nil {
 			lost()
 		}
-		return
+		return false
 	}
 }
 
@@ -199,7 +226,7 @@ func (c *conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, pare
 // a message, a reader still parking) brings it back here or wakes it.
 func (c *conn) passivate() bool {
 	if !canPark || c.life != lifeUp || c.watched || c.upgrade != nil || c.recvTimed ||
-		c.out != nil || c.raw == nil {
+		c.out != nil || c.ob.st.load() != wsDirect || c.raw == nil {
 		return false
 	}
 	det, ok := c.sock.(transport.Detacher)
@@ -228,7 +255,8 @@ func (c *conn) passivate() bool {
 	}
 	r := &sleepRecord{handler: c.handler, names: c.names, notify: c.notify, tracer: c.tracer, pending: c.pending,
 		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
-		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch}
+		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch,
+		noBackPressure: c.noBackPressure}
 	if watch {
 		if r.key, err = p.poller().AddNew(d.FD(), p); err != nil {
 			// The socket is gone from c: without the poller it cannot wait.
@@ -265,7 +293,8 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 	c := &conn{g: p.g, proc: p, id: p.id, names: r.names, notify: r.notify, accepted: r.accepted, passive: r.passive,
 		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
 		recvN: int(r.recvN), recvWant: r.recvWant, life: lifeUp, upNotified: true,
-		hibernated: true, resumed: true, self: p.self}
+		hibernated: true, resumed: true, self: p.self, noBackPressure: r.noBackPressure,
+		streamPos: p.counters.bytesOut.Load()} // a passivated connection had written everything
 	c.mb.conn = c
 	c.refs.Store(1) // the record kept the actor's reference
 	if err != nil {

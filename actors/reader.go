@@ -229,6 +229,11 @@ func (c *conn) keep(rest, buf []byte) []byte {
 // wants reports whether the handler wants frames now.
 func (c *conn) wants() bool { return !c.passive || c.recvWant }
 
+// takes reports whether the connection reads frames now: the handler
+// wants them, and its write queue is not over the high mark (or
+// back-pressure is off).
+func (c *conn) takes() bool { return c.wants() && !c.paused() }
+
 // consume delivers frames from data while the handler wants them and
 // returns the bytes left over. data starts the frame c.scan describes:
 // c.pending, or fresh bytes with nothing pending. With a Resumer, c.scan
@@ -241,7 +246,7 @@ func (c *conn) consume(data []byte) []byte {
 	raw := framer == rawFramer
 	resumer, _ := framer.(transport.Resumer)
 	var now time.Duration // the clock, read once: every frame of a read arrived together
-	for len(data) > 0 && c.wants() && c.life == lifeUp && c.upgrade == nil {
+	for len(data) > 0 && c.takes() && c.life == lifeUp && c.upgrade == nil {
 		var frame []byte
 		var n int
 		if raw && c.passive && c.recvN > 0 {

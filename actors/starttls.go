@@ -6,18 +6,26 @@ import (
 	"github.com/etcp-go/etcp/transport"
 )
 
+// readyForTLS reports whether StartTLS can go ahead: the actor owns the
+// socket's reads, and no backlog is left to write (actor).
+func (c *conn) readyForTLS() bool { return c.ob.st.load() == wsDirect && c.stopReader() }
+
 // startTLS upgrades the live socket (STARTTLS). It runs from settle, after
 // the Result's packets were flushed, once the actor owns the socket (the
-// reader stopped, or its read is held: stIdle, stPosted). Bytes the peer
+// reader stopped, or its read is held: stIdle, stPosted) and no backlog is
+// left. Bytes the peer
 // sent right behind the upgrade request (already read, so in pending) are
 // the start of the handshake: they are fed to TLS first.
 func (c *conn) startTLS() {
-	cfg := c.upgrade
-	c.upgrade = nil
 	if err := c.flush(); err != nil {
 		c.terminate(err)
 		return
 	}
+	if c.ob.st.load() != wsDirect {
+		return // the flusher's notice, once the backlog is written, brings it back here
+	}
+	cfg := c.upgrade
+	c.upgrade = nil
 	if err := c.leaveLoop(); err != nil { // TLS reads through crypto/tls, off the event loop
 		c.terminate(err)
 		return

@@ -230,7 +230,7 @@ func (c *conn) nextRead() state {
 	switch {
 	case c.hibernated && c.canParkReader():
 		return stKickPark
-	case c.wants() && c.upgrade == nil:
+	case c.takes() && c.upgrade == nil:
 		return stReading
 	}
 	return stIdle

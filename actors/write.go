@@ -1,15 +1,21 @@
 package actors
 
 import (
-	"fmt"
+	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Writes are coalesced: packets asked for while handling a message are
-// framed into one pooled buffer and written with one syscall when the
-// message is done (settle), or earlier when an acknowledgement or a
-// close needs them on the wire.
+// framed into one pooled buffer and written when the message is done
+// (settle), with one system call that does not wait. What the socket does
+// not take at once is the backlog, written by the flusher (flusher.go)
+// while the actor goes on with its mailbox: the actor never waits for the
+// peer. Replies that must follow bytes to the wire (a SendSync's, a
+// Reply after packets) wait in acks until the socket has taken them.
 
 // epoch makes monotonic clock readings cheap: time.Since(epoch) reads
 // one clock, time.Now two.
@@ -19,6 +25,14 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b
 
 // maxPooledOut is the largest write buffer given back to the pool.
 const maxPooledOut = 64 << 10
+
+// ack is a reply that is sent once the socket has taken the connection's
+// bytes up to pos (the stream position after the bytes it follows).
+type ack struct {
+	pos uint64
+	to  *actor.PID
+	v   any
+}
 
 // queue frames p into the write buffer.
 func (c *conn) queue(p []byte) error {
@@ -37,58 +51,168 @@ func (c *conn) queue(p []byte) error {
 	return nil
 }
 
-// writeChunk is the most one write call is given: the write deadline is
-// re-armed between chunks, so it bounds a stall, not a long write to a
-// peer that reads steadily (Netty's observeOutput).
-const writeChunk = 64 << 10
+// queuedEnd is the stream position after what is queued so far: where a
+// reply that follows it may go.
+func (c *conn) queuedEnd() uint64 {
+	if c.out == nil {
+		return c.streamPos
+	}
+	return c.streamPos + uint64(len(*c.out))
+}
 
-// flush writes what is queued. A write that makes no progress for
-// WriteTimeout ends with an error wrapping ErrWriteTimeout.
+// replyAfter sends v to to once what is queued so far is written (at
+// once if nothing is).
+func (c *conn) replyAfter(to *actor.PID, v any) {
+	if to == nil {
+		return
+	}
+	if c.out == nil || len(*c.out) == 0 {
+		c.sendReply(to, v)
+		return
+	}
+	c.acks = append(c.acks, ack{pos: c.queuedEnd(), to: to, v: v})
+}
+
+// flush hands what is queued to the write side: written at once as far
+// as the socket takes it, the rest appended to the backlog. An error is
+// the socket's: the connection ends with it.
 func (c *conn) flush() error {
 	if c.out == nil {
-		return nil
+		return c.settleAcks(nil)
 	}
 	b := *c.out
-	defer c.releaseOut()
-	wt := c.g.socket.WriteTimeout
-	for len(b) > 0 {
-		if wt > 0 {
-			// Re-arm the deadline only when less than half of it is left:
-			// a stalled chunk still ends within (WriteTimeout/2,
-			// WriteTimeout], and the hot path does not reset a runtime
-			// timer on every write.
-			if now := time.Since(epoch); c.wdeadline-now < wt/2 {
-				c.wdeadline = now + wt
-				c.sock.SetWriteDeadline(time.Now().Add(wt))
-				if c.interrupted() {
-					// The owner is forcing its connections to end, or the
-					// queue overflowed: a kick made before this re-arm
-					// must not be undone by it.
-					c.sock.SetWriteDeadline(kickTime)
-				}
-			}
-		}
-		n, err := c.sock.Write(b[:min(len(b), writeChunk)])
-		b = b[n:]
-		c.proc.counters.bytesOut.Add(uint64(n))
+	credit := c.outCredit
+	c.outCredit = 0
+	c.streamPos += uint64(len(b))
+	if c.ob.st.load() == wsDirect {
+		n, err := c.tryWrite(b)
+		c.took(n)
 		if err != nil {
-			switch {
-			case !isTimeout(err):
-			case c.proc.overflown.Load():
-				return fmt.Errorf("%w: more than %d bytes queued behind a write (%w)", ErrOverflow, c.g.writeQueue.Max, err)
-			case !c.g.forced.Load():
-				return fmt.Errorf("%w: no byte written for %v (%w)", ErrWriteTimeout, wt, err)
-			}
-			return err
+			c.releaseOut()
+			c.proc.addQueued(-credit)
+			return c.settleAcks(err)
 		}
+		if n == len(b) {
+			c.releaseOut()
+			c.proc.addQueued(-credit)
+			return c.settleAcks(nil)
+		}
+		// The socket is full: the rest is the backlog. The buffer goes
+		// with it (no copy).
+		c.ob.mu.Lock()
+		c.ob.buf, c.ob.head = b[n:], 0
+		c.ob.st.move(wsDirect, wsFlushing)
+		c.ob.mu.Unlock()
+		c.out = nil
+		c.proc.addQueued(len(b)-n-credit)
+		c.startFlusher()
+		return c.settleAcks(nil)
 	}
+	c.ob.mu.Lock()
+	switch c.ob.st.load() {
+	case wsFlushing:
+		c.ob.buf = append(c.ob.buf, b...)
+		c.ob.mu.Unlock()
+		c.releaseOut()
+		c.proc.addQueued(len(b)-credit)
+		return c.settleAcks(nil)
+	case wsDirect: // the flusher finished meanwhile
+		c.ob.mu.Unlock()
+		c.streamPos -= uint64(len(b))
+		c.outCredit = credit
+		return c.flush()
+	}
+	c.ob.mu.Unlock() // failed: the failure's notice ends the connection
+	c.releaseOut()
 	return nil
 }
 
-// interrupted reports whether writes must stop at once: the owner forces
-// its connections to end (Group.Force), or a send went over the queue's
-// cap (process.interruptWrite).
-func (c *conn) interrupted() bool { return c.g.forced.Load() || c.proc.overflown.Load() }
+// settleAcks sends the replies whose bytes the socket has taken, with
+// err if the write failed; the others wait in the outbox for the flusher
+// (actor).
+func (c *conn) settleAcks(err error) error {
+	if len(c.acks) == 0 {
+		return err
+	}
+	if err == nil && c.ob.st.load() != wsDirect {
+		c.ob.addAcks(c, c.acks)
+	} else {
+		for _, a := range c.acks {
+			c.sendReply(a.to, ackValue(a.v, err))
+		}
+	}
+	clear(c.acks)
+	c.acks = c.acks[:0]
+	return err
+}
+
+// ackValue is what an ack answers: its value, or the write's error.
+func ackValue(v any, err error) any {
+	if err != nil {
+		return err
+	}
+	return v
+}
+
+// took counts n bytes taken by the socket.
+func (c *conn) took(n int) {
+	if n > 0 {
+		c.proc.counters.bytesOut.Add(uint64(n))
+	}
+}
+
+// tryWrite writes what the socket takes of b without waiting for the
+// peer (actor, owning the socket's writes: wsDirect). A socket with no
+// descriptor to write to (TLS) takes nothing here: its bytes all go to the
+// flusher.
+func (c *conn) tryWrite(b []byte) (int, error) {
+	switch {
+	case c.inLoop():
+		l := c.sock.(*loopConn)
+		if !l.acquire() {
+			return 0, os.ErrClosed
+		}
+		n, err := writeNow(l.fd, b)
+		l.release()
+		return n, err
+	case c.raw != nil:
+		c.wbuf = b
+		err := c.raw.Write(c.writeFn)
+		n, werr := c.wn, c.werr
+		c.wbuf, c.wn, c.werr = nil, 0, nil
+		if err != nil {
+			return n, err // a deadline in the past: Force
+		}
+		return n, werr
+	}
+	return 0, nil
+}
+
+// rawWrite is the syscall.RawConn write callback, bound once (c.writeFn)
+// so that writing allocates nothing: it never waits.
+func (c *conn) rawWrite(fd uintptr) bool {
+	c.wn, c.werr = writeNow(int(fd), c.wbuf)
+	return true
+}
+
+// writeNow writes what fd takes of b at once.
+func writeNow(fd int, b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := syscall.Write(fd, b[done:])
+		if n > 0 {
+			done += n
+		}
+		switch err {
+		case nil, syscall.EINTR:
+		case syscall.EAGAIN:
+			return done, nil
+		default:
+			return done, os.NewSyscallError("write", err)
+		}
+	}
+	return done, nil
+}
 
 // releaseOut gives the write buffer back to the pool.
 func (c *conn) releaseOut() {

@@ -11,23 +11,26 @@ import (
 	"github.com/etcp-go/etcp/behaviours"
 )
 
-// The write queue: what was sent to a connection (Send messages from
-// SendSync, SendAsync and pool sends) and not yet written. Writes are
-// made by the actor, in order; while a peer reads slowly they wait in its
-// mailbox, so the queue is counted where they are posted (the process)
-// and where they are written (the actor), with Netty's watermarks:
+// The write queue: every byte sent to a connection and not yet taken by
+// its socket, whatever its source (a handler's Result, a local or remote
+// SendSync or SendAsync, a pool's send), with Netty's watermarks. A Send
+// is counted where it is posted (the process, admit), a handler's packets
+// once the turn that made them could not write them whole (flush), and
+// every byte leaves the count when the socket takes it (the actor's
+// write, or the flusher's):
 //
-//	writable -> over    bytes queued pass High (the poster)
-//	over     -> writable bytes queued fall to Low (the actor, as it writes)
+//	writable -> over    bytes queued pass High (whoever added them)
+//	over     -> writable bytes queued fall to Low (whoever wrote them)
 //
-// Over the high mark the handler hears behaviours.Writability false
-// (through HandleInfo, ahead of the sends queued), and true once the queue
-// drains to Low (a crossing drained before the actor could tell the
-// handler is not reported); Conn.Writable reports false meanwhile, and
-// SendSync waits for the queue to drain (or fails with ErrWriteBlocked,
-// WriteQueue.FailFast).
-// A send that would pass Max is refused with ErrOverflow and ends the
-// connection: memory on the write side is bounded.
+// Each change posts a writeNotice, which overtakes the queued sends: the
+// handler hears behaviours.Writability within one mailbox turn, even while
+// the socket is stalled (a crossing undone before the actor could tell
+// the handler is not reported). Over the high mark, Conn.Writable reports
+// false, the connection stops reading its socket (back-pressure, unless
+// the handler turned it off), and SendSync waits for the queue to drain
+// (or fails with ErrWriteBlocked, WriteQueue.FailFast). A send that would
+// pass Max is refused with ErrOverflow and ends the connection: memory on
+// the write side is bounded whatever the senders do.
 
 // WriteQueue bounds what is sent to one connection and not yet written.
 type WriteQueue struct {
@@ -43,6 +46,15 @@ type WriteQueue struct {
 	// FailFast makes SendSync fail with ErrWriteBlocked over the high mark
 	// instead of waiting for the queue to drain.
 	FailFast bool
+	// NoBackPressure keeps connections reading their sockets over the
+	// high mark. By default a connection stops reading while its queue is
+	// over High and reads again at Low, so that a peer that sends faster
+	// than it reads the replies is slowed by TCP itself, as Erlang's
+	// gen_tcp does: a handler that only answers what it reads (an echo, a
+	// Redis server) then serves a slow reader any volume in bounded memory.
+	// A handler that watches Writability itself can turn it off
+	// (connection by connection: behaviours.Conn.SetBackPressure).
+	NoBackPressure bool
 }
 
 // DefaultWriteQueue are the defaults of [WriteQueue].
@@ -69,45 +81,60 @@ func (q *WriteQueue) validate() error {
 // send, kept in the process (it outlives passivation).
 type writeQueue struct {
 	bytes atomic.Int64
-	over  atomic.Bool // the write side's state: over the high mark
+	over  atomic.Bool // the write side's watermark state: over the high mark
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when the queue falls to Low; made by a waiter
 	ended   bool          // the connection ended: waiters give up
 }
 
-// queueSend counts a Send being posted, reporting false (with the
-// message refused) past the hard cap.
-func (p *process) queueSend(n int, q *WriteQueue) bool {
-	wq := p.wq.Load()
-	if wq == nil {
-		wq = &writeQueue{}
-		if !p.wq.CompareAndSwap(nil, wq) {
-			wq = p.wq.Load()
-		}
+// writeQueue returns the connection's count, made on first use.
+func (p *process) writeQueue() *writeQueue {
+	if wq := p.wq.Load(); wq != nil {
+		return wq
 	}
+	wq := &writeQueue{}
+	if !p.wq.CompareAndSwap(nil, wq) {
+		wq = p.wq.Load()
+	}
+	return wq
+}
+
+// queueSend counts a Send being posted, reporting false (with nothing
+// counted) past the hard cap.
+func (p *process) queueSend(n int, q *WriteQueue) bool {
+	wq := p.writeQueue()
 	total := wq.bytes.Add(int64(n))
 	if total > int64(q.Max) && total > int64(n) { // an empty queue takes any one send
 		wq.bytes.Add(-int64(n))
 		return false
 	}
-	if total > int64(q.High) && wq.over.CompareAndSwap(false, true) {
-		p.post(overHighMark, true)
-	}
+	p.crossed(wq, total, n)
 	return true
 }
 
-// wrote counts n queued bytes as written (actor).
-func (c *conn) wrote(n int) {
-	wq := c.proc.wq.Load()
-	if wq == nil {
+// addQueued adds delta bytes to the count (negative: taken by the socket).
+func (p *process) addQueued(delta int) {
+	if delta == 0 {
 		return
 	}
-	if wq.bytes.Add(-int64(n)) <= int64(c.g.writeQueue.Low) && wq.over.CompareAndSwap(true, false) {
-		wq.release(false)
-		if c.toldOver { // else the handler never heard it was over: nothing changed for it
-			c.toldOver = false
-			c.run(cbInfo, behaviours.Writability{Writable: true, Queued: int(wq.bytes.Load())}, nil)
+	wq := p.writeQueue()
+	p.crossed(wq, wq.bytes.Add(int64(delta)), delta)
+}
+
+// crossed moves the watermark state after the count changed by delta to
+// total, and tells the actor if it moved.
+func (p *process) crossed(wq *writeQueue, total int64, delta int) {
+	q := &p.g.writeQueue
+	switch {
+	case delta > 0 && total > int64(q.High):
+		if wq.over.CompareAndSwap(false, true) {
+			p.post(writeNoticeMsg, true)
+		}
+	case delta < 0 && total <= int64(q.Low):
+		if wq.over.CompareAndSwap(true, false) {
+			wq.release(false)
+			p.post(writeNoticeMsg, true)
 		}
 	}
 }
@@ -155,24 +182,30 @@ func (p *process) awaitWritable(ctx context.Context, q *WriteQueue) error {
 	return nil
 }
 
-// writability is posted when the queue passes the high mark. It is
-// posted as a system message, so that it overtakes the sends queued
-// ahead of it (the mailbox hands it to Receive): behind them, the handler
-// would hear of it only once they had drained the queue.
-type writability struct{}
-
-var overHighMark = &writability{}
-
-// overHigh tells the handler the queue is over its high mark, if it
-// still is and the handler has not been told (actor).
-func (c *conn) overHigh() {
-	wq := c.proc.wq.Load()
-	if wq == nil || !wq.over.Load() || c.toldOver {
+// onWriteNotice tells the handler what changed on the write side: the
+// flusher failed (the connection ends), or the queue crossed a watermark
+// since it last heard (actor).
+func (c *conn) onWriteNotice() {
+	if c.ob.st.load() == wsFailed {
+		c.terminate(c.ob.err)
 		return
 	}
-	c.toldOver = true
-	c.run(cbInfo, behaviours.Writability{Writable: false, Queued: int(wq.bytes.Load())}, nil)
+	wq := c.proc.wq.Load()
+	if wq == nil {
+		return
+	}
+	if over := wq.over.Load(); over != c.toldOver {
+		c.toldOver = over
+		c.run(cbInfo, behaviours.Writability{Writable: !over, Queued: int(wq.bytes.Load())}, nil)
+	}
 }
+
+// paused reports whether the connection stops reading its socket: its
+// write queue is over the high mark and back-pressure is on (actor).
+func (c *conn) paused() bool { return !c.noBackPressure && !c.Writable() }
+
+// SetBackPressure turns back-pressure on or off for this connection.
+func (c *conn) SetBackPressure(on bool) { c.noBackPressure = !on }
 
 // Writable reports whether the connection is below its high watermark.
 func (c *conn) Writable() bool {
@@ -180,8 +213,8 @@ func (c *conn) Writable() bool {
 	return wq == nil || !wq.over.Load()
 }
 
-// SendSync writes p on the connection pid and returns once it is written
-// (or the write failed). While the connection is over its high
+// SendSync writes p on the connection pid and returns once its socket
+// has taken it (or the write failed). While the connection is over its high
 // watermark it first waits for its queue to drain (or fails with
 // ErrWriteBlocked, WriteQueue.FailFast); waiting, like the request, ends
 // with ctx. A PID with no live connection gives an error wrapping
@@ -213,7 +246,6 @@ func localConn(sys *actor.ActorSystem, pid *actor.PID) *process {
 }
 
 // overflow is posted (as a system message, so it overtakes the queued
-// sends) when a send is refused past the hard cap.
-type overflow struct{}
-
-var overflowStop = &overflow{}
+// sends) when a send or a message is refused past a cap; it carries the
+// reason the connection ends with.
+type overflow struct{ err error }

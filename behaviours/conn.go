@@ -50,6 +50,12 @@ type Conn interface {
 	// Writable reports whether the bytes sent to the connection and not
 	// yet written are below its high watermark (see [Writability]).
 	Writable() bool
+	// SetBackPressure turns back-pressure on (the default) or off for this
+	// connection. On, the connection stops reading its socket while more
+	// than the high watermark of bytes wait to be written, and reads again
+	// at the low one; off, it reads on and the handler manages writability
+	// itself (HandleInfo hears [Writability] either way).
+	SetBackPressure(on bool)
 	// Register registers the connection under name in its registry (its
 	// owner's: local by default, a cluster one if so configured), for
 	// example once a login packet said who the peer is; the name is
@@ -61,9 +67,10 @@ type Conn interface {
 }
 
 // Writability reaches HandleInfo when the bytes sent to the connection
-// (by SendSync, SendAsync or a pool) and not yet written pass the high
-// watermark (Writable false: the peer reads slower than it is sent to)
-// and when they drain back to the low one (Writable true).
+// (by its handler's Results, SendSync, SendAsync, a pool, another node)
+// and not yet taken by its socket pass the high watermark (Writable
+// false: the peer reads slower than it is sent to) and when they drain
+// back to the low one (Writable true).
 type Writability struct {
 	Writable bool
 	Queued   int // bytes queued when it changed

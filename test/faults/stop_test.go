@@ -25,14 +25,14 @@ import (
 // (30 s, 5 s).
 const stopSlack = 1500 * time.Millisecond
 
-// awaitStall waits until n stops changing for quiet while the server's
-// one connection is in the middle of an actor turn: a peer that reads
-// nothing has stalled its write.
+// awaitStall waits until n stops changing for quiet while the server
+// has its one connection: a peer that reads nothing has filled the
+// connection's write queue, and back-pressure stopped its reads.
 func awaitStall(t testing.TB, srv *server.Server, n *atomic.Int64, quiet time.Duration) {
 	t.Helper()
 	last, since := int64(-1), time.Now()
 	require.Eventually(t, func() bool {
-		if v := n.Load(); v != last || srv.Info().Conns.Busy != 1 {
+		if v := n.Load(); v != last || srv.Info().Conns.Up != 1 {
 			last, since = v, time.Now()
 			return false
 		}
