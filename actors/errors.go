@@ -25,10 +25,11 @@ var (
 	// ErrIdleTimeout: no complete frame arrived for the idle timeout
 	// (WithIdleTimeout); the connection was reset.
 	ErrIdleTimeout = errors.New("etcp: idle timeout: no complete frame")
-	// ErrOverflow: more bytes were sent to the connection than its hard
-	// cap allows while it could not write them (WithWriteQueue); the
-	// connection was reset.
-	ErrOverflow = errors.New("etcp: write queue overflow")
+	// ErrOverflow: more was sent to the connection than it may hold: more
+	// bytes than its write queue's hard cap while it could not write them
+	// (WithWriteQueue), or more messages than its mailbox's limit
+	// (WithMailboxLimit). The send was refused and the connection reset.
+	ErrOverflow = errors.New("etcp: overflow")
 	// ErrWriteBlocked: a SendSync found the connection over its high
 	// watermark and was told not to wait (WithWriteQueue).
 	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")

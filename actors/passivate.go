@@ -88,12 +88,25 @@ func (p *process) SendUserMessage(_ *actor.PID, msg any) {
 	if !p.admit(msg) {
 		return
 	}
-	if p.postLimit(msg, false, p.g.mailboxLimit) {
-		p.refuse(msg, fmt.Errorf("%w: more than %d messages queued in its mailbox", ErrOverflow, p.g.mailboxLimit))
+	limit := p.g.mailboxLimit
+	if stopping(msg) {
+		limit = 0 // a stop is never refused
+	}
+	if p.postLimit(msg, false, limit) {
+		p.refuse(msg, fmt.Errorf("%w: more than %d messages in its mailbox", ErrOverflow, limit))
 	}
 }
 func (p *process) SendSystemMessage(_ *actor.PID, msg any) { p.post(msg, true) }
 func (p *process) Stop(_ *actor.PID)                       { p.post(stopSystemMessage, true) }
+
+// stopping reports whether msg asks the connection to stop.
+func stopping(msg any) bool {
+	switch actor.UnwrapEnvelopeMessage(msg).(type) {
+	case *Stop, *wirepb.Stop:
+		return true
+	}
+	return false
+}
 
 // admit counts a Send, local or from another node, in the connection's
 // write queue. One past the hard cap is refused (its sender hears
@@ -121,7 +134,7 @@ func (p *process) admit(msg any) bool {
 	if p.queueSend(n, q) {
 		return true
 	}
-	p.refuse(msg, fmt.Errorf("%w: more than %d bytes queued", ErrOverflow, q.Max))
+	p.refuse(msg, fmt.Errorf("%w: more than %d bytes queued to write", ErrOverflow, q.Max))
 	return false
 }
 

@@ -38,6 +38,9 @@ type ConnStats struct {
 	// BytesIn and BytesOut are read from and written to the socket;
 	// FramesIn and FramesOut are the packets delivered and sent.
 	BytesIn, BytesOut, FramesIn, FramesOut uint64
+	// Queued is the bytes sent to it and not yet taken by its socket
+	// (its write queue: see [WriteQueue]).
+	Queued int64
 	// Mailbox is the number of messages waiting in its mailbox.
 	Mailbox int
 }
@@ -99,6 +102,9 @@ func (p *process) readStats(s *ConnStats, full bool) {
 		BytesIn: p.counters.bytesIn.Load(), BytesOut: p.counters.bytesOut.Load(),
 		FramesIn: p.counters.framesIn.Load(), FramesOut: p.counters.framesOut.Load(),
 		LastFrame: epoch.Add(time.Duration(p.lastFrame.Load()))}
+	if wq := p.wq.Load(); wq != nil {
+		s.Queued = wq.bytes.Load()
+	}
 	switch st := p.st.load(); {
 	case st == stAsleep:
 		s.State = "passivated"

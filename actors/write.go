@@ -104,7 +104,7 @@ func (c *conn) flush() error {
 		c.ob.st.move(wsDirect, wsFlushing)
 		c.ob.mu.Unlock()
 		c.out = nil
-		c.proc.addQueued(len(b)-n-credit)
+		c.proc.addQueued(len(b) - n - credit)
 		c.startFlusher()
 		return c.settleAcks(nil)
 	}
@@ -114,7 +114,7 @@ func (c *conn) flush() error {
 		c.ob.buf = append(c.ob.buf, b...)
 		c.ob.mu.Unlock()
 		c.releaseOut()
-		c.proc.addQueued(len(b)-credit)
+		c.proc.addQueued(len(b) - credit)
 		return c.settleAcks(nil)
 	case wsDirect: // the flusher finished meanwhile
 		c.ob.mu.Unlock()

@@ -67,6 +67,8 @@ type probe struct {
 	timeout func(c behaviours.Conn) behaviours.Result
 	init    func(c behaviours.Conn) behaviours.Result
 	onTerm  func(c behaviours.Conn, reason error)
+	// swallow makes Terminate return nil whatever the reason.
+	swallow bool
 }
 
 func newProbe() *probe {
@@ -142,6 +144,9 @@ func (h *handler) Terminate(c behaviours.Conn, reason error) error {
 	select {
 	case h.p.termCh <- term{id: c.ID(), reason: reason, at: time.Now()}:
 	default: // the counts stay exact; only the channel is bounded
+	}
+	if h.p.swallow {
+		return nil
 	}
 	return reason
 }
