@@ -12,7 +12,10 @@
 // time and applies the Result each returns, in one place: packets are
 // written, replies sent, the timeout and mode changed, then the
 // connection closes, stops or hibernates as asked. At most one read is in
-// flight, so a slow handler slows its own peer through TCP back-pressure.
+// flight, so a slow handler slows its own peer through TCP back-pressure;
+// and a connection whose peer reads slower than it is written to stops
+// reading until its write queue drains, so a slow reader slows its own
+// sends too.
 //
 // # Messages
 //
@@ -69,8 +72,9 @@
 // states are those of a reader that parks after every read (parked,
 // reading, posted, parking, parked). Nothing a turn does may block the
 // loop: a read the actor cannot take at once is awaited on a goroutine of
-// its own, and a write to a peer that does not read, or a StartTLS
-// handshake, hands the poller to a new goroutine first.
+// its own, a write never waits (what the socket does not take goes to the
+// connection's flusher), and a StartTLS handshake hands the poller to a
+// new goroutine first.
 //
 // Hibernation (asked for by a Result, or after IdleHibernate) parks at
 // once, gives back buffers and timers, and then passivates the actor: its
@@ -210,4 +214,39 @@
 // for that passivation to succeed (nothing left to nudge) or give up
 // (posted again), so no passivation is lost. The mailbox's own status
 // (open, retired, closed) is documented on mbStatus.
+//
+// # The write side's states
+//
+// The actor never waits for the peer. It writes what the socket takes at
+// once; the rest, the backlog, is written by a flusher goroutine that
+// exists only while a backlog does (flusher.go), while the actor goes on
+// with its mailbox. The write side has a state word of its own
+// (writestate.go), changed by compare-and-swap through its listed
+// transitions only, as the read side's:
+//
+//	direct    the actor: the socket's writes (it never waits in one)
+//	flushing  the flusher: the socket's writes and the backlog's front; the actor
+//	          appends to the backlog under the outbox's lock
+//	failed    the actor: the flusher's write failed; the connection ends with its error
+//	closing   the flusher: the connection ended; it delivers the backlog, then closes
+//	closed    no one: the socket is closed or closing
+//
+// The transitions (from, to, who makes it, why):
+//
+//	direct    => flushing  actor   the socket did not take a write whole: the rest is the backlog, a flusher starts
+//	direct    => closing   actor   an error end whose replies must reach the peer before the reset
+//	direct    => closed    actor   the connection ends with nothing to deliver: the actor closes the socket
+//	flushing  => direct    flusher the backlog is written: the flusher ends
+//	flushing  => failed    flusher a write failed or stalled for the write timeout: the actor is told
+//	flushing  => closing   actor   the connection ends: the flusher delivers the backlog, then closes
+//	flushing  => closed    actor   the connection ends at once (a timeout, an overflow, a forced stop): the backlog is dropped
+//	failed    => closed    actor   the connection ends on the failure: the actor closes the socket
+//	closing   => closed    flusher delivered, or given up: the flusher closes the socket
+//
+// What is queued (handler packets the socket did not take, and every
+// Send, local or remote, from the moment it is posted) is counted in one
+// place, the write queue (writequeue.go), and leaves the count when the
+// socket takes it. Over its high mark the handler hears
+// behaviours.Writability, and the connection stops reading its socket
+// until the queue falls to the low mark (back-pressure).
 package actors

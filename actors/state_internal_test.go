@@ -95,6 +95,32 @@ func TestTransitionTableIsDocumented(t *testing.T) {
 	assert.Equal(t, inCode, documented)
 }
 
+// The package doc's write-side table lists exactly the write side's
+// transitions.
+func TestWriteTransitionTableIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	row := regexp.MustCompile(`(?m)^//\s+([a-z-]+)\s+=>\s+([a-z-]+)\s+(actor|flusher)\s+(.+)$`)
+	documented := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]+" -> "+m[2]+" by "+m[3]+": "+m[4]] = true
+	}
+	inCode := map[string]bool{}
+	for _, tr := range wtransitions {
+		inCode[tr.from.String()+" -> "+tr.to.String()+" by "+tr.by.String()+": "+tr.why] = true
+	}
+	assert.Equal(t, inCode, documented)
+	for s := range numWStates {
+		ends := s == wsClosed
+		for _, tr := range wtransitions {
+			if tr.from == s {
+				ends = true
+			}
+		}
+		assert.True(t, ends, "%v is a dead end", s)
+	}
+}
+
 func TestStateNames(t *testing.T) {
 	seen := map[string]bool{}
 	for s := range numStates {

@@ -97,10 +97,18 @@ func TestWritabilityWatermarks(t *testing.T) {
 
 // Defect 6: SendSync over the high mark waits until the peer reads, or
 // fails at once with FailFast.
+//
+// Paced: the sends come slower than the actor writes them (5 ms apart),
+// so the queue grows only because the socket stalls. Before, it passed
+// only when the sender outran the actor.
 func TestSendSyncWaitsForThePeer(t *testing.T) {
-	for _, failFast := range []bool{false, true} {
-		name := map[bool]string{false: "wait", true: "fail fast"}[failFast]
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failFast bool
+		pace     time.Duration
+	}{{"wait", false, 0}, {"fail fast", true, 0}, {"fail fast paced", true, 5 * time.Millisecond}} {
+		failFast := tc.failFast
+		t.Run(tc.name, func(t *testing.T) {
 			sys := testkit.NewSystem(t)
 			peers := listenPeer(t)
 			p, _, _, seen := writeProbe()
@@ -112,6 +120,9 @@ func TestSendSyncWaitsForThePeer(t *testing.T) {
 				b := randomBytes(16<<10, uint64(100+i))
 				want = append(want, b...)
 				client.SendAsync(sys.Root, pid, b)
+				if tc.pace > 0 {
+					time.Sleep(tc.pace) // a slow sender, not a synchronisation
+				}
 			}
 			ws := testkit.Recv(t, seen)
 			require.False(t, ws.w.Writable, "over the high mark: %+v", ws)
