@@ -514,6 +514,7 @@ func (c *conn) terminate(reason error) {
 	}
 	if c.handler != nil {
 		reason = c.invokeTerminate(reason)
+		end = max(end, c.endOf(reason)) // Terminate may not soften the end; its own panic is an error end
 	}
 	c.stopTimers()
 	if c.hibernated {
