@@ -44,6 +44,9 @@ type outbox struct {
 	acks       []ack
 	err        error
 	resetAfter bool
+	// wantDrain: the actor waits for the backlog to be gone (a StartTLS,
+	// a passivation): the flusher tells it then.
+	wantDrain atomic.Bool
 }
 
 // flushChunk is the most one write call of the flusher is given, so that
@@ -51,11 +54,22 @@ type outbox struct {
 const flushChunk = 64 << 10
 
 // writeNotice tells the actor its write side changed: the queue crossed
-// a watermark, the backlog is gone, or the flusher failed. It is posted
+// a watermark, the backlog it waited for is gone (writeIdle), or the
+// flusher failed. It is posted
 // as a system message, so that it overtakes the sends queued ahead of it.
 type writeNotice struct{}
 
 var writeNoticeMsg = &writeNotice{}
+
+// writeIdle reports whether the write side has no backlog; if it has,
+// the flusher posts a writeNotice once it is gone (actor).
+func (c *conn) writeIdle() bool {
+	if c.ob.st.load() == wsDirect {
+		return true
+	}
+	c.ob.wantDrain.Store(true)
+	return c.ob.st.load() == wsDirect // gone meanwhile: the notice may come all the same
+}
 
 // startFlusher starts the flusher of the backlog just made (actor, in
 // wsFlushing or wsClosing).
@@ -81,7 +95,9 @@ func (c *conn) flushBacklog(sock transport.Conn) {
 			if ob.st.move(wsFlushing, wsDirect) {
 				ob.answerAcks(c, nil)
 				ob.mu.Unlock()
-				c.proc.post(writeNoticeMsg, true) // what waited for the backlog may go on
+				if ob.wantDrain.Swap(false) {
+					c.proc.post(writeNoticeMsg, true) // what waited for the backlog may go on
+				}
 				return
 			}
 			closing, resetAfter := ob.st.load() == wsClosing, ob.resetAfter

@@ -239,7 +239,7 @@ func (c *conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, pare
 // a message, a reader still parking) brings it back here or wakes it.
 func (c *conn) passivate() bool {
 	if !canPark || c.life != lifeUp || c.watched || c.upgrade != nil || c.recvTimed ||
-		c.out != nil || c.ob.st.load() != wsDirect || c.raw == nil {
+		c.out != nil || c.raw == nil || !c.writeIdle() {
 		return false
 	}
 	det, ok := c.sock.(transport.Detacher)

@@ -8,7 +8,7 @@ import (
 
 // readyForTLS reports whether StartTLS can go ahead: the actor owns the
 // socket's reads, and no backlog is left to write (actor).
-func (c *conn) readyForTLS() bool { return c.ob.st.load() == wsDirect && c.stopReader() }
+func (c *conn) readyForTLS() bool { return c.writeIdle() && c.stopReader() }
 
 // startTLS upgrades the live socket (STARTTLS). It runs from settle, after
 // the Result's packets were flushed, once the actor owns the socket (the
@@ -21,7 +21,7 @@ func (c *conn) startTLS() {
 		c.terminate(err)
 		return
 	}
-	if c.ob.st.load() != wsDirect {
+	if !c.writeIdle() {
 		return // the flusher's notice, once the backlog is written, brings it back here
 	}
 	cfg := c.upgrade
