@@ -399,11 +399,24 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 // Shutdown stops the server gracefully: the acceptors sleep (the port
 // stops accepting, new peers wait in the backlog), the connections are
 // left to finish; when ctx ends, what is left is stopped as by Stop
-// (reason ErrShutdown). It returns once the server has stopped.
+// (reason ErrShutdown). It returns once the server has stopped. As
+// net/http's Shutdown, it returns nil when every connection ended on its
+// own before ctx did, and an error wrapping ctx's error (saying how many
+// connections were still open) when some had to be stopped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.Sleep(context.Background())
-	_ = s.WaitConnections(ctx, func(n int) bool { return n == 0 })
-	return s.Stop(context.Background(), nil)
+	var left int
+	waitErr := s.WaitConnections(ctx, func(n int) bool { left = n; return n == 0 })
+	stopErr := s.Stop(context.Background(), nil)
+	if waitErr != nil && ctx.Err() != nil {
+		noun := "connections"
+		if left == 1 {
+			noun = "connection"
+		}
+		return errors.Join(fmt.Errorf("etcp/server: shutdown %s: stopped %d %s still open when the grace ended: %w",
+			s.name, left, noun, ctx.Err()), stopErr)
+	}
+	return stopErr
 }
 
 // Stop stops the server: the listeners close, the acceptors stop, and
