@@ -194,6 +194,10 @@ func (c *conn) Receive(ctx actor.Context) {
 			c.terminate(err)
 		}
 	case *Call:
+		if ctx.Sender() == nil { // sent, not requested: no one to reply to
+			c.Logger().Error("etcp: refused a Call with no sender: nobody to reply to, HandleCall not run (send a Call as a request)")
+			break
+		}
 		c.arrived()
 		c.from = behaviours.NewFrom(ctx.Sender())
 		c.run(cbCall, m.Request, nil)

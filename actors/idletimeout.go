@@ -12,8 +12,8 @@ import (
 // store per frame, which the statistics report too); one timer per group walks
 // its connections every quarter of the timeout, and tells those past it
 // to end, passivated ones included (the message wakes them). The timer
-// runs only while the group has connections, so an idle owner holds
-// nothing.
+// runs only while the group has connections (starting ones included), so
+// an idle owner holds nothing.
 
 // sweeper is a group's idle-timeout timer.
 type sweeper struct {
@@ -46,16 +46,19 @@ func (g *Group) armSweep() {
 }
 
 // sweepIdle tells the connections past the idle timeout to end, and
-// looks again a quarter of it later while any connection is left.
+// looks again a quarter of it later while any connection is left. Every
+// connection of the list keeps the sweep going, those still starting (a
+// handshake or an Init slower than the timeout) included: nothing arms
+// it again when they come up. Only those that are up can expire.
 func (g *Group) sweepIdle() {
 	now := time.Since(epoch)
 	var expired []*process
 	n := 0
 	g.conns.each(func(p *process) {
+		n++
 		if !p.st.load().up() {
 			return
 		}
-		n++
 		if now-time.Duration(p.lastFrame.Load()) >= g.idleTimeout {
 			expired = append(expired, p)
 		}

@@ -17,7 +17,8 @@
 // does not wait, and a write error ends the connection. [Call] runs the
 // handler's HandleCall and returns its reply; [Cast], [Event] and [Info]
 // reach HandleCast, HandleEvent and HandleInfo. [Stop] ends the connection
-// with a reason and returns once Terminate has run. Every function that
+// with a reason and returns once Terminate has run (or, when its context
+// ends first, shuts the connection's socket down). Every function that
 // waits takes a context; a PID whose connection has ended gives an error
 // wrapping actors.ErrClosed.
 //

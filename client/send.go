@@ -114,15 +114,23 @@ func Info[T Target](s actor.SenderContext, to T, msg any) error {
 
 // Stop ends the connection with reason (nil is normal) and returns once
 // Terminate has run and the socket is closed. Stopping a connection that
-// has already ended succeeds.
+// has already ended succeeds. If ctx ends first (the connection is
+// blocked, or its handler is in a callback that does not return), Stop
+// returns ctx's error and, for a connection of this process, interrupts
+// and shuts down its socket at once (actors.ForceClose): the peer sees
+// the connection end, and Terminate runs when the callback returns.
 func Stop[T Target](ctx context.Context, s actor.SenderContext, to T, reason error) error {
 	pid, err := resolve(s, to)
 	if err != nil {
 		return err
 	}
+	asked := ctx.Err() == nil // the Stop is sent
 	_, err = actors.Request(ctx, s, pid, &actors.Stop{Reason: reason})
 	if errors.Is(err, actors.ErrClosed) {
 		return nil
+	}
+	if asked && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		actors.ForceClose(s.ActorSystem(), pid)
 	}
 	return err
 }

@@ -36,4 +36,6 @@
 // connection: each one's Terminate runs, with the reason given, or
 // actors.ErrShutdown when it is nil. It returns once all of that is done
 // and no goroutine of the server is left, or when its context ends.
+// [Server.Shutdown] drains first; it returns by its context plus the
+// stop grace (and 400 ms), whatever the handlers do.
 package server

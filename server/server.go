@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -399,18 +400,51 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 // Shutdown stops the server gracefully: the acceptors sleep (the port
 // stops accepting, new peers wait in the backlog), the connections are
 // left to finish; when ctx ends, what is left is stopped as by Stop
-// (reason ErrShutdown). It returns once the server has stopped.
+// (reason ErrShutdown). It returns once the server has stopped, or at
+// the latest the stop grace plus 2 × forceSettle (400 ms) after ctx
+// ended, whatever the handlers do: a connection whose callback never
+// returns has its socket shut down then (see Stop), and Done is closed
+// once its callback returns and its Terminate has run. As net/http's
+// Shutdown, it returns nil when every connection ended on its own before
+// ctx did, and an error wrapping ctx's error (saying how many
+// connections were still open) when some had to be stopped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.Sleep(context.Background())
-	_ = s.WaitConnections(ctx, func(n int) bool { return n == 0 })
-	return s.Stop(context.Background(), nil)
+	var left int
+	waitErr := s.WaitConnections(ctx, func(n int) bool { left = n; return n == 0 })
+	// Bounded: a connection whose callback never returns has its socket
+	// shut down after the stop grace and forceSettle, and is not waited
+	// for longer than forceSettle more.
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+2*forceSettle)
+	defer cancel()
+	stopErr := s.Stop(stopCtx, nil)
+	if stopErr != nil && stopCtx.Err() != nil {
+		stopErr = fmt.Errorf("etcp/server: shutdown %s: %s still in a callback after the stop grace "+
+			"(sockets shut down; Done is closed once the callbacks return): %w", s.name, connCount(s.Info().Active), stopCtx.Err())
+	}
+	if waitErr != nil && ctx.Err() != nil {
+		return errors.Join(fmt.Errorf("etcp/server: shutdown %s: stopped %s still open when the grace ended: %w",
+			s.name, connCount(left), ctx.Err()), stopErr)
+	}
+	return stopErr
+}
+
+// connCount is "1 connection" or "n connections".
+func connCount(n int) string {
+	if n == 1 {
+		return "1 connection"
+	}
+	return strconv.Itoa(n) + " connections"
 }
 
 // Stop stops the server: the listeners close, the acceptors stop, and
 // every connection is stopped (each one's Terminate runs, with reason, or
 // actors.ErrShutdown when reason is nil). A connection still blocked in
 // a write or handshake after the stop grace (WithStopGrace) has its
-// socket interrupted, so no peer can hold Stop up. It returns when all of
+// socket interrupted, so no peer can hold Stop up; one still alive
+// forceSettle (200 ms) later, in a callback that does not return, has
+// its socket shut down, so its peer sees the connection end, and its
+// Terminate runs when the callback returns. It returns when all of
 // that is done and every connection goroutine has exited, or when ctx
 // ends. Calling it again waits for the same stop.
 func (s *Server) Stop(ctx context.Context, reason error) error {
@@ -426,10 +460,19 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 // fail stops a server that cannot go on (its listener died for good).
 func (s *Server) fail(err error) { s.stop(nil, err) }
 
+// forceSettle is how long after the stop grace's interruption (Force)
+// a stopping connection still alive, which can only be in a callback
+// that does not return, has its socket shut down (ForceClose). The
+// interruption comes first, and alone for that long, so that a
+// connection blocked in a write ends with the stop reason rather than
+// the error of a write to a shut-down socket.
+const forceSettle = 200 * time.Millisecond
+
 // stop stops the server once: the listeners close, the connections are
 // told why, and the supervisor's stop (the whole tree, unless its parent
 // stopped it already) is awaited in the background; connections still
-// blocked after the stop grace are forced.
+// blocked after the stop grace are forced, and those still alive
+// forceSettle later have their sockets shut down.
 func (s *Server) stop(reason, cause error) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
@@ -441,10 +484,12 @@ func (s *Server) stop(reason, cause error) {
 		s.conns.BeginStop(reason)
 		s.listening.close()
 		force := time.AfterFunc(s.opts.StopGrace, s.conns.Force)
+		forceClose := time.AfterFunc(s.opts.StopGrace+forceSettle, s.conns.ForceClose)
 		go func() {
 			_ = s.sys.Root.StopFuture(s.pid).Wait()
 			s.conns.Wait()
 			force.Stop()
+			forceClose.Stop()
 			s.sys.EventStream.Unsubscribe(s.deadSub)
 			close(s.done)
 		}()

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -153,5 +154,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	gctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	return srv.Shutdown(gctx)
+	err = srv.Shutdown(gctx)
+	if err != nil && gctx.Err() != nil && errors.Is(err, gctx.Err()) {
+		// Connections still open when the grace ended were stopped: what
+		// a signal asks for, so the exit stays clean.
+		slog.New(slog.NewTextHandler(stderr, nil)).Warn(
+			"remote-supervise: stopped the connections still open after the grace", "grace", *grace, "err", err)
+		return nil
+	}
+	return err
 }

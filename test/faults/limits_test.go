@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -132,7 +133,7 @@ func TestShutdownStopsWhatIsLeft(t *testing.T) {
 
 	var err error
 	took := within(func() { err = srv.Shutdown(ctxFor(t, wait)) })
-	require.NoError(t, err)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the grace ran out: the connections were stopped")
 	t.Logf("shutdown took %v", took)
 	require.GreaterOrEqual(t, took, wait)
 	require.Less(t, took, wait+server.DefaultStopGrace+stopSlack)

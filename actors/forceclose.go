@@ -1,0 +1,80 @@
+package actors
+
+import (
+	"net"
+	"syscall"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Forcing a connection's socket closed while its actor may still run. A
+// deadline in the past ([Group.Force]) interrupts a blocked socket
+// operation, but a callback that does not return is in none: its peer
+// would stay connected, and its owner's stop held, until the callback
+// returns. ForceClose and [Group.ForceClose] end the connection on the
+// wire at once: the socket is shut down in both directions, so the peer
+// sees the end of the stream and a read or write the actor makes
+// afterwards fails, and the descriptor itself is closed by the actor as
+// it ends (Terminate still runs once, when the callback returns). The
+// descriptor is not closed under the actor: its number could be given
+// to another socket while the actor, its reader or the event loop still
+// use it.
+
+// ForceClose shuts down the socket of the connection pid of sys (as
+// [Group.ForceClose] does for one connection), reporting false if pid
+// is not a live connection of this process or has no actor (a
+// passivated connection is in no callback). Its owner calls it when a
+// stop it asked for did not finish in time.
+func ForceClose(sys *actor.ActorSystem, pid *actor.PID) bool {
+	p := localConn(sys, pid)
+	if p == nil {
+		return false
+	}
+	return p.forceClose()
+}
+
+// ForceClose shuts down the socket of every connection of the group that
+// still has an actor, after setting its deadline in the past as [Group.Force]
+// does: an owner calls it once Force has had time to take effect, for
+// the connections stuck in a callback that never returns, so that their
+// peers see their connections end and the owner's stop need not wait for
+// them.
+func (g *Group) ForceClose() {
+	g.conns.each(func(p *process) { p.forceClose() })
+}
+
+// forceClose interrupts and shuts down the socket of the live actor, if
+// any, reporting whether there was one.
+func (p *process) forceClose() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb := p.mb.Load()
+	if mb == nil {
+		return false
+	}
+	_ = mb.conn.sock.SetDeadline(kickTime)
+	shutdownSocket(mb.conn.sock)
+	return true
+}
+
+// shutdownSocket shuts sock's descriptor down for reading and writing,
+// without closing it; a socket closed already is left alone.
+func shutdownSocket(sock any) {
+	switch s := sock.(type) {
+	case *loopConn:
+		// A use of the descriptor: a Close meanwhile leaves close(2) to
+		// its release, so the shutdown cannot reach a reused number.
+		if s.acquire() {
+			_ = syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+			s.release()
+		}
+	case interface{ NetConn() net.Conn }: // TLS: the socket under it
+		shutdownSocket(s.NetConn())
+	case syscall.Conn:
+		// Control holds Go's reference to the descriptor, and fails once
+		// it is closed.
+		if rc, err := s.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+		}
+	}
+}
