@@ -51,7 +51,21 @@ func (c *conn) endOf(reason error) endKind {
 // or hands it to the flusher to close once its bytes are delivered
 // (actor, ending).
 func (c *conn) endWrite(end endKind, reason error) {
-	ob := &c.ob
+	if c.ob == nil { // never had a backlog: the common case
+		if end == endAfterReplies {
+			if n, ok := unsent(c.sock); ok && n > 0 {
+				c.outbox() // deliver, then reset, from the flusher
+			}
+		}
+		if c.ob == nil {
+			if end != endClean {
+				reset(c.sock)
+			}
+			c.sock.Close()
+			return
+		}
+	}
+	ob := c.ob
 	ob.mu.Lock()
 	st := ob.st.load()
 	switch {
@@ -88,10 +102,10 @@ func (c *conn) endWrite(end endKind, reason error) {
 // answerAcks answers the replies of the actor's last turn that never
 // reached the write side (actor, ending).
 func (c *conn) answerAcks(reason error) {
-	for _, a := range c.acks {
+	for _, a := range c.ob.pending {
 		c.sendReply(a.to, closedBy(reason))
 	}
-	c.acks = nil
+	c.ob.pending = nil
 }
 
 // closedBy is the error a request hears when the connection ended (with

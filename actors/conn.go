@@ -64,13 +64,12 @@ type conn struct {
 
 	// The write side (write.go, flusher.go): the actor's buffer for this
 	// turn, the part of it already counted in the write queue (Sends),
-	// the stream position handed to the socket so far, replies waiting for
-	// their bytes, and what the socket did not take (ob).
+	// the stream position handed to the socket so far, and the outbox,
+	// made by the first backlog or reply that waits for its bytes.
 	out       *[]byte
 	outCredit int
 	streamPos uint64
-	acks      []ack
-	ob        outbox
+	ob        *outbox
 	writeFn   func(uintptr) bool // c.rawWrite, bound once
 	wbuf      []byte             // what rawWrite writes, and what it did
 	wn        int
@@ -446,7 +445,8 @@ func (c *conn) onSend(m *Send) {
 	}
 	c.outCredit += len(m.Data)
 	if s := c.ctx.Sender(); s != nil {
-		c.acks = append(c.acks, ack{pos: c.queuedEnd(), to: s})
+		ob := c.outbox()
+		ob.pending = append(ob.pending, ack{pos: c.queuedEnd(), to: s})
 	}
 }
 

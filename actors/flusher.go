@@ -44,6 +44,9 @@ type outbox struct {
 	acks       []ack
 	err        error
 	resetAfter bool
+	// pending are the replies of the actor's turn, kept by the actor
+	// until its flush hands them over (settleAcks).
+	pending []ack
 	// wantDrain: the actor waits for the backlog to be gone (a StartTLS,
 	// a passivation): the flusher tells it then.
 	wantDrain atomic.Bool
@@ -64,7 +67,7 @@ var writeNoticeMsg = &writeNotice{}
 // writeIdle reports whether the write side has no backlog; if it has,
 // the flusher posts a writeNotice once it is gone (actor).
 func (c *conn) writeIdle() bool {
-	if c.ob.st.load() == wsDirect {
+	if c.writeState() == wsDirect {
 		return true
 	}
 	c.ob.wantDrain.Store(true)
@@ -86,7 +89,7 @@ func (c *conn) flushBacklog(sock transport.Conn) {
 		wd.stop()
 		c.unref()
 	}()
-	ob := &c.ob
+	ob := c.ob
 	for {
 		ob.mu.Lock()
 		b := ob.buf[ob.head:]
@@ -157,7 +160,7 @@ func (c *conn) writeError(err error, wd *watchdog) error {
 // if the connection has ended already, the socket is reset and closed
 // (flusher).
 func (c *conn) failWrite(sock transport.Conn, wd *watchdog, err error) {
-	ob := &c.ob
+	ob := c.ob
 	ob.mu.Lock()
 	ob.err = err
 	ob.answerAcks(c, err)

@@ -70,7 +70,25 @@ func (c *conn) replyAfter(to *actor.PID, v any) {
 		c.sendReply(to, v)
 		return
 	}
-	c.acks = append(c.acks, ack{pos: c.queuedEnd(), to: to, v: v})
+	ob := c.outbox()
+	ob.pending = append(ob.pending, ack{pos: c.queuedEnd(), to: to, v: v})
+}
+
+// writeState is the write side's state: direct until the first backlog.
+func (c *conn) writeState() wstate {
+	if c.ob == nil {
+		return wsDirect
+	}
+	return c.ob.st.load()
+}
+
+// outbox returns the connection's outbox, made on first use (actor; the
+// flusher only ever sees it made).
+func (c *conn) outbox() *outbox {
+	if c.ob == nil {
+		c.ob = &outbox{}
+	}
+	return c.ob
 }
 
 // flush hands what is queued to the write side: written at once as far
@@ -84,7 +102,7 @@ func (c *conn) flush() error {
 	credit := c.outCredit
 	c.outCredit = 0
 	c.streamPos += uint64(len(b))
-	if c.ob.st.load() == wsDirect {
+	if c.writeState() == wsDirect {
 		n, err := c.tryWrite(b)
 		c.took(n)
 		if err != nil {
@@ -99,30 +117,32 @@ func (c *conn) flush() error {
 		}
 		// The socket is full: the rest is the backlog. The buffer goes
 		// with it (no copy).
-		c.ob.mu.Lock()
-		c.ob.buf, c.ob.head = b[n:], 0
-		c.ob.st.move(wsDirect, wsFlushing)
-		c.ob.mu.Unlock()
+		ob := c.outbox()
+		ob.mu.Lock()
+		ob.buf, ob.head = b[n:], 0
+		ob.st.move(wsDirect, wsFlushing)
+		ob.mu.Unlock()
 		c.out = nil
 		c.proc.addQueued(len(b) - n - credit)
 		c.startFlusher()
 		return c.settleAcks(nil)
 	}
-	c.ob.mu.Lock()
-	switch c.ob.st.load() {
+	ob := c.ob
+	ob.mu.Lock()
+	switch ob.st.load() {
 	case wsFlushing:
-		c.ob.buf = append(c.ob.buf, b...)
-		c.ob.mu.Unlock()
+		ob.buf = append(ob.buf, b...)
+		ob.mu.Unlock()
 		c.releaseOut()
 		c.proc.addQueued(len(b) - credit)
 		return c.settleAcks(nil)
 	case wsDirect: // the flusher finished meanwhile
-		c.ob.mu.Unlock()
+		ob.mu.Unlock()
 		c.streamPos -= uint64(len(b))
 		c.outCredit = credit
 		return c.flush()
 	}
-	c.ob.mu.Unlock() // failed: the failure's notice ends the connection
+	ob.mu.Unlock() // failed: the failure's notice ends the connection
 	c.releaseOut()
 	return nil
 }
@@ -131,18 +151,19 @@ func (c *conn) flush() error {
 // err if the write failed; the others wait in the outbox for the flusher
 // (actor).
 func (c *conn) settleAcks(err error) error {
-	if len(c.acks) == 0 {
+	ob := c.ob
+	if ob == nil || len(ob.pending) == 0 {
 		return err
 	}
-	if err == nil && c.ob.st.load() != wsDirect {
-		c.ob.addAcks(c, c.acks)
+	if err == nil && ob.st.load() != wsDirect {
+		ob.addAcks(c, ob.pending)
 	} else {
-		for _, a := range c.acks {
+		for _, a := range ob.pending {
 			c.sendReply(a.to, ackValue(a.v, err))
 		}
 	}
-	clear(c.acks)
-	c.acks = c.acks[:0]
+	clear(ob.pending)
+	ob.pending = ob.pending[:0]
 	return err
 }
 

@@ -186,7 +186,7 @@ func (p *process) awaitWritable(ctx context.Context, q *WriteQueue) error {
 // flusher failed (the connection ends), or the queue crossed a watermark
 // since it last heard (actor).
 func (c *conn) onWriteNotice() {
-	if c.ob.st.load() == wsFailed {
+	if c.writeState() == wsFailed {
 		c.terminate(c.ob.err)
 		return
 	}
