@@ -213,6 +213,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	maxConns := fs.Int("max-conns", 10000, "most clients at once, as Redis's maxclients; more wait in the backlog (0 = no limit)")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
 	eventLoops := fs.Int("event-loops", 1, "serve clients from this many event loops, as Redis serves them from one (0: a goroutine per client)")
+	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose client takes no byte of its replies for this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -261,7 +262,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	srv, err := server.Start(sys, factory, nil, *addr,
 		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns), actors.WithLogger(logger),
 		actors.WithIdleHibernate(*idleHibernate), eventLoopOption(*eventLoops),
-		actors.WithSocket(transport.WithFramer(requestFramer{maxBulk: *maxBulk}), transport.WithMaxFrame(*maxQuery)))
+		actors.WithSocket(transport.WithFramer(requestFramer{maxBulk: *maxBulk}), transport.WithMaxFrame(*maxQuery),
+			transport.WithWriteTimeout(*writeTimeout)))
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func testSlowReaderPipeline(t *testing.T, loops string) {
 		stalled = 200 * time.Millisecond
 		holdMax = 5 * time.Second
 	)
-	ex := startKV(t, "-event-loops", loops)
+	ex := startKV(t, "-event-loops", loops, "-write-timeout", "1s")
 	heap := testkit.SampleHeap(t, 200*time.Millisecond)
 	nc, err := net.DialTimeout("tcp", ex.Addr, testkit.Wait)
 	require.NoError(t, err)
