@@ -86,6 +86,11 @@
 //	-idle-hibernate D      hibernate connections idle this long (default 0: never)
 //	-event-loops N         event loops serving the clients (default 1, as Redis; 0 = a
 //	                       goroutine per client instead)
+//	-write-timeout D       end a client that takes no byte of its replies for this
+//	                       long (default 30s); a client that reads slowly is never cut:
+//	                       while more than 64 KiB of its replies wait, its commands are
+//	                       not read (back-pressure), so a pipelining client is served
+//	                       any volume in bounded memory
 //	-cpuprofile FILE       write a CPU profile (runtime/pprof) until the server stops
 //
 // # Keyspace
