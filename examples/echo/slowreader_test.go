@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -421,29 +420,10 @@ func testSlowReaderConnAnswers(t *testing.T, mode []string) {
 // envOwnProcess marks a process that runs one slow-reader test alone.
 const envOwnProcess = "ECHO_TEST_OWN_PROCESS"
 
-// ownProcess runs the calling test (or subtest) in a process of its own,
-// the test binary again running only it, whose echo's node is then the
-// only protoactor remote of its process (see alone). It returns true in
-// the parent, once that process has passed, logging its output; the test
-// returns at once. In that process it returns false and the test runs.
+// ownProcess runs the calling test in a process of its own (testkit.OwnProcess).
 func ownProcess(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(envOwnProcess) != "" {
-		return false
-	}
-	parts := strings.Split(t.Name(), "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+strings.Join(parts, "/"), "-test.count=1", "-test.v",
-		"-test.timeout=3m")
-	cmd.Env = append(os.Environ(), envOwnProcess+"=1", "GORACE=atexit_sleep_ms=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
-	}
-	t.Logf("in its own process:\n%s", out)
-	return true
+	return testkit.OwnProcess(t, envOwnProcess)
 }
 
 // envOperator makes the test binary an operator: a node of its own that

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server/manage"
+	"github.com/etcp-go/etcp/test/testkit"
 )
 
 const wait = 10 * time.Second
@@ -25,34 +23,12 @@ const wait = 10 * time.Second
 const envOperator = "ETCP_MANAGE_OPERATOR"
 
 // operate runs the calling test (or subtest) in a process of its own,
-// the operator: the test binary again, running only that test, whose
-// node is then the only protoactor remote of its process (a remote
-// started after another's gRPC goroutines ran races with them on gRPC's
-// global logger, which remote.Start sets). It returns true in the parent,
-// once the operator has passed; the test returns at once. In the
-// operator it returns false and the test runs. The nodes under
-// supervision are children of the operator. This process starts no node
-// but the Example's.
+// the operator (testkit.OwnProcess), whose node is then the only protoactor
+// remote of its process. The nodes under supervision are children of the
+// operator; this process starts no node but the Example's.
 func operate(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(envOperator) != "" {
-		return false
-	}
-	parts := strings.Split(t.Name(), "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run="+strings.Join(parts, "/"), "-test.count=1", "-test.v",
-		"-test.timeout=3m")
-	cmd.Env = append(os.Environ(), envOperator+"=1", "GORACE=atexit_sleep_ms=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("the operator process of %s: %v\n%s", t.Name(), err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("operator:\n%s", out)
-	}
-	return true
+	return testkit.OwnProcess(t, envOperator)
 }
 
 func ctxT(t testing.TB) context.Context {
