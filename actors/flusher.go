@@ -128,8 +128,8 @@ func (c *conn) flushBacklog(sock transport.Conn) {
 			ob.head = 0
 		}
 		ob.fireAcks(c)
-		ob.mu.Unlock()
 		c.proc.addQueued(-n)
+		ob.mu.Unlock()
 		if err != nil {
 			c.failWrite(sock, wd, c.writeError(err, wd))
 			return

@@ -117,13 +117,15 @@ func (c *conn) flush() error {
 		}
 		// The socket is full: the rest is the backlog. The buffer goes
 		// with it (no copy).
+		// The count changes under the outbox's lock, in step with the
+		// backlog that the flusher counts out.
 		ob := c.outbox()
 		ob.mu.Lock()
 		ob.buf, ob.head = b[n:], 0
 		ob.st.move(wsDirect, wsFlushing)
+		c.proc.addQueued(len(b) - n - credit)
 		ob.mu.Unlock()
 		c.out = nil
-		c.proc.addQueued(len(b) - n - credit)
 		c.startFlusher()
 		return c.settleAcks(nil)
 	}
@@ -132,9 +134,9 @@ func (c *conn) flush() error {
 	switch ob.st.load() {
 	case wsFlushing:
 		ob.buf = append(ob.buf, b...)
+		c.proc.addQueued(len(b) - credit)
 		ob.mu.Unlock()
 		c.releaseOut()
-		c.proc.addQueued(len(b) - credit)
 		return c.settleAcks(nil)
 	case wsDirect: // the flusher finished meanwhile
 		ob.mu.Unlock()
