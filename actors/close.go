@@ -88,8 +88,13 @@ func (c *conn) endWrite(end endKind, reason error) {
 	ob.st.move(st, wsClosed)
 	ob.buf, ob.head = nil, 0
 	ob.answerAcks(c, closedBy(reason))
+	lw := ob.lw
+	owned := lw != nil && lw.cancel()
 	ob.mu.Unlock()
 	c.answerAcks(reason)
+	if owned {
+		lw.end()
+	}
 	if st == wsFlushing {
 		c.sock.SetWriteDeadline(kickTime) // the flusher's write returns at once
 	}

@@ -218,9 +218,11 @@
 // # The write side's states
 //
 // The actor never waits for the peer. It writes what the socket takes at
-// once; the rest, the backlog, is written by a flusher goroutine that
-// exists only while a backlog does (flusher.go), while the actor goes on
-// with its mailbox. The write side has a state word of its own
+// once; the rest, the backlog, is written while the actor goes on with
+// its mailbox by the connection's flusher: on the event loop, the loop
+// itself when the socket can take bytes again (EPOLLOUT, loopwriter.go);
+// otherwise a goroutine that exists only while a backlog does
+// (flusher.go). The write side has a state word of its own
 // (writestate.go), changed by compare-and-swap through its listed
 // transitions only, as the read side's:
 //

@@ -44,7 +44,8 @@ import (
 //   - a read the actor cannot take at once (it is busy with another
 //     message) is waited for on a goroutine of its own (loopAwait);
 //   - a write never waits: what the socket does not take at once goes to
-//     the connection's flusher goroutine (flusher.go);
+//     the loop itself once the socket can take bytes again (EPOLLOUT,
+//     loopwriter.go);
 //   - a StartTLS handshake calls mayBlock first, which hands the poller
 //     to a new goroutine (poll.Poller.Handoff): the blocked turn finishes
 //     on what is now the connection's own goroutine, and its read side

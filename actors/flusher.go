@@ -47,6 +47,8 @@ type outbox struct {
 	// pending are the replies of the actor's turn, kept by the actor
 	// until its flush hands them over (settleAcks).
 	pending []ack
+	// lw is the event loop's writer of the backlog, if it has one.
+	lw *loopWriter
 	// wantDrain: the actor waits for the backlog to be gone (a StartTLS,
 	// a passivation): the flusher tells it then.
 	wantDrain atomic.Bool
@@ -74,8 +76,18 @@ func (c *conn) writeIdle() bool {
 	return c.ob.st.load() == wsDirect // gone meanwhile: the notice may come all the same
 }
 
-// startFlusher starts the flusher of the backlog just made (actor, in
-// wsFlushing or wsClosing).
+// startWriter starts what writes the backlog just made: on the event
+// loop, when its socket can take bytes again, for a loop connection;
+// else the flusher goroutine (actor, in wsFlushing).
+func (c *conn) startWriter() {
+	if l, ok := c.sock.(*loopConn); ok && c.startLoopWriter(l) {
+		return
+	}
+	c.startFlusher()
+}
+
+// startFlusher starts the flusher goroutine of the backlog just made
+// (actor, in wsFlushing or wsClosing).
 func (c *conn) startFlusher() {
 	c.refs.Add(1)
 	go c.flushBacklog(c.sock)
@@ -84,7 +96,7 @@ func (c *conn) startFlusher() {
 // flushBacklog writes the backlog to sock until it is gone, the write
 // fails, or the connection ends at once (flusher).
 func (c *conn) flushBacklog(sock transport.Conn) {
-	wd := c.startWatchdog(sock)
+	wd := c.startWatchdog(sock, nil)
 	defer func() {
 		wd.stop()
 		c.unref()
@@ -273,9 +285,12 @@ func newReply(v any) *Reply {
 
 // watchdog watches a flusher's progress.
 type watchdog struct {
-	c       *conn
-	sock    transport.Conn
-	mu      sync.Mutex
+	c    *conn
+	sock transport.Conn
+	// interrupt ends the write under way (called with mu held): by
+	// default it moves the socket's write deadline to the past.
+	interrupt func()
+	mu        sync.Mutex
 	t       *time.Timer
 	stopped bool
 	taken   uint64        // bytes the peer had taken at the last look
@@ -294,8 +309,11 @@ func (c *conn) watchPeriod() time.Duration {
 	return min(max(wt/4, 5*time.Millisecond), 50*time.Millisecond)
 }
 
-func (c *conn) startWatchdog(sock transport.Conn) *watchdog {
-	w := &watchdog{c: c, sock: sock, taken: peerTook(c, sock), since: time.Since(epoch)}
+func (c *conn) startWatchdog(sock transport.Conn, interrupt func()) *watchdog {
+	w := &watchdog{c: c, sock: sock, interrupt: interrupt, taken: peerTook(c, sock), since: time.Since(epoch)}
+	if interrupt == nil {
+		w.interrupt = func() { sock.SetWriteDeadline(kickTime) }
+	}
 	w.mu.Lock()
 	w.t = time.AfterFunc(c.watchPeriod(), w.look)
 	w.mu.Unlock()
@@ -317,10 +335,10 @@ func (w *watchdog) look() {
 	wt := w.c.g.socket.WriteTimeout
 	switch {
 	case w.c.g.forced.Load():
-		w.sock.SetWriteDeadline(kickTime)
+		w.interrupt()
 	case wt > 0 && now-w.since >= wt:
 		w.stalled.Store(true)
-		w.sock.SetWriteDeadline(kickTime)
+		w.interrupt()
 	}
 	w.t.Reset(w.c.watchPeriod())
 }

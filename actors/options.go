@@ -131,8 +131,9 @@ func WithRegistry(r registry.Registry) Option {
 //
 // The rule that comes with it: callbacks must not block, or they stall
 // the other connections of their loop. Writes never do (what the socket
-// does not take at once goes to the connection's flusher goroutine), and
-// a StartTLS handshake hands the loop to another goroutine first. TLS connections and other transports keep a goroutine
+// does not take at once is written by the loop when the socket can take
+// more: EPOLLOUT), and a StartTLS handshake hands the loop to another
+// goroutine first. TLS connections and other transports keep a goroutine
 // each. Off by default.
 func WithEventLoop(loops int) Option {
 	return connOption(func(o *ConnOptions) {

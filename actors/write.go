@@ -126,7 +126,7 @@ func (c *conn) flush() error {
 		c.proc.addQueued(len(b) - n - credit)
 		ob.mu.Unlock()
 		c.out = nil
-		c.startFlusher()
+		c.startWriter()
 		return c.settleAcks(nil)
 	}
 	ob := c.ob

@@ -12,8 +12,9 @@ import (
 // listed in wtransitions; the package doc has the same table.
 //
 // The actor never waits for the peer: it writes what the socket takes at
-// once and leaves the rest, the backlog, to a flusher goroutine that
-// exists only while a backlog does (flusher.go).
+// once and leaves the rest, the backlog, to its flusher: the event loop
+// when the socket can take bytes again (loopwriter.go), or a goroutine
+// that exists only while a backlog does (flusher.go).
 type wstate uint32
 
 const (
@@ -39,7 +40,7 @@ type wmover uint8
 
 const (
 	wByActor   wmover = iota + 1 // the connection's actor
-	wByFlusher                   // the connection's flusher goroutine
+	wByFlusher                   // the connection's flusher: its goroutine, or its event loop's writer
 )
 
 func (m wmover) String() string { return [...]string{"", "actor", "flusher"}[m] }

@@ -47,26 +47,39 @@ func New(linger time.Duration) *Poller {
 
 const maxEvents = 256
 
+// readEvents are a one-shot read registration's: readable, or the peer
+// closed its side.
+const readEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
 // Add registers fd for w: once fd is readable (or closed by the peer),
 // Ready runs once, unless Remove takes the registration back first. A
 // descriptor registered before and fired is armed again: one system call.
 func (p *Poller) Add(fd int, w Waiter) (Key, error) {
-	return p.add(fd, w, syscall.EPOLL_CTL_MOD, syscall.ENOENT, syscall.EPOLL_CTL_ADD)
+	return p.add(fd, w, readEvents, syscall.EPOLL_CTL_MOD, syscall.ENOENT, syscall.EPOLL_CTL_ADD)
 }
 
 // AddNew is Add for a descriptor never registered with p (or removed
 // since): one system call too.
 func (p *Poller) AddNew(fd int, w Waiter) (Key, error) {
-	return p.add(fd, w, syscall.EPOLL_CTL_ADD, syscall.EEXIST, syscall.EPOLL_CTL_MOD)
+	return p.add(fd, w, readEvents, syscall.EPOLL_CTL_ADD, syscall.EEXIST, syscall.EPOLL_CTL_MOD)
 }
 
-// add registers fd with op, or with then if op fails with miss. A fired
-// one-shot registration stays in the set, disabled, until it is armed
-// again (EPOLL_CTL_MOD); a new one needs EPOLL_CTL_ADD.
-func (p *Poller) add(fd int, w Waiter, op int, miss syscall.Errno, then int) (Key, error) {
+// AddWritable is Add for writability: once fd can take bytes again (or
+// has failed), Ready runs once, unless Remove takes the registration back
+// first. A descriptor has one registration per poller: one that is
+// watched for reads is registered for writes through a duplicate of it.
+func (p *Poller) AddWritable(fd int, w Waiter) (Key, error) {
+	return p.add(fd, w, syscall.EPOLLOUT|syscall.EPOLLONESHOT, syscall.EPOLL_CTL_MOD, syscall.ENOENT,
+		syscall.EPOLL_CTL_ADD)
+}
+
+// add registers fd for events with op, or with then if op fails with
+// miss. A fired one-shot registration stays in the set, disabled, until
+// it is armed again (EPOLL_CTL_MOD); a new one needs EPOLL_CTL_ADD.
+func (p *Poller) add(fd int, w Waiter, events uint32, op int, miss syscall.Errno, then int) (Key, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k, ev, err := p.newKeyLocked(syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT)
+	k, ev, err := p.newKeyLocked(events)
 	if err != nil {
 		return 0, err
 	}

@@ -107,6 +107,47 @@ func TestOneShotThenRearm(t *testing.T) {
 	stopped(t, p)
 }
 
+// A write registration fires once the socket can take bytes again, and
+// not while it cannot; a duplicate of a descriptor watched for reads
+// carries it.
+func TestAddWritable(t *testing.T) {
+	p := New(10 * time.Millisecond)
+	a, b := pair(t)
+	reads := newWaiter()
+	kw, err := p.Watch(a, reads)
+	require.NoError(t, err)
+	require.NoError(t, syscall.SetNonblock(a, true))
+	for { // fill a's send buffer
+		if _, err := syscall.Write(a, make([]byte, 64<<10)); err == syscall.EAGAIN {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	dup, err := syscall.Dup(a)
+	require.NoError(t, err)
+	defer syscall.Close(dup)
+	w := newWaiter()
+	k, err := p.AddWritable(dup, w)
+	require.NoError(t, err)
+	assert.Never(t, func() bool { return w.n.Load() != 0 }, 30*time.Millisecond, time.Millisecond,
+		"woken while the socket takes nothing")
+	require.NoError(t, syscall.SetNonblock(b, true))
+	buf := make([]byte, 1<<20)
+	for { // the peer reads all there is
+		if _, err := syscall.Read(b, buf); err == syscall.EAGAIN {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	w.await(t)
+	assert.False(t, p.Remove(dup, k), "fired")
+	assert.Zero(t, reads.n.Load(), "the read watch did not fire: nothing came to read")
+	p.Remove(a, kw)
+	stopped(t, p)
+}
+
 func TestRemoveBeforeFire(t *testing.T) {
 	p := New(10 * time.Millisecond)
 	a, b := pair(t)

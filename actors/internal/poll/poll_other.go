@@ -19,6 +19,9 @@ func (*Poller) Add(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 // AddNew fails with ErrUnsupported.
 func (*Poller) AddNew(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 
+// AddWritable fails with ErrUnsupported.
+func (*Poller) AddWritable(int, Waiter) (Key, error) { return 0, ErrUnsupported }
+
 // Watch fails with ErrUnsupported.
 func (*Poller) Watch(int, Waiter) (Key, error) { return 0, ErrUnsupported }
 
