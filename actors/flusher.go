@@ -291,11 +291,11 @@ type watchdog struct {
 	// default it moves the socket's write deadline to the past.
 	interrupt func()
 	mu        sync.Mutex
-	t       *time.Timer
-	stopped bool
-	taken   uint64        // bytes the peer had taken at the last look
-	since   time.Duration // when that changed, as time.Since(epoch)
-	stalled atomic.Bool   // no byte taken for the write timeout: the write was interrupted
+	t         *time.Timer
+	stopped   bool
+	taken     uint64        // bytes the peer had taken at the last look
+	since     time.Duration // when that changed, as time.Since(epoch)
+	stalled   atomic.Bool   // no byte taken for the write timeout: the write was interrupted
 }
 
 // watchPeriod is how often the watchdog looks: a quarter of the write
