@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/etcp-go/etcp/behaviours"
@@ -84,7 +85,7 @@ func (c *conn) setMode(active bool, n int) {
 	if !active {
 		c.passive = true
 	} else {
-		c.passive, c.activeN = false, max(n, 0)
+		c.passive, c.activeN = false, int32(min(max(n, 0), math.MaxInt32))
 		c.clearRecv()
 	}
 	c.proc.passive.Store(c.passive)
@@ -96,10 +97,10 @@ func (c *conn) requestRecv(n int, timeout time.Duration) error {
 	if !c.passive {
 		return errors.New("a Recv in active mode")
 	}
-	if n < 0 || n > c.g.socket.MaxFrame {
+	if n < 0 || n > c.g.socket.MaxFrame || n > math.MaxInt32 {
 		return fmt.Errorf("a Recv of %d bytes: %w (max %d)", n, transport.ErrFrameTooLarge, c.g.socket.MaxFrame)
 	}
-	c.recvWant, c.recvN = true, n
+	c.recvWant, c.recvN = true, int32(n)
 	c.recvTimed = timeout > 0
 	if c.recvTimed {
 		c.armRecvTimer(timeout)

@@ -56,24 +56,19 @@ type conn struct {
 	ev       readEvent     // the read in flight: the reader's until posted, then the actor's
 	consumed chan struct{} // made by the reader before it first waits (stWaiting)
 	pending  []byte        // bytes read but not yet delivered
-	activeN  int           // frames left before turning passive; 0 = no limit
-	recvN    int
+	activeN  int32         // frames left before turning passive; 0 = no limit
+	recvN    int32
 	scan     transport.ScanState
 	upgrade  *tls.Config // a StartTLS waiting for the reader to stop
 	refs     atomic.Int32
 
 	// The write side (write.go, flusher.go): the actor's buffer for this
 	// turn, the part of it already counted in the write queue (Sends),
-	// the stream position handed to the socket so far, and the outbox,
-	// made by the first backlog or reply that waits for its bytes.
+	// and the outbox, made by the first backlog or reply that waits for
+	// its bytes.
 	out       *[]byte
 	outCredit int
-	streamPos uint64
 	ob        *outbox
-	writeFn   func(uintptr) bool // c.rawWrite, bound once
-	wbuf      []byte             // what rawWrite writes, and what it did
-	wn        int
-	werr      error
 
 	// The reader's own (reader.go, park.go): it arms the idle deadline.
 	readsSinceArm uint32
@@ -155,7 +150,7 @@ func (c *conn) useSocket(sock transport.Conn) {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.raw = rc
 			if c.readFn == nil {
-				c.readFn, c.writeFn = c.rawRead, c.rawWrite
+				c.readFn = c.rawRead
 			}
 		}
 	}

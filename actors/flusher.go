@@ -128,8 +128,10 @@ func (c *conn) flushBacklog(sock transport.Conn) {
 		}
 		ob.mu.Unlock()
 		n, err := writeBlocking(sock, b[:min(len(b), flushChunk)])
-		c.took(n)
 		ob.mu.Lock()
+		// Taken bytes are counted with the backlog's head, under the lock
+		// (queuedEnd).
+		c.took(n)
 		if ob.st.load() == wsClosed { // ended at once meanwhile: the backlog is gone
 			ob.mu.Unlock()
 			return

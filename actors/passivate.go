@@ -267,7 +267,7 @@ func (c *conn) passivate() bool {
 		return false
 	}
 	r := &sleepRecord{handler: c.handler, names: c.names, notify: c.notify, tracer: c.tracer, pending: c.pending,
-		idle: c.idle, activeN: int32(c.activeN), recvN: int32(c.recvN), sock: d,
+		idle: c.idle, activeN: c.activeN, recvN: c.recvN, sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch,
 		noBackPressure: c.noBackPressure}
 	if watch {
@@ -304,10 +304,9 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 	}
 	sock, err := r.sock.Attach()
 	c := &conn{g: p.g, proc: p, id: p.id, names: r.names, notify: r.notify, accepted: r.accepted, passive: r.passive,
-		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: int(r.activeN),
-		recvN: int(r.recvN), recvWant: r.recvWant, life: lifeUp, upNotified: true,
-		hibernated: true, resumed: true, self: p.self, noBackPressure: r.noBackPressure,
-		streamPos: p.counters.bytesOut.Load()} // a passivated connection had written everything
+		idle: r.idle, tracer: r.tracer, handler: r.handler, pending: r.pending, activeN: r.activeN,
+		recvN: r.recvN, recvWant: r.recvWant, life: lifeUp, upNotified: true,
+		hibernated: true, resumed: true, self: p.self, noBackPressure: r.noBackPressure}
 	c.mb.conn = c
 	c.refs.Store(1) // the record kept the actor's reference
 	if err != nil {

@@ -249,11 +249,11 @@ func (c *conn) consume(data []byte) []byte {
 	for len(data) > 0 && c.takes() && c.life == lifeUp && c.upgrade == nil {
 		var frame []byte
 		var n int
-		if raw && c.passive && c.recvN > 0 {
-			if len(data) < c.recvN {
+		if want := int(c.recvN); raw && c.passive && want > 0 {
+			if len(data) < want {
 				return data
 			}
-			frame, n = data[:c.recvN], c.recvN
+			frame, n = data[:want], want
 		} else {
 			var err error
 			if resumer != nil {

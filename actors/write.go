@@ -51,13 +51,23 @@ func (c *conn) queue(p []byte) error {
 	return nil
 }
 
-// queuedEnd is the stream position after what is queued so far: where a
-// reply that follows it may go.
+// queuedEnd is the stream position after what is queued so far, where a
+// reply that follows it may go: the bytes the socket took, then the
+// backlog (which changes with them, under the outbox's lock), then the
+// actor's buffer (actor).
 func (c *conn) queuedEnd() uint64 {
-	if c.out == nil {
-		return c.streamPos
+	var end uint64
+	if ob := c.ob; ob != nil {
+		ob.mu.Lock()
+		end = c.proc.counters.bytesOut.Load() + uint64(len(ob.buf)-ob.head)
+		ob.mu.Unlock()
+	} else {
+		end = c.proc.counters.bytesOut.Load()
 	}
-	return c.streamPos + uint64(len(*c.out))
+	if c.out != nil {
+		end += uint64(len(*c.out))
+	}
+	return end
 }
 
 // replyAfter sends v to to once what is queued so far is written (at
@@ -101,7 +111,6 @@ func (c *conn) flush() error {
 	b := *c.out
 	credit := c.outCredit
 	c.outCredit = 0
-	c.streamPos += uint64(len(b))
 	if c.writeState() == wsDirect {
 		n, err := c.tryWrite(b)
 		c.took(n)
@@ -140,7 +149,6 @@ func (c *conn) flush() error {
 		return c.settleAcks(nil)
 	case wsDirect: // the flusher finished meanwhile
 		ob.mu.Unlock()
-		c.streamPos -= uint64(len(b))
 		c.outCredit = credit
 		return c.flush()
 	}
@@ -199,10 +207,12 @@ func (c *conn) tryWrite(b []byte) (int, error) {
 		l.release()
 		return n, err
 	case c.raw != nil:
-		c.wbuf = b
-		err := c.raw.Write(c.writeFn)
-		n, werr := c.wn, c.werr
-		c.wbuf, c.wn, c.werr = nil, 0, nil
+		w := rawWriters.Get().(*rawWriter)
+		w.b = b
+		err := c.raw.Write(w.fn)
+		n, werr := w.n, w.err
+		*w = rawWriter{fn: w.fn}
+		rawWriters.Put(w)
 		if err != nil {
 			return n, err // a deadline in the past: Force
 		}
@@ -211,10 +221,25 @@ func (c *conn) tryWrite(b []byte) (int, error) {
 	return 0, nil
 }
 
-// rawWrite is the syscall.RawConn write callback, bound once (c.writeFn)
-// so that writing allocates nothing: it never waits.
-func (c *conn) rawWrite(fd uintptr) bool {
-	c.wn, c.werr = writeNow(int(fd), c.wbuf)
+// rawWriter is a syscall.RawConn write callback with its arguments and
+// results: pooled, with its callback bound once, so that a write
+// allocates nothing and a connection carries none of it.
+type rawWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(uintptr) bool // w.write
+}
+
+var rawWriters = sync.Pool{New: func() any {
+	w := &rawWriter{}
+	w.fn = w.write
+	return w
+}}
+
+// write writes what fd takes of w.b at once: it never waits.
+func (w *rawWriter) write(fd uintptr) bool {
+	w.n, w.err = writeNow(int(fd), w.b)
 	return true
 }
 
