@@ -302,11 +302,11 @@ func (m *mailbox) drain() {
 			}
 			continue
 		}
-		switch msg.(type) {
+		switch sm := msg.(type) {
 		case *writeNotice:
 			m.invoker.InvokeUserMessage(msg) // ahead of the queued sends (writequeue.go)
 		case *overflow:
-			m.conn.onOverflow(msg.(*overflow).err)
+			m.conn.onOverflow(sm.err)
 		case *actor.Watch:
 			m.conn.watched = true
 			m.invoker.InvokeSystemMessage(msg)
