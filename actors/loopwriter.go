@@ -159,7 +159,8 @@ func (w *loopWriter) interrupt() {
 	}
 	w.stop = os.ErrDeadlineExceeded // forced: the connection ends with its owner's reason
 	if w.wd.stalled.Load() && !w.c.g.forced.Load() {
-		w.stop = fmt.Errorf("%w: no byte taken for %v", ErrWriteTimeout, w.c.g.socket.WriteTimeout)
+		w.stop = fmt.Errorf("%w: no byte taken for %v (%w)", ErrWriteTimeout, w.c.g.socket.WriteTimeout,
+			os.ErrDeadlineExceeded)
 	}
 	owned := w.key != 0 && w.p.Remove(w.dup, w.key)
 	if owned {
