@@ -190,6 +190,7 @@
 //	parking-nudge -> parked        reader  registered: the goroutine nudges the actor and ends
 //	parking-nudge -> reading       poller  bytes came while parking: the read wakes the actor
 //	parking-nudge -> reading       reader  the poller refused the socket: read on, no passivation
+//	parking-nudge -> kick-park     reader  the event loop's watch saw an edge while disarmed: read on, then park and nudge
 //	parking-nudge -> parking-stop  actor   StartTLS while the reader parks
 //	parking-nudge -> parking-close actor   the connection ends while the reader parks
 //	parking-stop  -> idle          reader  the registration is taken back: the reader nudges and ends

@@ -127,6 +127,7 @@ var transitions = [...]transition{
 	{stParkingNudge, stParked, byReader, "registered: the goroutine nudges the actor and ends"},
 	{stParkingNudge, stReading, byPoller, "bytes came while parking: the read wakes the actor"},
 	{stParkingNudge, stReading, byReader, "the poller refused the socket: read on, no passivation"},
+	{stParkingNudge, stKickPark, byReader, "the event loop's watch saw an edge while disarmed: read on, then park and nudge"},
 	{stParkingNudge, stParkingStop, byActor, "StartTLS while the reader parks"},
 	{stParkingNudge, stParkingClose, byActor, "the connection ends while the reader parks"},
 
@@ -511,7 +512,14 @@ func (c *conn) park() readerStep {
 			}
 		case stParkingNudge:
 			if err != nil {
-				if st.move(stParkingNudge, stReading) {
+				// An edge the watch kept may announce bytes read already:
+				// read on keeping the kick, so that a read that finds
+				// nothing parks again and nudges then.
+				next := stReading
+				if err == errReadNow {
+					next = stKickPark
+				}
+				if st.move(stParkingNudge, next) {
 					return readOn
 				}
 				continue
