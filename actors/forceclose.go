@@ -3,6 +3,7 @@ package actors
 import (
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -76,5 +77,26 @@ func shutdownSocket(sock any) {
 		if rc, err := s.SyscallConn(); err == nil {
 			_ = rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 		}
+	}
+}
+
+// ForceSettle is how long after [Group.Force] a connection still alive,
+// which can only be in a callback that does not return, has its socket
+// shut down ([Group.ForceClose]). The interruption comes first, and alone
+// for that long, so that a connection blocked on its socket ends with its
+// owner's stop reason rather than the error of a shut-down socket.
+const ForceSettle = 200 * time.Millisecond
+
+// ForceAfter forces the group's connections to end once grace has
+// passed: [Group.Force] then, [Group.ForceClose] ForceSettle later. An
+// owner calls it as it begins to stop its connections; the function it
+// returns cancels what has not run yet (call it once they have all
+// ended).
+func (g *Group) ForceAfter(grace time.Duration) (cancel func()) {
+	force := time.AfterFunc(grace, g.Force)
+	forceClose := time.AfterFunc(grace+ForceSettle, g.ForceClose)
+	return func() {
+		force.Stop()
+		forceClose.Stop()
 	}
 }

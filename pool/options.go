@@ -59,6 +59,11 @@ type Options struct {
 	// that actor's child (stopping it stops the pool, every Terminate
 	// run). Default: the actor system's root.
 	Parent actor.SpawnerContext
+	// StopGrace is how long a stopping connection may take to deliver
+	// what it has queued and run Terminate before its socket is
+	// interrupted, and, actors.ForceSettle later, shut down if it is
+	// still in a callback. Default [DefaultStopGrace].
+	StopGrace time.Duration
 
 	exitPolicySet bool
 }
@@ -97,6 +102,15 @@ func WithStrategy(s Strategy) Option {
 	return actors.OwnOption("pool.WithStrategy", func(o *Options) { o.Strategy = s })
 }
 
+// DefaultStopGrace is the default of Options.StopGrace, as a server's.
+const DefaultStopGrace = 500 * time.Millisecond
+
+// WithStopGrace sets how long a stopping connection may take before its
+// socket is interrupted.
+func WithStopGrace(d time.Duration) Option {
+	return actors.OwnOption("pool.WithStopGrace", func(o *Options) { o.StopGrace = d })
+}
+
 // WithWaitForConnection makes a send that finds no live connection wait
 // up to d for one to come up before it fails with [ErrNoConnection].
 func WithWaitForConnection(d time.Duration) Option {
@@ -114,6 +128,8 @@ func options(opts []Option) (Options, error) {
 	switch {
 	case o.WaitForConnection < 0:
 		err = fmt.Errorf("%w: WaitForConnection is negative", ErrInvalidOptions)
+	case o.StopGrace < 0:
+		err = fmt.Errorf("%w: StopGrace is negative", ErrInvalidOptions)
 	case o.Strategy > LeastBusy:
 		err = fmt.Errorf("%w: unknown %v", ErrInvalidOptions, o.Strategy)
 	case o.exitPolicySet && o.ExitPolicy == nil:
@@ -124,6 +140,9 @@ func options(opts []Option) (Options, error) {
 	}
 	if o.ExitPolicy == nil {
 		o.ExitPolicy = Always(RestartBackoff())
+	}
+	if o.StopGrace == 0 {
+		o.StopGrace = DefaultStopGrace
 	}
 	o.Backoff, err = o.Backoff.withDefaults()
 	return o, err

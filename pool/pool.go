@@ -308,6 +308,7 @@ func (p *Pool) beginStop(reason error) {
 		p.mu.Unlock()
 		p.conns.BeginStop(reason)
 		p.cancelDials()
+		cancelForce := p.conns.ForceAfter(p.o.StopGrace)
 		go func() {
 			_ = p.sys.Root.StopFuture(p.pid).Wait()
 			p.dials.Wait()
@@ -319,6 +320,7 @@ func (p *Pool) beginStop(reason error) {
 			clear(p.infos)
 			p.mu.Unlock()
 			p.conns.Wait()
+			cancelForce()
 			p.log.Debug("etcp: pool stopped", "reason", reason)
 			close(p.done)
 		}()

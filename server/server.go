@@ -401,7 +401,7 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 // stops accepting, new peers wait in the backlog), the connections are
 // left to finish; when ctx ends, what is left is stopped as by Stop
 // (reason ErrShutdown). It returns once the server has stopped, or at
-// the latest the stop grace plus 2 × forceSettle (400 ms) after ctx
+// the latest the stop grace plus 2 × actors.ForceSettle (400 ms) after ctx
 // ended, whatever the handlers do: a connection whose callback never
 // returns has its socket shut down then (see Stop), and Done is closed
 // once its callback returns and its Terminate has run. As net/http's
@@ -413,9 +413,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var left int
 	waitErr := s.WaitConnections(ctx, func(n int) bool { left = n; return n == 0 })
 	// Bounded: a connection whose callback never returns has its socket
-	// shut down after the stop grace and forceSettle, and is not waited
-	// for longer than forceSettle more.
-	stopCtx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+2*forceSettle)
+	// shut down after the stop grace and actors.ForceSettle, and is not waited
+	// for longer than actors.ForceSettle more.
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+2*actors.ForceSettle)
 	defer cancel()
 	stopErr := s.Stop(stopCtx, nil)
 	if stopErr != nil && stopCtx.Err() != nil {
@@ -442,7 +442,7 @@ func connCount(n int) string {
 // actors.ErrShutdown when reason is nil). A connection still blocked in
 // a write or handshake after the stop grace (WithStopGrace) has its
 // socket interrupted, so no peer can hold Stop up; one still alive
-// forceSettle (200 ms) later, in a callback that does not return, has
+// actors.ForceSettle (200 ms) later, in a callback that does not return, has
 // its socket shut down, so its peer sees the connection end, and its
 // Terminate runs when the callback returns. It returns when all of
 // that is done and every connection goroutine has exited, or when ctx
@@ -460,19 +460,11 @@ func (s *Server) Stop(ctx context.Context, reason error) error {
 // fail stops a server that cannot go on (its listener died for good).
 func (s *Server) fail(err error) { s.stop(nil, err) }
 
-// forceSettle is how long after the stop grace's interruption (Force)
-// a stopping connection still alive, which can only be in a callback
-// that does not return, has its socket shut down (ForceClose). The
-// interruption comes first, and alone for that long, so that a
-// connection blocked in a write ends with the stop reason rather than
-// the error of a write to a shut-down socket.
-const forceSettle = 200 * time.Millisecond
-
 // stop stops the server once: the listeners close, the connections are
 // told why, and the supervisor's stop (the whole tree, unless its parent
 // stopped it already) is awaited in the background; connections still
 // blocked after the stop grace are forced, and those still alive
-// forceSettle later have their sockets shut down.
+// actors.ForceSettle later have their sockets shut down.
 func (s *Server) stop(reason, cause error) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
@@ -483,13 +475,11 @@ func (s *Server) stop(reason, cause error) {
 		s.mu.Unlock()
 		s.conns.BeginStop(reason)
 		s.listening.close()
-		force := time.AfterFunc(s.opts.StopGrace, s.conns.Force)
-		forceClose := time.AfterFunc(s.opts.StopGrace+forceSettle, s.conns.ForceClose)
+		cancelForce := s.conns.ForceAfter(s.opts.StopGrace)
 		go func() {
 			_ = s.sys.Root.StopFuture(s.pid).Wait()
 			s.conns.Wait()
-			force.Stop()
-			forceClose.Stop()
+			cancelForce()
 			s.sys.EventStream.Unsubscribe(s.deadSub)
 			close(s.done)
 		}()

@@ -12,6 +12,7 @@ import (
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
+	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 )
@@ -136,4 +137,38 @@ func TestClientStopNotHeldByAStuckCallback(t *testing.T) {
 	p.requireOnce(t, 1)
 	require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, nil), "stopping it again succeeds")
 	require.Never(t, func() bool { return p.nTerm.Load() != 1 }, 50*time.Millisecond, tick)
+}
+
+// A pool's Stop is not held up by a connection whose callback never
+// returns either: it returns by its context with an error wrapping the
+// context's, the stuck connection's socket is shut down after the stop
+// grace (the peer sees it end before the callback returns), and once the
+// callback returns Terminate runs once and the pool is done. Before,
+// the pool never forced its connections: the peer's socket stayed open
+// until the callback returned.
+func TestPoolStopNotHeldByAStuckCallback(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	sys := testkit.NewSystem(t)
+	p := newProbe()
+	entered, release := stuckPackets(t, p)
+	ln := listenPeer(t)
+	pl, err := pool.Start(sys, newHandler, p, []string{ln.addr()}, pool.WithStopGrace(100*time.Millisecond),
+		actors.WithLogger(testkit.Discard))
+	require.NoError(t, err)
+	peer := ln.accept()
+	testkit.Write(t, peer, "hold on")
+	testkit.Recv(t, entered)
+
+	var stopErr error
+	took := within(func() { stopErr = pl.Stop(ctxFor(t, wait), nil) })
+	t.Logf("stop took %v: %v", took, stopErr)
+	require.ErrorIs(t, stopErr, context.DeadlineExceeded)
+	require.Less(t, took, wait+stuckSlack)
+	requireClosedByPeer(t, peer)
+	require.Zero(t, p.nTerm.Load(), "Terminate ran before the callback returned")
+
+	release()
+	require.ErrorIs(t, p.terminated(t).reason, actors.ErrShutdown)
+	testkit.Recv(t, pl.Done())
+	p.requireOnce(t, 1)
 }
