@@ -51,21 +51,14 @@ func (c *conn) endOf(reason error) endKind {
 // or hands it to the flusher to close once its bytes are delivered
 // (actor, ending).
 func (c *conn) endWrite(end endKind, reason error) {
-	if c.ob == nil { // never had a backlog: the common case
-		if end == endAfterReplies {
-			if n, ok := unsent(c.sock); ok && n > 0 {
-				c.outbox() // deliver, then reset, from the flusher
-			}
+	if c.ob == nil && end != endAfterReplies { // never had a backlog: the common case
+		if end == endNow {
+			reset(c.sock)
 		}
-		if c.ob == nil {
-			if end != endClean {
-				reset(c.sock)
-			}
-			c.sock.Close()
-			return
-		}
+		c.sock.Close()
+		return
 	}
-	ob := c.ob
+	ob := c.outbox()
 	ob.mu.Lock()
 	st := ob.st.load()
 	switch {
@@ -73,14 +66,14 @@ func (c *conn) endWrite(end endKind, reason error) {
 		ob.resetAfter = end == endAfterReplies
 		ob.st.move(wsFlushing, wsClosing)
 		ob.mu.Unlock()
-		c.answerAcks(reason)
+		c.refusePending(reason)
 		return
 	case end == endAfterReplies && st == wsDirect:
 		if n, ok := unsent(c.sock); ok && n > 0 {
 			ob.resetAfter = true
 			ob.st.move(wsDirect, wsClosing)
 			ob.mu.Unlock()
-			c.answerAcks(reason)
+			c.refusePending(reason)
 			c.startFlusher() // it finds no backlog: it waits for the peer, then resets
 			return
 		}
@@ -91,7 +84,7 @@ func (c *conn) endWrite(end endKind, reason error) {
 	lw := ob.lw
 	owned := lw != nil && lw.cancel()
 	ob.mu.Unlock()
-	c.answerAcks(reason)
+	c.refusePending(reason)
 	if owned {
 		lw.end()
 	}
@@ -104,9 +97,9 @@ func (c *conn) endWrite(end endKind, reason error) {
 	c.sock.Close()
 }
 
-// answerAcks answers the replies of the actor's last turn that never
+// refusePending answers the replies of the actor's last turn that never
 // reached the write side (actor, ending).
-func (c *conn) answerAcks(reason error) {
+func (c *conn) refusePending(reason error) {
 	for _, a := range c.ob.pending {
 		c.sendReply(a.to, closedBy(reason))
 	}

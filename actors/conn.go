@@ -112,8 +112,9 @@ type conn struct {
 
 // newConn prepares the actor for a connected socket.
 func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
-	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive, noBackPressure: g.writeQueue.NoBackPressure,
-		idle: behaviours.Never, tracer: g.tracer, proc: &process{id: id, g: g}}
+	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
+		noBackPressure: g.writeQueue.NoBackPressure, idle: behaviours.Never, tracer: g.tracer,
+		proc: &process{id: id, g: g}}
 	c.proc.passive.Store(c.passive)
 	c.mb.conn = c
 	c.useSocket(sock)
@@ -439,10 +440,7 @@ func (c *conn) onSend(m *Send) {
 		return
 	}
 	c.outCredit += len(m.Data)
-	if s := c.ctx.Sender(); s != nil {
-		ob := c.outbox()
-		ob.pending = append(ob.pending, ack{pos: c.queuedEnd(), to: s})
-	}
+	c.replyAfter(c.ctx.Sender(), nil) // a SendSync's: once the socket took it
 }
 
 // onOverflow ends the connection when a send or a message was refused

@@ -104,51 +104,74 @@ func (c *conn) flushBacklog(sock transport.Conn) {
 	ob := c.ob
 	for {
 		ob.mu.Lock()
-		b := ob.buf[ob.head:]
-		if len(b) == 0 {
-			ob.buf, ob.head = nil, 0
-			if ob.st.move(wsFlushing, wsDirect) {
-				ob.answerAcks(c, nil)
-				ob.mu.Unlock()
-				if ob.wantDrain.Swap(false) {
-					c.proc.post(writeNoticeMsg, true) // what waited for the backlog may go on
-				}
-				return
-			}
-			closing, resetAfter := ob.st.load() == wsClosing, ob.resetAfter
-			ob.mu.Unlock()
-			if closing {
-				c.finishClose(sock, wd, resetAfter)
-			}
-			return
-		}
 		if ob.st.load() == wsClosed { // ended at once: the actor closed the socket
 			ob.mu.Unlock()
+			return
+		}
+		b := ob.buf[ob.head:]
+		if len(b) == 0 {
+			if closing, resetAfter := ob.drained(c); closing {
+				c.finishClose(sock, wd, resetAfter)
+			}
 			return
 		}
 		ob.mu.Unlock()
 		n, err := writeBlocking(sock, b[:min(len(b), flushChunk)])
 		ob.mu.Lock()
-		// Taken bytes are counted with the backlog's head, under the lock
-		// (queuedEnd).
-		c.took(n)
 		if ob.st.load() == wsClosed { // ended at once meanwhile: the backlog is gone
+			c.took(n)
 			ob.mu.Unlock()
 			return
 		}
-		ob.head += n
-		if ob.head > len(ob.buf)/2 && ob.head > flushChunk { // let the written front go
-			ob.buf = append(ob.buf[:0:0], ob.buf[ob.head:]...)
-			ob.head = 0
-		}
-		ob.fireAcks(c)
-		c.proc.addQueued(-n)
+		ob.wrote(c, n)
 		ob.mu.Unlock()
 		if err != nil {
-			c.failWrite(sock, wd, c.writeError(err, wd))
+			if wd.stalled.Load() && !c.g.forced.Load() {
+				err = c.stallError(err)
+			}
+			c.failWrite(sock, err)
 			return
 		}
 	}
+}
+
+// wrote counts n bytes of the backlog as taken by the socket, with the
+// replies and the write queue that follow them (mu held: bytes taken and
+// the backlog's head change together, see queuedEnd).
+func (ob *outbox) wrote(c *conn, n int) {
+	c.took(n)
+	ob.head += n
+	if ob.head > len(ob.buf)/2 && ob.head > flushChunk { // let the written front go
+		ob.buf = append(ob.buf[:0:0], ob.buf[ob.head:]...)
+		ob.head = 0
+	}
+	ob.fireAcks(c)
+	c.proc.addQueued(-n)
+}
+
+// drained ends a flusher whose backlog is all written (mu held; it
+// unlocks): the write side is direct again, and the actor hears of it if
+// it waits for that; or the connection has ended, and closing says so,
+// with whether its socket is reset once the peer has taken everything.
+func (ob *outbox) drained(c *conn) (closing, resetAfter bool) {
+	ob.buf, ob.head, ob.lw = nil, 0, nil
+	if ob.st.move(wsFlushing, wsDirect) {
+		ob.answerAcks(c, nil)
+		ob.mu.Unlock()
+		if ob.wantDrain.Swap(false) {
+			c.proc.post(writeNoticeMsg, true) // what waited for the backlog may go on
+		}
+		return false, false
+	}
+	closing, resetAfter = ob.st.load() == wsClosing, ob.resetAfter
+	ob.mu.Unlock()
+	return closing, resetAfter
+}
+
+// stallError is the error of a write the peer took nothing of for the
+// write timeout.
+func (c *conn) stallError(cause error) error {
+	return fmt.Errorf("%w: no byte taken for %v (%w)", ErrWriteTimeout, c.g.socket.WriteTimeout, cause)
 }
 
 // writeBlocking writes b to sock, waiting for the peer (flusher).
@@ -162,21 +185,13 @@ func writeBlocking(sock transport.Conn, b []byte) (int, error) {
 	return sock.Write(b)
 }
 
-// writeError is what a failed flusher write means.
-func (c *conn) writeError(err error, wd *watchdog) error {
-	if wd.stalled.Load() && !c.g.forced.Load() {
-		return fmt.Errorf("%w: no byte taken for %v (%w)", ErrWriteTimeout, c.g.socket.WriteTimeout, err)
-	}
-	return err
-}
-
 // failWrite ends the flusher on a failed write: the actor is told, or,
 // if the connection has ended already, the socket is reset and closed
 // (flusher).
-func (c *conn) failWrite(sock transport.Conn, wd *watchdog, err error) {
+func (c *conn) failWrite(sock transport.Conn, err error) {
 	ob := c.ob
 	ob.mu.Lock()
-	ob.err = err
+	ob.err, ob.lw = err, nil
 	ob.answerAcks(c, err)
 	if ob.st.move(wsFlushing, wsFailed) {
 		ob.mu.Unlock()

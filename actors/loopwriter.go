@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -91,43 +90,25 @@ func (w *loopWriter) Ready() {
 		}
 		err = aerr
 	}
-	if err == nil { // the backlog is written
-		ob.buf, ob.head = nil, 0
-		ob.lw = nil
-		if ob.st.move(wsFlushing, wsDirect) {
-			ob.answerAcks(c, nil)
-			ob.mu.Unlock()
+	if err != nil {
+		ob.mu.Unlock()
+		c.failWrite(w.l, err)
+		w.end()
+		return
+	}
+	closing, resetAfter := ob.drained(c) // the backlog is written
+	if closing && resetAfter {
+		// Waiting for the peer's acknowledgements may take a while: off
+		// the loop.
+		go func() {
+			c.finishClose(w.l, w.wd, true)
 			w.end()
-			if ob.wantDrain.Swap(false) {
-				c.proc.post(writeNoticeMsg, true)
-			}
-			return
-		}
-		resetAfter := ob.resetAfter
-		ob.mu.Unlock()
-		if resetAfter { // waiting for the peer's acknowledgements may take a while: off the loop
-			go func() {
-				c.finishClose(w.l, w.wd, true)
-				w.end()
-			}()
-			return
-		}
+		}()
+		return
+	}
+	if closing {
 		c.closeWrite(w.l)
-		w.end()
-		return
 	}
-	ob.lw = nil
-	ob.err = err
-	ob.answerAcks(c, err)
-	if ob.st.move(wsFlushing, wsFailed) {
-		ob.mu.Unlock()
-		w.end()
-		c.proc.post(writeNoticeMsg, true)
-		return
-	}
-	ob.mu.Unlock() // closing
-	reset(w.l)
-	c.closeWrite(w.l)
 	w.end()
 }
 
@@ -140,10 +121,7 @@ func (w *loopWriter) write() error {
 	}
 	n, err := writeNow(w.l.fd, ob.buf[ob.head:])
 	w.l.release()
-	c.took(n)
-	ob.head += n
-	ob.fireAcks(c)
-	c.proc.addQueued(-n)
+	ob.wrote(c, n)
 	return err
 }
 
@@ -159,8 +137,7 @@ func (w *loopWriter) interrupt() {
 	}
 	w.stop = os.ErrDeadlineExceeded // forced: the connection ends with its owner's reason
 	if w.wd.stalled.Load() && !w.c.g.forced.Load() {
-		w.stop = fmt.Errorf("%w: no byte taken for %v (%w)", ErrWriteTimeout, w.c.g.socket.WriteTimeout,
-			os.ErrDeadlineExceeded)
+		w.stop = w.c.stallError(os.ErrDeadlineExceeded)
 	}
 	owned := w.key != 0 && w.p.Remove(w.dup, w.key)
 	if owned {
