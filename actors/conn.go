@@ -161,6 +161,10 @@ func (c *conn) useSocket(sock transport.Conn) {
 func (c *conn) Receive(ctx actor.Context) {
 	c.ctx = ctx
 	msg := ctx.Message()
+	if err := admitRemote(ctx, msg); err != nil {
+		c.ack(err)
+		return
+	}
 	if local, wire, err := fromWire(msg); wire {
 		if err != nil { // a payload type this node does not know
 			c.ack(err)

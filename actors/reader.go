@@ -143,9 +143,7 @@ func (c *conn) readLoop() readerStep {
 
 // dropRead gives back what a read took when no one will consume it.
 func (c *conn) dropRead() {
-	if c.ev.buf != nil {
-		c.putBuf(&c.ev)
-	}
+	c.putBuf(&c.ev)
 	c.ev.err = nil
 }
 
@@ -204,7 +202,9 @@ func (c *conn) take(ev *readEvent) {
 }
 
 func (c *conn) putBuf(ev *readEvent) {
-	bufPool.Put(ev.buf)
+	if b := ev.buf; b != nil { // a nil in the pool would be every reader's panic
+		bufPool.Put(b)
+	}
 	ev.buf, ev.n = nil, 0
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/etcp-go/etcp/actors/internal/wirepb"
+	"github.com/etcp-go/etcp/registry"
 )
 
 // Messages to and from other nodes. protoactor remote carries protobuf
@@ -23,6 +25,26 @@ import (
 // ErrNotWire: a message to a connection on another node has a payload
 // that cannot cross the wire (not a protobuf message, string or []byte).
 var ErrNotWire = errors.New("etcp: payload cannot cross to another node (want a protobuf message, string or []byte)")
+
+// admitRemote checks a message from another node against the roles the
+// node has here (registry.Roles): sending to the connection (Send, Cast,
+// Event, Call, any HandleInfo message) needs RoleSend, stopping it
+// RoleControl. A message in wire form that no guard vouched for is
+// refused on a guarded node. Messages from this node pass.
+func admitRemote(ctx actor.Context, msg any) error {
+	need := registry.RoleSend
+	switch msg.(type) {
+	case *wirepb.Stop, *Stop:
+		need = registry.RoleControl
+	case *wirepb.Call, *wirepb.Cast, *wirepb.Event, *wirepb.Send, *wirepb.Reply:
+		if _, ok := registry.PeerOf(ctx); !ok {
+			return registry.Unproven(ctx)
+		}
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+		return nil // protoactor's own: the node's guard checks those from other nodes
+	}
+	return registry.Allow(ctx, need)
+}
 
 // remote reports whether pid lives on another node than sys.
 func remote(sys *actor.ActorSystem, pid *actor.PID) bool {
@@ -84,8 +106,11 @@ func fromWire(msg any) (any, bool, error) {
 func replyToWire(v any) *wirepb.Reply {
 	if err, ok := v.(error); ok {
 		r := &wirepb.Reply{Error: err.Error()}
-		if errors.Is(err, ErrClosed) {
+		switch {
+		case errors.Is(err, ErrClosed):
 			r.Code = "closed"
+		case errors.Is(err, registry.ErrForbidden):
+			r.Code = "forbidden"
 		}
 		return r
 	}
@@ -101,6 +126,8 @@ func replyFromWire(r *wirepb.Reply) (any, error) {
 	switch {
 	case r.Code == "closed":
 		return nil, fmt.Errorf("%w: %s", ErrClosed, r.Error)
+	case r.Code == "forbidden":
+		return nil, fmt.Errorf("%w (%s)", registry.ErrForbidden, strings.TrimPrefix(r.Error, registry.ErrForbidden.Error()+": "))
 	case r.Error != "":
 		return nil, errors.New(r.Error)
 	}

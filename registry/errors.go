@@ -22,4 +22,7 @@ var (
 	// ErrAddrInUse: [StartNode] could not listen because the address is
 	// taken.
 	ErrAddrInUse = errors.New("etcp/registry: address in use")
+	// ErrInsecure: a node, a cluster or a management endpoint was asked
+	// to listen beyond loopback without mutual TLS ([WithMutualTLS]).
+	ErrInsecure = errors.New("etcp: refusing to listen beyond loopback without mutual TLS (registry.WithMutualTLS)")
 )

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
@@ -34,18 +37,24 @@ type Node struct {
 	addr   string
 	listen string      // host:port listened on
 	tls    *tls.Config // the client side of WithMutualTLS; nil without
+	cookie *cookieCreds // without mutual TLS; nil for an attached node
 	owned  bool        // started here: Shutdown stops it
 	log    *slog.Logger
 
-	panics atomic.Uint64
-	lost   atomic.Uint64
-	once   sync.Once
+	roles           Roles
+	cap             atomic.Uint32 // Limit
+	panics          atomic.Uint64
+	lost            atomic.Uint64
+	refused         atomic.Uint64
+	unauthenticated atomic.Uint64
+	once            sync.Once
 
 	mu       sync.Mutex
 	closed   bool
 	sub      *eventstream.Subscription
 	watchers map[int]func(address string)
 	nextW    int
+	warnedAt map[string]time.Time // refuse: the last refusal logged per node
 }
 
 // NodeOption configures [StartNode].
@@ -60,14 +69,16 @@ type nodeConfig struct {
 	logger     *slog.Logger
 	tlsServer  *tls.Config
 	tlsClient  *tls.Config
+	cookie     string
+	roles      Roles
 }
 
 // noHost is the address of an actor system without remote.
 const noHost = "nonhost"
 
 // DefaultListen is where a node listens unless told otherwise: loopback,
-// on a port the system picks. Protoactor remote has no authentication,
-// so anything else should come with mutual TLS (see [WithMutualTLS]).
+// on a port the system picks. Anything else needs mutual TLS
+// ([WithMutualTLS]).
 const DefaultListen = "127.0.0.1:0"
 
 // WithListen sets the host:port the node listens on (default
@@ -110,6 +121,25 @@ func WithMutualTLS(server, client *tls.Config) NodeOption {
 	return func(c *nodeConfig) { c.tlsServer, c.tlsClient = server, client }
 }
 
+// WithCookie sets the secret this node shares with the nodes it trusts
+// when it runs without mutual TLS (at least [MinCookieLen] bytes). By
+// default it is read from [CookieEnv], else from [CookieFile] in the
+// user's home directory, which is created if missing. Nodes prove that
+// they know it without sending it (see [StartNode]). With
+// [WithMutualTLS] certificates prove identity and the cookie is not
+// used.
+func WithCookie(secret string) NodeOption { return func(c *nodeConfig) { c.cookie = secret } }
+
+// WithRoles sets what other nodes may do to this one (default: every
+// proven node may do everything). See [Roles].
+func WithRoles(r Roles) NodeOption {
+	return func(c *nodeConfig) {
+		c.roles = r
+		c.roles.set = true
+		c.roles.Nodes = maps.Clone(r.Nodes)
+	}
+}
+
 // WithConnectRetries sets how many times protoactor tries to connect to a
 // peer before it gives up and reports the peer's address terminated
 // (default 5). Each failed try blocks that peer's outgoing queue for 2 s.
@@ -121,7 +151,17 @@ func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.
 
 // StartNode starts protoactor remote on sys, safely:
 //   - it listens on [DefaultListen] unless told otherwise, and reads back
-//     the bound address ([Node.Address]);
+//     the bound address ([Node.Address]); it refuses ([ErrInsecure]) to
+//     listen or advertise beyond loopback without [WithMutualTLS];
+//   - every other node must prove who it is before it is heard: with
+//     mutual TLS its certificate names it, without, it proves that it
+//     knows the cookie ([WithCookie]) by a challenge and response in
+//     which the cookie never crosses the wire;
+//   - what another node sends is checked and stamped with the proven
+//     node and its roles ([WithRoles], [PeerOf]): a message whose
+//     sender PID names another node is dropped, protoactor's Stop and
+//     PoisonPill need [RoleControl], and the connection actors and the
+//     management endpoint check the rest (counted in [NodeStats]);
 //   - a taken address is an error matching [ErrAddrInUse] and
 //     syscall.EADDRINUSE, where remote.Start panics;
 //   - recovering gRPC unary and stream interceptors come first, so a
@@ -154,6 +194,21 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	if err := c.checkTLS(); err != nil {
 		return nil, err
 	}
+	if c.tlsServer == nil {
+		for _, a := range []string{c.listen, c.advertise} {
+			if a != "" && !Loopback(a) {
+				return nil, fmt.Errorf("%w: %s", ErrInsecure, a)
+			}
+		}
+		if c.cookie == "" {
+			if c.cookie, err = DefaultCookie(); err != nil {
+				return nil, err
+			}
+		}
+		if len(c.cookie) < MinCookieLen {
+			return nil, fmt.Errorf("%w: a cookie of %d bytes, want ≥ %d", ErrInvalid, len(c.cookie), MinCookieLen)
+		}
+	}
 	if port != 0 {
 		// remote.Start would panic, and first rewrite gRPC's global
 		// logger, which other remotes in this process are reading.
@@ -169,18 +224,24 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // remote joins host and port with a bare colon
 	}
-	n := &Node{sys: sys, owned: true, log: c.logger}
+	n := &Node{sys: sys, owned: true, log: c.logger, roles: c.roles}
+	n.cap.Store(uint32(RoleAll))
 	if n.log == nil {
 		n.log = sys.Logger()
 	}
 	server := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(n.recoverUnary),
-		grpc.ChainStreamInterceptor(n.recoverStream),
+		grpc.ChainUnaryInterceptor(n.recoverUnary, n.guardUnary),
+		grpc.ChainStreamInterceptor(n.recoverStream, n.guardStream),
 	}, c.serverOpts...)
 	if c.tlsServer != nil {
 		server = append(server, grpc.Creds(credentials.NewTLS(c.tlsServer)))
 		c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(c.tlsClient)))
 		n.tls = c.tlsClient.Clone()
+	} else {
+		creds := newCookieCreds(c.cookie)
+		n.cookie = creds
+		server = append(server, grpc.Creds(creds))
+		c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(creds))
 	}
 	ropts := []remote.ConfigOption{remote.WithServerOptions(server...)}
 	if len(c.dialOpts) > 0 {
@@ -206,7 +267,22 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		}
 	}
 	n.subscribe()
+	guarded.set(sys, n)
 	return n, nil
+}
+
+// Loopback reports whether hostport's host (or hostport, a bare host) is
+// a loopback address or "localhost".
+func Loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // checkTLS validates WithMutualTLS.
@@ -339,11 +415,19 @@ type NodeStats struct {
 	// EndpointsLost is how many times protoactor reported a peer's
 	// connection lost (EndpointTerminatedEvent).
 	EndpointsLost uint64
+	// Unauthenticated is how many streams were refused because the node
+	// could not prove who it is (certificate, cookie, claimed address).
+	Unauthenticated uint64
+	// Refused is how many messages from proven nodes were dropped: a
+	// sender PID naming another node, a Stop without RoleControl, a
+	// malformed envelope, a call to protoactor's unimplemented services.
+	Refused uint64
 }
 
 // Stats returns the node's counters.
 func (n *Node) Stats() NodeStats {
-	return NodeStats{Panics: n.panics.Load(), EndpointsLost: n.lost.Load()}
+	return NodeStats{Panics: n.panics.Load(), EndpointsLost: n.lost.Load(),
+		Unauthenticated: n.unauthenticated.Load(), Refused: n.refused.Load()}
 }
 
 // Shutdown stops the remote gracefully (protoactor's Shutdown(true): its
@@ -363,6 +447,7 @@ func (n *Node) Shutdown() {
 		n.sys.EventStream.Unsubscribe(n.sub)
 		if n.owned {
 			n.remote.Shutdown(true)
+			guarded.set(n.sys, nil)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -124,19 +125,27 @@ func TestNodeSurvivesCrashVectors(t *testing.T) {
 	// Wait until this node has seen the sender go (see Node.Shutdown).
 	require.Eventually(t, func() bool { return n.Stats().EndpointsLost > 0 }, 10*time.Second, time.Millisecond)
 
-	// protoactor's ListProcesses and GetProcessDiagnostics panic("implement me").
-	conn, err := grpc.Dial(n.Address(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
-	client := remote.NewRemotingClient(conn)
+	// protoactor's ListProcesses and GetProcessDiagnostics panic("implement
+	// me"): a client without the cookie is not heard at all, one with it is
+	// refused by the guard.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = client.ListProcesses(ctx, &remote.ListProcessesRequest{})
-	assert.Equal(t, codes.Internal, status.Code(err), "%v", err)
-	_, err = client.GetProcessDiagnostics(ctx, &remote.GetProcessDiagnosticsRequest{})
-	assert.Equal(t, codes.Internal, status.Code(err), "%v", err)
-	assert.Equal(t, uint64(3), n.Stats().Panics)
-	require.NoError(t, conn.Close())
+	for _, creds := range []credentials.TransportCredentials{insecure.NewCredentials(), registry.CookieCredentials(cookie(t))} {
+		conn, err := grpc.Dial(n.Address(), grpc.WithTransportCredentials(creds))
+		require.NoError(t, err)
+		client := remote.NewRemotingClient(conn)
+		_, err = client.ListProcesses(ctx, &remote.ListProcessesRequest{})
+		want := codes.Unimplemented
+		if creds.Info().SecurityProtocol == "insecure" {
+			want = codes.Unavailable
+		}
+		assert.Equal(t, want, status.Code(err), "%v", err)
+		_, err = client.GetProcessDiagnostics(ctx, &remote.GetProcessDiagnosticsRequest{})
+		assert.Equal(t, want, status.Code(err), "%v", err)
+		require.NoError(t, conn.Close())
+	}
+	assert.Equal(t, uint64(1), n.Stats().Panics)
+	assert.Equal(t, uint64(2), n.Stats().Refused)
 
 	// Still answering, in this process too.
 	res, err := sys.Root.RequestFuture(echo, wrapperspb.String("still"), time.Second).Result()
@@ -159,4 +168,11 @@ func TestNodeSurvivesCrashVectors(t *testing.T) {
 
 	n.Shutdown()
 	n.Shutdown()
+}
+
+// cookie is the cookie nodes of this user share by default.
+func cookie(t *testing.T) string {
+	c, err := registry.DefaultCookie()
+	require.NoError(t, err)
+	return c
 }

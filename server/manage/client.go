@@ -2,10 +2,8 @@ package manage
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -65,49 +63,19 @@ func Dial(ctx context.Context, node *registry.Node, addr string) (*Client, error
 	return c, nil
 }
 
-// probe opens a connection to addr as the node's remote would, so that a
-// node that is down or refuses this node's certificate is reported at
-// once, rather than after protoactor's connection retries (2 s each).
-// A gRPC server sends its settings as soon as a connection is set up:
-// reading them proves the connection works. Without TLS the probe first
-// sends HTTP/2's connection preface, which a TLS server rejects at once.
+// probe checks that the node at addr accepts this node (Node.Probe).
 func probe(ctx context.Context, node *registry.Node, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
-	}
-	defer conn.Close()
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	cfg := node.ClientTLS()
-	if cfg != nil {
-		if cfg.ServerName == "" {
-			if host, _, err := net.SplitHostPort(addr); err == nil {
-				cfg.ServerName = host
-			}
-		}
-		tc := tls.Client(conn, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrRefused, addr, err)
-		}
-		conn = tc
-	} else if _, err := conn.Write([]byte(http2Preface)); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
-	}
-	if _, err := conn.Read(make([]byte, 1)); err != nil {
-		if cfg == nil {
-			return fmt.Errorf("%w: %s closed a plain connection: does it require TLS? (%v)", ErrRefused, addr, err)
-		}
-		return fmt.Errorf("%w: %s: %v", ErrRefused, addr, err)
+	err := node.Probe(ctx, addr)
+	switch {
+	case errors.Is(err, registry.ErrUnreachable):
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return nil
 }
-
-// http2Preface opens every HTTP/2 connection (RFC 9113 3.4).
-const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // Addr is the address of the node the client talks to.
 func (c *Client) Addr() string { return c.addr }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -106,16 +104,22 @@ type Endpoint struct {
 
 // Enable starts the management endpoint of node: the actor Name, which
 // serves the servers and pools given with WithServers and WithPools and
-// the client connections found in the registry. It is read-only unless
-// WithActions is given. Enable refuses (ErrInsecure) a node that listens
-// on anything but a loopback address unless it was started with mutual
-// TLS (registry.WithMutualTLS): protoactor remote authenticates nothing,
-// so the endpoint would answer anyone who reaches the port.
+// the client connections found in the registry. Each verb needs a role
+// of the requesting node (registry.Roles): reads RoleRead, Call and
+// Cast RoleSend, the other actions RoleControl.
+//
+// It is read-only unless WithActions is given, and read-only holds for
+// the whole node, not only the endpoint's verbs: Enable limits every
+// other node to registry.RoleRead (Node.Limit), so that no node can
+// reach a connection whose PID the endpoint hands out and call or stop
+// it; Close lifts the limit. Enable refuses (ErrInsecure) a node that
+// listens on anything but a loopback address unless it was started with
+// mutual TLS (registry.WithMutualTLS).
 func Enable(node *registry.Node, opts ...Option) (*Endpoint, error) {
 	if node == nil {
 		return nil, fmt.Errorf("%w: nil node", ErrInvalid)
 	}
-	if !loopback(node.Listen()) && !node.MutualTLS() {
+	if !registry.Loopback(node.Listen()) && !node.MutualTLS() {
 		return nil, fmt.Errorf("%w: node %s listens on %s", ErrInsecure, node.Address(), node.Listen())
 	}
 	var c config
@@ -159,6 +163,9 @@ func Enable(node *registry.Node, opts ...Option) (*Endpoint, error) {
 		return nil, fmt.Errorf("etcp/manage: starting the endpoint: %w", err)
 	}
 	e.pid = pid
+	if !e.actions {
+		node.Limit(registry.RoleRead)
+	}
 	// Streams to a node that went away end: its subscriptions go.
 	e.lost = sys.EventStream.SubscribeWithPredicate(func(ev any) {
 		e.dropAddress(ev.(*remote.EndpointTerminatedEvent).Address)
@@ -167,19 +174,6 @@ func Enable(node *registry.Node, opts ...Option) (*Endpoint, error) {
 		return ok
 	})
 	return e, nil
-}
-
-// loopback reports whether hostport's host is a loopback address.
-func loopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }
 
 // PID is the endpoint's actor.
@@ -216,6 +210,9 @@ func (e *Endpoint) Close() error {
 	e.closed = true
 	e.mu.Unlock()
 	err := e.sys.Root.StopFuture(e.pid).Wait()
+	if !e.actions {
+		e.node.Limit(registry.RoleAll)
+	}
 	e.sys.EventStream.Unsubscribe(e.lost)
 	e.cancel()
 	e.wg.Wait()
@@ -235,7 +232,7 @@ func (a *endpointActor) Receive(ctx actor.Context) {
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case proto.Message:
 		if m.ProtoReflect().Descriptor().ParentFile().Package() == wirePackage {
-			e.serve(ctx.Sender(), m)
+			e.serve(ctx, m)
 			return
 		}
 		if s := ctx.Sender(); s != nil {
@@ -249,18 +246,28 @@ func (a *endpointActor) Receive(ctx actor.Context) {
 	}
 }
 
-// action reports whether a request is an action verb.
-func action(m proto.Message) bool {
+// need is the role a request needs of the node it comes from: actions
+// that send to a connection RoleSend, the other actions RoleControl, and
+// the rest RoleRead (Hello none).
+func need(m proto.Message) registry.Role {
 	switch m.(type) {
-	case *managepb.CallConn, *managepb.CastConn, *managepb.StopConn, *managepb.HibernateConn,
-		*managepb.WakeConn, *managepb.TraceConn, *managepb.SleepServer, *managepb.WakeServer,
-		*managepb.SetMaxConnections, *managepb.DrainServer, *managepb.StopServer:
-		return true
+	case *managepb.Hello:
+		return registry.RoleNone
+	case *managepb.CallConn, *managepb.CastConn:
+		return registry.RoleSend
+	case *managepb.StopConn, *managepb.HibernateConn, *managepb.WakeConn, *managepb.TraceConn,
+		*managepb.SleepServer, *managepb.WakeServer, *managepb.SetMaxConnections,
+		*managepb.DrainServer, *managepb.StopServer:
+		return registry.RoleControl
 	}
-	return false
+	return registry.RoleRead
 }
 
-func (e *Endpoint) serve(sender *actor.PID, m proto.Message) {
+// action reports whether a request is an action verb.
+func action(m proto.Message) bool { return need(m)&(registry.RoleSend|registry.RoleControl) != 0 }
+
+func (e *Endpoint) serve(actx actor.Context, m proto.Message) {
+	sender := actx.Sender()
 	reply := func(r proto.Message) {
 		if sender != nil {
 			e.sys.Root.Send(sender, r)
@@ -269,6 +276,11 @@ func (e *Endpoint) serve(sender *actor.PID, m proto.Message) {
 	if action(m) && !e.actions {
 		reply(&managepb.Error{Code: managepb.Code_CODE_READ_ONLY,
 			Message: fmt.Sprintf("%s: read-only endpoint: actions are not allowed", m.ProtoReflect().Descriptor().Name())})
+		return
+	}
+	if err := registry.Allow(actx, need(m)); err != nil {
+		reply(&managepb.Error{Code: managepb.Code_CODE_FORBIDDEN,
+			Message: fmt.Sprintf("%s: %v", m.ProtoReflect().Descriptor().Name(), err)})
 		return
 	}
 	select {

@@ -4,24 +4,28 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server/manage/internal/managepb"
 )
 
 // Sentinel errors; match them with errors.Is.
 var (
 	// ErrInsecure: Enable refused a node that listens beyond loopback
-	// without mutual TLS (registry.WithMutualTLS).
-	ErrInsecure = errors.New("etcp/manage: refusing to serve beyond loopback without mutual TLS")
+	// without mutual TLS (registry.WithMutualTLS); it is
+	// registry.ErrInsecure.
+	ErrInsecure = registry.ErrInsecure
 	// ErrEnabled: the node already has a management endpoint.
 	ErrEnabled = errors.New("etcp/manage: the node already has a management endpoint")
 	// ErrNoEndpoint: the node at the address has no management endpoint
 	// (it was never enabled, or it was closed).
 	ErrNoEndpoint = errors.New("etcp/manage: no management endpoint")
 	// ErrUnreachable: nothing accepted a connection at the address.
-	ErrUnreachable = errors.New("etcp/manage: node unreachable")
-	// ErrRefused: the node refused this node's TLS certificate, or this
-	// node could not verify the node's.
-	ErrRefused = errors.New("etcp/manage: TLS refused")
+	// It is registry.ErrUnreachable.
+	ErrUnreachable = registry.ErrUnreachable
+	// ErrRefused: the node refused this node's certificate or cookie, or
+	// this node could not verify the node's (registry.ErrUnauthenticated
+	// is in its chain).
+	ErrRefused = errors.New("etcp/manage: refused")
 	// ErrReadOnly: an action verb on an endpoint enabled without
 	// WithActions.
 	ErrReadOnly = errors.New("etcp/manage: read-only endpoint: actions are not allowed")
@@ -37,6 +41,9 @@ var (
 	ErrUnsupported = errors.New("etcp/manage: unsupported request")
 	// ErrClosed: the connection or server has ended.
 	ErrClosed = errors.New("etcp/manage: closed")
+	// ErrForbidden: the requesting node lacks the role the verb needs
+	// (registry.Roles); it is registry.ErrForbidden.
+	ErrForbidden = registry.ErrForbidden
 )
 
 // codeErrs maps wire codes to sentinels, and back.
@@ -48,6 +55,7 @@ var codeErrs = map[managepb.Code]error{
 	managepb.Code_CODE_FAILED:      ErrFailed,
 	managepb.Code_CODE_UNSUPPORTED: ErrUnsupported,
 	managepb.Code_CODE_CLOSED:      ErrClosed,
+	managepb.Code_CODE_FORBIDDEN:   ErrForbidden,
 }
 
 // RemoteError is an Error the endpoint answered with: Is matches the

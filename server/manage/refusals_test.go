@@ -113,6 +113,7 @@ func TestEnableOffLoopback(t *testing.T) {
 		want error
 	}{
 		{"all interfaces", []registry.NodeOption{registry.WithListen("0.0.0.0:0")}, manage.ErrInsecure},
+		{"advertised beyond loopback", []registry.NodeOption{registry.WithAdvertisedAddress("198.18.0.1:7000")}, registry.ErrInsecure},
 		{"all interfaces with mutual TLS", []registry.NodeOption{registry.WithListen("0.0.0.0:0"),
 			registry.WithAdvertisedAddress("127.0.0.1:1"), registry.WithMutualTLS(leaf.Server(ca), leaf.Client(ca))}, nil},
 		{"loopback", nil, nil},
@@ -125,14 +126,13 @@ func TestEnableOffLoopback(t *testing.T) {
 			sys := actors.NewSystem(nil)
 			defer sys.Shutdown()
 			node, err := registry.StartNode(sys, tt.opts...)
+			if tt.want != nil { // the node refuses first
+				assert.ErrorIs(t, err, tt.want)
+				return
+			}
 			require.NoError(t, err)
 			defer node.Shutdown()
 			ep, err := manage.Enable(node)
-			if tt.want != nil {
-				assert.ErrorIs(t, err, tt.want)
-				assert.Nil(t, ep)
-				return
-			}
 			require.NoError(t, err)
 			_, err = manage.Enable(node)
 			assert.ErrorIs(t, err, manage.ErrEnabled)
