@@ -97,7 +97,12 @@ func DefaultCookie() (string, error) {
 // cookieCreds are gRPC transport credentials that run the cookie
 // handshake on each connection and then carry it in the clear: for
 // loopback, where no one else sees the traffic.
-type cookieCreds struct{ key []byte }
+type cookieCreds struct {
+	key []byte
+	// refused, if set, hears of every dialling node that failed the
+	// challenge (the node counts and logs it).
+	refused func(from string, err error)
+}
 
 // cookieAuth is the AuthInfo of a connection whose peer proved it knows
 // the cookie.
@@ -142,7 +147,11 @@ func (c *cookieCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.Auth
 	cnonce, cmac := in[:nonceLen], in[nonceLen:]
 	if !hmac.Equal(cmac, c.mac('c', snonce, cnonce)) {
 		_, _ = conn.Write([]byte{0})
-		return nil, nil, fmt.Errorf("%w: the dialling node does not know this node's cookie", ErrUnauthenticated)
+		err := fmt.Errorf("%w: the dialling node does not know this node's cookie", ErrUnauthenticated)
+		if c.refused != nil {
+			c.refused(conn.RemoteAddr().String(), err)
+		}
+		return nil, nil, err
 	}
 	if _, err := conn.Write(append([]byte{1}, c.mac('s', cnonce, snonce)...)); err != nil {
 		return nil, nil, fmt.Errorf("etcp: cookie handshake: %w", err)
@@ -194,6 +203,8 @@ func (c *cookieCreds) Info() credentials.ProtocolInfo {
 	return credentials.ProtocolInfo{SecurityProtocol: "etcp-cookie"}
 }
 
-func (c *cookieCreds) Clone() credentials.TransportCredentials { return &cookieCreds{key: c.key} }
+func (c *cookieCreds) Clone() credentials.TransportCredentials {
+	return &cookieCreds{key: c.key, refused: c.refused}
+}
 
 func (c *cookieCreds) OverrideServerName(string) error { return nil }

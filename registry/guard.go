@@ -118,9 +118,15 @@ func (g *guardedStream) connect(c *remote.ConnectRequest) error {
 }
 
 func (g *guardedStream) unauthenticated(claim string, err error) error {
-	g.n.unauthenticated.Add(1)
-	g.n.log.Warn("etcp/registry: refused a node", slog.String("from", g.from), slog.String("claims", claim), slog.Any("err", err))
+	g.n.unauthenticatedFrom(g.from+" claiming "+claim, err)
 	return status.Error(codes.Unauthenticated, err.Error())
+}
+
+// unauthenticatedFrom counts and logs a node that could not prove who it
+// is (its socket address, and what it claimed).
+func (n *Node) unauthenticatedFrom(from string, err error) {
+	n.unauthenticated.Add(1)
+	n.log.Warn("etcp/registry: refused a node", slog.String("from", from), slog.Any("err", err))
 }
 
 // prove checks that the connection's credentials back the claim to be

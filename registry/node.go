@@ -239,6 +239,7 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		n.tls = c.tlsClient.Clone()
 	} else {
 		creds := newCookieCreds(c.cookie)
+		creds.refused = n.unauthenticatedFrom
 		n.cookie = creds
 		server = append(server, grpc.Creds(creds))
 		c.dialOpts = append(c.dialOpts, grpc.WithTransportCredentials(creds))
@@ -415,8 +416,10 @@ type NodeStats struct {
 	// EndpointsLost is how many times protoactor reported a peer's
 	// connection lost (EndpointTerminatedEvent).
 	EndpointsLost uint64
-	// Unauthenticated is how many streams were refused because the node
-	// could not prove who it is (certificate, cookie, claimed address).
+	// Unauthenticated is how many connections failed the cookie's
+	// challenge, and how many streams claimed a node their certificate
+	// does not name. (A certificate the node does not trust fails in the
+	// TLS handshake, before the node hears of it.)
 	Unauthenticated uint64
 	// Refused is how many messages from proven nodes were dropped: a
 	// sender PID naming another node, a Stop without RoleControl, a

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -74,12 +75,16 @@ type Leaf struct {
 
 // Issue signs a certificate for name, valid for 127.0.0.1, ::1 and
 // localhost, as a server and as a client.
-func (ca *CA) Issue(name string) (*Leaf, error) {
+func (ca *CA) Issue(name string) (*Leaf, error) { return ca.IssueURIs(name) }
+
+// IssueURIs is Issue with URI SANs as well (a node's etcp://host:port).
+func (ca *CA) IssueURIs(name string, uris ...*url.URL) (*Leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
+		URIs:         uris,
 		SerialNumber: next(),
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    time.Now().Add(-time.Hour),
