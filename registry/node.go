@@ -35,10 +35,10 @@ type Node struct {
 	sys    *actor.ActorSystem
 	remote *remote.Remote
 	addr   string
-	listen string      // host:port listened on
-	tls    *tls.Config // the client side of WithMutualTLS; nil without
+	listen string       // host:port listened on
+	tls    *tls.Config  // the client side of WithMutualTLS; nil without
 	cookie *cookieCreds // without mutual TLS; nil for an attached node
-	owned  bool        // started here: Shutdown stops it
+	owned  bool         // started here: Shutdown stops it
 	log    *slog.Logger
 
 	roles           Roles
