@@ -132,11 +132,11 @@ func TestWrongCookieIsNotHeard(t *testing.T) {
 
 // pki writes a CA and leaves for tests with mutual TLS.
 type pki struct {
-	t  *testing.T
+	t  testing.TB
 	ca *testcerts.CA
 }
 
-func newPKI(t *testing.T, name string) *pki {
+func newPKI(t testing.TB, name string) *pki {
 	ca, err := testcerts.NewCA(name)
 	require.NoError(t, err)
 	return &pki{t: t, ca: ca}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -36,6 +37,7 @@ const (
 	cookieEnv   = "ETCP_SECURITY_COOKIE" // the cookie, without TLS (default: the user's)
 	rolesEnv    = "ETCP_SECURITY_ROLES"  // victim: "default=read,ops=all"
 	actionsEnv  = "ETCP_SECURITY_ACTIONS"
+	plainEnv    = "ETCP_SECURITY_PLAIN" // protoactor's own remote, unguarded (the baseline)
 	listenAddr  = "127.0.0.1:0"
 	replyWait   = 10 * time.Second
 	requestWait = 3 * time.Second
@@ -50,7 +52,7 @@ func TestMain(m *testing.M) {
 
 // child is a node process the test drives.
 type child struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	out   *bufio.Scanner
@@ -58,7 +60,7 @@ type child struct {
 }
 
 // start runs part with env and waits for its "ready" line.
-func start(t *testing.T, part string, env ...string) *child {
+func start(t testing.TB, part string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append(env, childEnv+"="+part)...)
@@ -123,7 +125,7 @@ func (c *child) quit() {
 
 // prefixWriter passes a child's stderr to the test log.
 type prefixWriter struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 }
 
@@ -171,12 +173,19 @@ func serveChild(part string) int {
 	}
 	closeFn()
 	node.Shutdown()
+	if r := remote.GetRemote(sys); os.Getenv(plainEnv) != "" && r != nil {
+		r.Shutdown(true)
+	}
 	sys.Shutdown()
 	return 0
 }
 
 // startNode starts the child's node as its env says.
 func startNode(sys *actor.ActorSystem) (*registry.Node, error) {
+	if os.Getenv(plainEnv) != "" {
+		remote.NewRemote(sys, remote.Configure("127.0.0.1", 0)).Start()
+		return registry.AttachNode(sys)
+	}
 	opts := []registry.NodeOption{registry.WithListen(listenAddr), registry.WithConnectRetries(1)}
 	if dir := os.Getenv(tlsDirEnv); dir != "" {
 		server, client, err := tlsConfigs(dir)
@@ -297,17 +306,9 @@ func attacker(sys *actor.ActorSystem, node *registry.Node) (map[string]func([]st
 		"list": func(a []string) string {
 			c, cancel := ctx()
 			defer cancel()
-			cl, err := manage.Dial(c, node, a[0])
+			ids, err := listConns(c, node, a[0])
 			if err != nil {
 				return result(nil, err)
-			}
-			list, err := cl.Conns(c, manage.Query{})
-			if err != nil {
-				return result(nil, err)
-			}
-			ids := make([]string, 0, len(list.Conns))
-			for _, cn := range list.Conns {
-				ids = append(ids, cn.PID)
 			}
 			return "ok " + strings.Join(ids, " ")
 		},
@@ -341,4 +342,22 @@ func attacker(sys *actor.ActorSystem, node *registry.Node) (map[string]func([]st
 			return "sent"
 		},
 	}, func() {}
+}
+
+// listConns lists the PIDs of the connections of the node at addr
+// through its management endpoint.
+func listConns(ctx context.Context, node *registry.Node, addr string) ([]string, error) {
+	cl, err := manage.Dial(ctx, node, addr)
+	if err != nil {
+		return nil, err
+	}
+	list, err := cl.Conns(ctx, manage.Query{})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(list.Conns))
+	for _, cn := range list.Conns {
+		ids = append(ids, cn.PID)
+	}
+	return ids, nil
 }
