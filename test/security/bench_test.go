@@ -73,4 +73,3 @@ func BenchmarkRemoteCall(b *testing.B) {
 		})
 	}
 }
-
