@@ -115,12 +115,33 @@
 // listens on 127.0.0.1 and a free port unless told otherwise, returns an
 // error for a taken address where remote.Start panics, and installs
 // recovering gRPC interceptors first: at the pinned protoactor, a message
-// of a type the receiver does not know, or one call to the unimplemented
-// ListProcesses or GetProcessDiagnostics RPCs, would otherwise end the
-// process. Protoactor remote has no authentication: anything that
-// reaches the port can send any actor any message, so keep it on
-// loopback or give it mutual TLS ([WithMutualTLS]). A user who starts remote themselves can wrap it
-// with [AttachNode], and should add the same interceptors.
+// of a type the receiver does not know would otherwise end the process.
+//
+// # Nodes that prove who they are
+//
+// Protoactor remote authenticates nothing; a node from StartNode does:
+//   - Another node proves itself before it is heard: with [WithMutualTLS],
+//     by a certificate that names it (an etcp://host:port URI SAN,
+//     [NodeURI], or DNS and IP SANs covering its host); without, by
+//     knowing the cookie ([WithCookie], [DefaultCookie]), proven by a
+//     challenge and response in which the cookie never crosses the wire.
+//     A node that cannot is counted in [NodeStats].Unauthenticated.
+//   - Beyond loopback StartNode requires mutual TLS ([ErrInsecure]).
+//   - The guard checks every message from a proven node before
+//     protoactor delivers it (a sender PID on another node, protoactor's
+//     Stop, PoisonPill and remote spawns without [RoleControl], a Watch
+//     for a watcher elsewhere: dropped, counted in [NodeStats].Refused),
+//     and stamps the rest with the node and its roles ([WithRoles],
+//     [Roles]).
+//   - Whoever holds power checks the stamp: connection actors (sending
+//     needs [RoleSend], stopping [RoleControl]), the management endpoint,
+//     the cluster registry (a peer speaks only for itself), and actors of
+//     the user's own with [PeerOf] and [Allow]. Refusals match
+//     [ErrForbidden].
+//
+// A remote the user starts ([AttachNode]) has no guard ([Guarded] is
+// false): protect it with gRPC options of your own, for instance
+// [CookieCredentials].
 //
 // # Costs
 //

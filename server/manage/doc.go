@@ -28,28 +28,24 @@
 //
 // # Security model
 //
-// Protoactor remote has no authentication: anything that reaches a
-// node's port can send any of its actors any message, and system
-// messages (Stop included) are delivered to any actor id. The endpoint
-// therefore:
+// The endpoint runs on a registry.Node, which hears only nodes that
+// prove who they are (mutual TLS or the cookie; see package registry)
+// and stamps what they send with their roles. The endpoint:
 //   - is off by default: a node without Enable has no endpoint, and Dial
 //     reports ErrNoEndpoint at once;
-//   - is on loopback by default (registry.StartNode listens on 127.0.0.1);
-//   - refuses to start (ErrInsecure) on a node that listens on anything
-//     but a loopback address (its registry.Node.Listen tells) unless the
-//     node was started with mutual TLS (registry.WithMutualTLS): then a
-//     peer without a certificate the node trusts cannot connect, so it
-//     can send nothing, to the endpoint or to any other actor;
+//   - is on loopback by default (registry.StartNode listens on 127.0.0.1,
+//     and beyond loopback requires mutual TLS: ErrInsecure);
+//   - serves each verb only to a node with its role (registry.Roles):
+//     reads need RoleRead, call and cast RoleSend, the other actions
+//     RoleControl; others get ErrForbidden;
 //   - is read-only unless WithActions is given: action verbs are then
-//     refused with ErrReadOnly before anything is done.
+//     refused with ErrReadOnly, and the whole node is limited to
+//     RoleRead, so that the connection PIDs the endpoint hands out cannot
+//     be called or stopped directly either.
 //
-// Within those bounds, whoever reaches the endpoint is trusted with all
-// it allows: there are no users or roles. Any peer that can connect can
-// also stop the endpoint's actor itself (a system message), or any
-// connection's, without the endpoint; mutual TLS and loopback are the
-// boundary, not the endpoint. A client's node must be reachable from the
-// managed node too (replies travel over a connection it dials back), so
-// with mutual TLS both nodes carry certificates of a CA the other trusts.
+// A client's node must be reachable from the managed node too (replies
+// travel over a connection it dials back), so with mutual TLS both nodes
+// carry certificates of a CA the other trusts.
 //
 // # Verbs
 //
