@@ -70,7 +70,7 @@ type conn struct {
 	outCredit int
 	ob        *outbox
 
-	// The reader's own (reader.go, park.go): it arms the idle deadline.
+	// The reader's own (reader.go, state.go): it arms the idle deadline.
 	readsSinceArm uint32
 	deadlineArmed bool
 	parkShift     uint8    // the idle deadline is ParkAfter << parkShift (see armDeadline)
@@ -108,6 +108,7 @@ type conn struct {
 	noBackPressure bool // the handler turned back-pressure off (SetBackPressure)
 	inRead         bool // in the turn of a posted read (receiveRead), whose bytes are taken
 	onLoop         bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
+	released       state // what the last posted read's turn released the read side to (releaseRead); stPosted until then
 }
 
 // newConn prepares the actor for a connected socket.

@@ -142,7 +142,10 @@
 //	kick-park      as reading; the actor set the read deadline in the past once
 //	kick-stop      as kick-park
 //	posted         the actor: c.ev, the socket and its deadline; the reader goroutine
-//	               exists but touches nothing until the actor releases the read
+//	               exists but touches nothing until the actor releases the read, and
+//	               then goes on only if the read was released to reading or a kick:
+//	               released to idle, it ends even if the state is reading again by
+//	               then (another reader, started by a later message; c.released)
 //	waiting        as posted; the reader sleeps on c.consumed
 //	parking        the reader goroutine: the socket and c.pollKey, while it registers
 //	parking-nudge  as parking

@@ -371,7 +371,10 @@ func (c *conn) loopServe(onLoop bool) {
 					go c.loopAwait(l)
 					return
 				}
-				c.awaitRelease()
+			}
+			if c.awaitRelease() == stIdle {
+				c.unref() // stopped: the actor owns the read side and its watch
+				return
 			}
 			if c.leftLoop(onLoop) {
 				return
@@ -461,7 +464,10 @@ func (c *conn) dropWatch() {
 // loopAwait waits for the actor to release a read, off the poller's
 // goroutine, then goes on as loopServe.
 func (c *conn) loopAwait(l *loopConn) {
-	c.awaitRelease()
+	if c.awaitRelease() == stIdle {
+		c.unref() // stopped: the actor owns the read side and its watch
+		return
+	}
 	if !c.leftLoop(false) && !c.loopNext(l) {
 		c.loopServe(false)
 	}

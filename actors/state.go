@@ -218,6 +218,7 @@ func (c *conn) startReading() {
 // read's turn).
 func (c *conn) releaseRead(next state) {
 	st := &c.proc.st
+	c.released = next // read by the reader once the state tells it the read is released
 	if st.move(stPosted, next) {
 		return // the reader looks at the state when the actor returns
 	}
@@ -394,6 +395,7 @@ func (c *conn) Ready() {
 // connection has ended: the read is dropped.
 func (c *conn) posted() bool {
 	st := &c.proc.st
+	c.released = stPosted // not released yet
 	for {
 		switch s := st.load(); s {
 		case stReading, stKickPark, stKickStop:
@@ -410,16 +412,28 @@ func (c *conn) posted() bool {
 // returns what the reader is to do next (reader).
 func (c *conn) awaitRelease() state {
 	st := &c.proc.st
-	if s := st.load(); s != stPosted {
-		return s // the actor ran the read inline, as usual
+	if st.load() == stPosted {
+		if c.consumed == nil {
+			c.consumed = make(chan struct{}, 1)
+		}
+		if st.move(stPosted, stWaiting) {
+			<-c.consumed
+		}
+	} // else the actor ran the read inline, as usual
+	return c.afterRelease()
+}
+
+// afterRelease is what the reader does once its read is released: what
+// the state says, unless the read's turn stopped reading (stIdle). Then
+// this reader is done, whatever the state says now: a later message of
+// the same turn, or of one run since, may have started another reader
+// (stIdle -> stReading), whose read side this reader must not touch
+// (reader).
+func (c *conn) afterRelease() state {
+	if c.released == stIdle {
+		return stIdle
 	}
-	if c.consumed == nil {
-		c.consumed = make(chan struct{}, 1)
-	}
-	if st.move(stPosted, stWaiting) {
-		<-c.consumed
-	}
-	return st.load()
+	return c.proc.st.load()
 }
 
 // readerStep is what the reader does after a read deadline passed.

@@ -214,6 +214,31 @@ func TestReadHandOff(t *testing.T) {
 	require.False(t, c.posted(), "a read after the end is dropped")
 }
 
+// A read released to idle ends its reader, even when, before the reader
+// looks, a later message of the same turn (a Writability notice after
+// back-pressure paused reading) or of another has started a new reader:
+// two readers would share the read buffer (a race, a corrupted echo, a
+// nil in the buffer pool).
+func TestReleasedToIdleEndsTheReader(t *testing.T) {
+	c, _, _ := testConn(t)
+	st := &c.proc.st
+	for _, wait := range []bool{false, true} {
+		st.v.Store(uint32(stReading))
+		require.True(t, c.posted())
+		next := make(chan state, 1)
+		if wait { // the read was queued: the reader sleeps until released
+			go func() { next <- c.awaitRelease() }()
+			require.Eventually(t, func() bool { return st.load() == stWaiting }, time.Second, time.Millisecond)
+		}
+		c.releaseRead(stIdle)                       // the read's turn: over the high mark, stop reading
+		require.True(t, st.move(stIdle, stReading)) // a later message: under the low mark, read again
+		if !wait {
+			next <- c.awaitRelease() // the actor ran inline
+		}
+		require.Equal(t, stIdle, <-next, "the first reader must end: another owns the read side")
+	}
+}
+
 // A kicked reader's read still posts: the kick is dropped, the actor
 // decides when it releases the read.
 func TestReadAfterKickPosts(t *testing.T) {
