@@ -98,6 +98,9 @@ func fromWire(msg any) (any, bool, error) {
 			reason = errors.New(m.Reason)
 		}
 		return &Stop{Reason: reason}, true, nil
+	case *wirepb.Reply: // a reply no request waits for: HandleInfo sees it as a local one
+		v, err := replyFromWire(m)
+		return &Reply{Value: v, Err: err}, true, nil
 	}
 	return msg, false, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/actors/internal/wirepb"
@@ -107,4 +109,46 @@ func TestRemoteSendsAreCapped(t *testing.T) {
 		time.Millisecond, "the connection ended on the overflow")
 	_, err := actors.Request(testkit.Ctx(t), sys.Root, pid, &actors.Info{})
 	require.ErrorIs(t, err, actors.ErrClosed)
+}
+
+// infoHandler hands every HandleInfo message to the channel Init got.
+type infoHandler struct {
+	behaviours.Base
+	seen chan any
+}
+
+func (h *infoHandler) Init(_ behaviours.Conn, arg any) behaviours.Result {
+	h.seen = arg.(chan any)
+	return behaviours.Continue()
+}
+
+func (h *infoHandler) HandleInfo(_ behaviours.Conn, msg any) behaviours.Result {
+	h.seen <- msg
+	return behaviours.Continue()
+}
+
+// A reply from another node that no request waits for reaches HandleInfo
+// as a Reply, as a local one would, not as the wire's generated type.
+func TestUnsolicitedRemoteReplyIsAReply(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	seen := make(chan any, 4)
+	pid, err := testkit.TryDial(t, sys, ln.Addr().String(), func() behaviours.Handler { return &infoHandler{} }, seen)
+	require.NoError(t, err)
+	defer func() { _, _ = actors.Request(testkit.Ctx(t), sys.Root, pid, &actors.Stop{}) }()
+	peer, err := ln.Accept()
+	require.NoError(t, err)
+	defer peer.Close()
+	v, err := anypb.New(wrapperspb.String("late"))
+	require.NoError(t, err)
+	sys.Root.Send(pid, &wirepb.Reply{Value: v})
+	sys.Root.Send(pid, &wirepb.Reply{Code: "closed", Error: "gone"})
+	r, ok := testkit.Recv(t, seen).(*actors.Reply)
+	require.True(t, ok, "not a *actors.Reply")
+	require.Equal(t, "late", r.Value)
+	r, ok = testkit.Recv(t, seen).(*actors.Reply)
+	require.True(t, ok, "not a *actors.Reply")
+	require.ErrorIs(t, r.Err, actors.ErrClosed)
 }

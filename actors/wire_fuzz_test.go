@@ -22,7 +22,8 @@ func FuzzWire(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, m := range []proto.Message{&wirepb.Call{}, &wirepb.Cast{}, &wirepb.Event{}, &wirepb.Send{}, &wirepb.Stop{}} {
+		for _, m := range []proto.Message{&wirepb.Call{}, &wirepb.Cast{}, &wirepb.Event{}, &wirepb.Send{}, &wirepb.Stop{},
+			&wirepb.Reply{}} {
 			m = m.ProtoReflect().New().Interface()
 			if proto.Unmarshal(data, m) != nil {
 				continue
