@@ -108,7 +108,7 @@ type conn struct {
 	noBackPressure bool  // the handler turned back-pressure off (SetBackPressure)
 	inRead         bool  // in the turn of a posted read (receiveRead), whose bytes are taken
 	onLoop         bool  // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
-	released       state // what the last posted read's turn released the read side to (releaseRead); stPosted until then
+	released       uint8 // the state the last posted read's turn released the read side to (releaseRead); stPosted until then (a byte: conn stays in its size class)
 }
 
 // newConn prepares the actor for a connected socket.

@@ -218,7 +218,7 @@ func (c *conn) startReading() {
 // read's turn).
 func (c *conn) releaseRead(next state) {
 	st := &c.proc.st
-	c.released = next // read by the reader once the state tells it the read is released
+	c.released = uint8(next) // read by the reader once the state tells it the read is released
 	if st.move(stPosted, next) {
 		return // the reader looks at the state when the actor returns
 	}
@@ -395,7 +395,7 @@ func (c *conn) Ready() {
 // connection has ended: the read is dropped.
 func (c *conn) posted() bool {
 	st := &c.proc.st
-	c.released = stPosted // not released yet
+	c.released = uint8(stPosted) // not released yet
 	for {
 		switch s := st.load(); s {
 		case stReading, stKickPark, stKickStop:
@@ -430,7 +430,7 @@ func (c *conn) awaitRelease() state {
 // (stIdle -> stReading), whose read side this reader must not touch
 // (reader).
 func (c *conn) afterRelease() state {
-	if c.released == stIdle {
+	if state(c.released) == stIdle {
 		return stIdle
 	}
 	return c.proc.st.load()
