@@ -112,6 +112,14 @@ type Cluster struct {
 	closed      atomic.Bool
 	cancelWatch func()
 	stats       clusterCounters
+	greet       chan greeting // Hellos to candidates, sent by greeter
+	greeted     chan struct{} // closed when greeter returns
+}
+
+// greeting is a Hello to a candidate.
+type greeting struct {
+	to  *actor.PID
+	msg *registrypb.Hello
 }
 
 var _ Registry = (*Cluster)(nil)
@@ -167,6 +175,7 @@ func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, er
 		self:  node.Address(),
 		epoch: uint64(time.Now().UnixNano()),
 		id:    "etcp.registry." + cfg.scope,
+		greet: make(chan greeting, maxCandidates),
 	}
 	if c.log == nil {
 		c.log = c.sys.Logger()
@@ -185,6 +194,8 @@ func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, er
 		return nil, fmt.Errorf("%w: scope %q: %v", ErrInvalid, cfg.scope, err)
 	}
 	c.pid = pid
+	c.greeted = make(chan struct{})
+	go c.greeter()
 	c.cancelWatch = node.onEndpointLost(func(addr string) { c.sys.Root.Send(c.pid, &lostMsg{addr}) })
 	return c, nil
 }
@@ -382,6 +393,8 @@ func (c *Cluster) Close() error {
 	_, _ = c.sys.Root.RequestFuture(c.pid, &closeMsg{}, 5*time.Second).Result()
 	c.cancelWatch()
 	_ = c.sys.Root.StopFuture(c.pid).Wait()
+	close(c.greet)
+	<-c.greeted
 	c.s.closeSubscribers()
 	return nil
 }

@@ -298,13 +298,18 @@ func validAddr(addr string) bool {
 
 func (a *clusterActor) hello(p *member) {
 	p.lastHello = time.Now()
+	a.send(p, kindHello, a.helloMsg())
+}
+
+// helloMsg is this node's Hello, listing the members that are up.
+func (a *clusterActor) helloMsg() *registrypb.Hello {
 	h := &registrypb.Hello{Protocol: protocolVersion, Node: a.c.self, Epoch: a.c.epoch}
 	for _, q := range a.members {
 		if q.up {
 			h.Members = append(h.Members, q.addr)
 		}
 	}
-	a.send(p, kindHello, h)
+	return h
 }
 
 func (a *clusterActor) arm() {
@@ -353,19 +358,41 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 		a.hello(p)
 	}
 	// Members it lists are candidates: greeted, but members only once
-	// they answer themselves.
+	// they answer themselves. They are greeted from another goroutine:
+	// the first message to an address blocks its sender while protoactor
+	// connects (milliseconds each, and a Hello may list hundreds).
+	var h *registrypb.Hello
 	now := time.Now()
 	for _, m := range members {
-		if c.stats.candidates.Load() >= maxCandidates {
+		if c.stats.candidates.Load() >= maxCandidates || a.closed {
 			break
 		}
 		if _, gone := a.removed[m]; m == c.self || a.members[m] != nil || gone || !validAddr(m) {
 			continue
 		}
-		q := a.member(m)
-		q.candidate, q.candidateSince = true, now
+		if h == nil {
+			h = a.helloMsg()
+		}
+		pid := c.node.PID(m, c.id)
+		select {
+		case c.greet <- greeting{pid, h}:
+		default:
+			continue // the greeter is behind: it will be listed again
+		}
+		c.stats.sent[kindHello].Add(1)
+		q := &member{addr: m, pid: pid, candidate: true, candidateSince: now, lastHello: now}
+		a.members[m] = q
 		c.stats.candidates.Add(1)
-		a.hello(q)
+	}
+}
+
+// greeter sends the greetings queued for candidates, until Close.
+func (c *Cluster) greeter() {
+	defer close(c.greeted)
+	for g := range c.greet {
+		if !c.closed.Load() { // once closed, what is queued is dropped
+			c.sys.Root.RequestWithCustomSender(g.to, g.msg, c.pid)
+		}
 	}
 }
 
