@@ -227,7 +227,9 @@ func FuzzSnapshot(f *testing.F) {
 }
 
 func FuzzDelta(f *testing.F) {
-	reg := func(e *registrypb.Entry) *registrypb.Op { return &registrypb.Op{Kind: registrypb.Op_KIND_REGISTER, Entry: e} }
+	reg := func(e *registrypb.Entry) *registrypb.Op {
+		return &registrypb.Op{Kind: registrypb.Op_KIND_REGISTER, Entry: e}
+	}
 	fuzzPeerMessage(f, func() proto.Message { return &registrypb.Delta{} },
 		&registrypb.Delta{Node: fuzzPeer, Epoch: fuzzEpoch, Seq: 1, Ops: []*registrypb.Op{
 			reg(wireEntry("own", future, 2)), reg(wireEntry("b", 5, 3)),
