@@ -88,23 +88,26 @@
 // event with [ReasonConflict] and, with [WithNotifyLoser], sends a
 // [NameLost] message to the PID.
 //
-// A registration's time is taken on the node that registered it, and a
-// peer's clock cannot push it ahead: every node takes another node's
-// registration as made at the earlier of the time that node claims and
-// the time this node first heard of it, and keeps that time for as long
-// as it knows the registration (a Snapshot that sends it again, or a
-// registration that lost a conflict here and comes back, keeps the time
-// it had). A claimed time in the future therefore counts as the moment
-// it arrived, so it cannot beat a registration made after that, and it
-// never wins later conflicts the way a far-future time would. With clocks
-// in step to within the replication delay (NTP on a LAN) the rule changes
-// nothing: a registration always arrives after it was made. Between the
-// two nodes that registered one name the outcome is always the one the
-// claimed times give, whatever their clocks, since each heard of the
-// other's registration after making its own; a third node decides alike
-// unless a clock is off by more than the replication delay. When it
-// decided otherwise, the losing node's unregistration tells it so, and it
-// fetches the winner's registration again.
+// A registration's time is taken on the node that registered it, but a
+// peer's clock cannot push it past the moment it arrives: every node
+// takes another node's registration as made at the earlier of the time
+// that node claims and the time this node first heard of it, and keeps
+// that time for as long as it knows the registration (a Snapshot that
+// sends it again, or a registration that lost a conflict here and comes
+// back, keeps the time it had). A time in the future therefore counts as
+// the moment it arrived: it cannot beat a registration made after that,
+// nor win it back by being sent again. With clocks in step to within the
+// replication delay (NTP on a LAN) the rule changes nothing, since a
+// registration always arrives after it was made. Between the two nodes
+// that registered one name the outcome is always the one the claimed
+// times give, since each heard of the other's registration after making
+// its own: a clock that runs ahead still wins the conflicts it takes
+// part in against registrations made before its own arrived (in
+// practice, within the replication delay), so keep clocks in sync. A
+// third node decides alike unless a clock is off by more than the
+// replication delay; when it decided otherwise, the losing node's
+// unregistration tells it so, and it fetches the winner's registration
+// again.
 //
 // What the rule does not stop: a node that registers a name it knows is
 // taken, with an honest time, wins under "newer wins", as in syn. Nodes
