@@ -23,6 +23,11 @@ const (
 	DefaultScope            = "default"
 )
 
+// maxCandidates caps the addresses heard of second hand (listed in a
+// peer's Hello) that a node keeps trying at one time; the rest are
+// ignored until some of these answer or are forgotten.
+const maxCandidates = 256
+
 // opsPerMessage caps the changes in one Delta or the entries in one
 // Snapshot part, far below gRPC's 4 MB message limit.
 const opsPerMessage = 1000
@@ -107,15 +112,26 @@ type Cluster struct {
 	closed      atomic.Bool
 	cancelWatch func()
 	stats       clusterCounters
+	greet       chan greeting // Hellos to candidates, sent by greeter
+	greeted     chan struct{} // closed when greeter returns
+}
+
+// greeting is a Hello to a candidate.
+type greeting struct {
+	to  *actor.PID
+	msg *registrypb.Hello
 }
 
 var _ Registry = (*Cluster)(nil)
 
 type clusterCounters struct {
-	sent      [kindCount]atomic.Uint64
-	received  atomic.Uint64
-	conflicts atomic.Uint64
-	lost      atomic.Uint64
+	sent            [kindCount]atomic.Uint64
+	received        atomic.Uint64
+	conflicts       atomic.Uint64
+	lost            atomic.Uint64
+	refusedSender   atomic.Uint64
+	refusedProtocol atomic.Uint64
+	candidates      atomic.Int64 // a gauge
 }
 
 // Message kinds, for ClusterStats.
@@ -159,6 +175,7 @@ func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, er
 		self:  node.Address(),
 		epoch: uint64(time.Now().UnixNano()),
 		id:    "etcp.registry." + cfg.scope,
+		greet: make(chan greeting, maxCandidates),
 	}
 	if c.log == nil {
 		c.log = c.sys.Logger()
@@ -177,6 +194,8 @@ func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, er
 		return nil, fmt.Errorf("%w: scope %q: %v", ErrInvalid, cfg.scope, err)
 	}
 	c.pid = pid
+	c.greeted = make(chan struct{})
+	go c.greeter()
 	c.cancelWatch = node.onEndpointLost(func(addr string) { c.sys.Root.Send(c.pid, &lostMsg{addr}) })
 	return c, nil
 }
@@ -270,15 +289,35 @@ type ClusterStats struct {
 	// Messages this node sent to its peers, by kind. Lookups and Selects
 	// send none.
 	Hellos, Heartbeats, SyncRequests, Snapshots, Deltas, Leaves uint64
-	Received                                                    uint64 // messages received from peers
+	Received                                                    uint64 // messages received from peers, refused ones included
 	Conflicts                                                   uint64 // name conflicts settled here
 	NodesLost                                                   uint64 // times a peer was taken for lost or left
+
+	// RefusedSender counts messages refused because they did not come
+	// from the node they speak for: no sender, or a sender whose address
+	// is not the message's node. They are not applied, and the first
+	// from each sender address in a minute is logged at warn level.
+	RefusedSender uint64
+	// RefusedProtocol counts Hellos refused because they announced a
+	// protocol version this node does not speak; their sender is not
+	// brought up (logged as RefusedSender is).
+	RefusedProtocol uint64
+	// Candidates is how many addresses, heard of only second hand (listed
+	// in a peer's Hello), this node is greeting now, waiting for them to
+	// answer themselves. It is a gauge, not a counter: a candidate that
+	// answers becomes a member, one that stays silent for the heartbeat
+	// timeout is forgotten. Candidates are not [Member]s and hold no
+	// names.
+	Candidates uint64
 }
 
 // Sent is the number of messages sent, of every kind.
 func (s ClusterStats) Sent() uint64 {
 	return s.Hellos + s.Heartbeats + s.SyncRequests + s.Snapshots + s.Deltas + s.Leaves
 }
+
+// Refused is the number of messages refused, for every reason.
+func (s ClusterStats) Refused() uint64 { return s.RefusedSender + s.RefusedProtocol }
 
 // Stats returns the registry's counters.
 func (c *Cluster) Stats() ClusterStats {
@@ -287,6 +326,8 @@ func (c *Cluster) Stats() ClusterStats {
 		Hellos: s[kindHello].Load(), Heartbeats: s[kindHeartbeat].Load(), SyncRequests: s[kindSyncRequest].Load(),
 		Snapshots: s[kindSnapshot].Load(), Deltas: s[kindDelta].Load(), Leaves: s[kindLeave].Load(),
 		Received: c.stats.received.Load(), Conflicts: c.stats.conflicts.Load(), NodesLost: c.stats.lost.Load(),
+		RefusedSender: c.stats.refusedSender.Load(), RefusedProtocol: c.stats.refusedProtocol.Load(),
+		Candidates: uint64(max(c.stats.candidates.Load(), 0)),
 	}
 }
 
@@ -298,7 +339,11 @@ type Member struct {
 	LastHeard time.Time // zero if never
 }
 
-// Members returns the peers this node knows, sorted by address.
+// Members returns the peers this node knows, sorted by address: those
+// given to NewCluster or AddPeer, and those that introduced themselves
+// (a Hello from their own address). An address only listed in another
+// peer's Hello is a candidate until it answers, and is not listed (see
+// [ClusterStats].Candidates).
 func (c *Cluster) Members() ([]Member, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -348,6 +393,8 @@ func (c *Cluster) Close() error {
 	_, _ = c.sys.Root.RequestFuture(c.pid, &closeMsg{}, 5*time.Second).Result()
 	c.cancelWatch()
 	_ = c.sys.Root.StopFuture(c.pid).Wait()
+	close(c.greet)
+	<-c.greeted
 	c.s.closeSubscribers()
 	return nil
 }
@@ -413,11 +460,15 @@ func toWire(e *entry) *registrypb.Entry {
 	return pe
 }
 
-func fromWire(node string, pe *registrypb.Entry) *entry {
+// fromWire builds the entry of a registration held by node, the node
+// that sent it (an Entry has no node of its own). heard is when this
+// node first heard of that registration: the entry's time is the
+// earlier of the two (see the conflict rule in the package doc).
+func fromWire(node string, pe *registrypb.Entry, heard int64) *entry {
 	e := &entry{
 		name: pe.Name, pid: actor.NewPID(node, pe.PidId), owner: pe.Owner, connID: pe.ConnId,
 		transport: pe.Transport, started: pe.StartedUnixNano,
-		x: &clusterInfo{node: node, reg: pe.RegisteredUnixNano, ver: pe.Version},
+		x: &clusterInfo{node: node, reg: min(pe.RegisteredUnixNano, heard), ver: pe.Version},
 	}
 	e.peer, _ = netip.ParseAddrPort(pe.Peer)
 	e.local, _ = netip.ParseAddrPort(pe.Local)
@@ -437,8 +488,11 @@ type lostConflict struct {
 }
 
 // applyRegister puts a peer's registration in the copy, settling a
-// conflict with another node's registration of the same name.
-func (c *Cluster) applyRegister(e *entry, lost *[]lostConflict) {
+// conflict with another node's registration of the same name. It returns
+// the registration of a third node (neither this one nor, for e, its
+// own) that lost here, if any: e itself, or the one e displaced; and
+// whether e is in the copy now.
+func (c *Cluster) applyRegister(e *entry, lost *[]lostConflict) (beaten *entry, in bool) {
 	h, sh := c.s.shard(e.name)
 	e.h = h
 	sh.mu.Lock()
@@ -447,34 +501,44 @@ func (c *Cluster) applyRegister(e *entry, lost *[]lostConflict) {
 	switch {
 	case old == nil:
 		c.s.insert(sh, e)
+		return nil, true
 	case old.x.node == e.x.node:
 		if old.x.ver != e.x.ver { // a newer registration by the same node
 			c.s.remove(sh, old, ReasonNone)
 			c.s.insert(sh, e)
+			return nil, true
 		}
-	default:
-		c.stats.conflicts.Add(1)
-		if c.winner(e.name, old, e) == old {
-			return
-		}
-		c.s.remove(sh, old, ReasonConflict)
-		c.s.insert(sh, e)
-		if old.x.node == c.self {
-			// The loser is ours: tell the other nodes it is gone.
-			sh.pending = append(sh.pending, pendingOp{e: old, unregister: true})
-			*lost = append(*lost, lostConflict{old, e})
-		}
+		return nil, false // the same registration again: it keeps its time
 	}
+	c.stats.conflicts.Add(1)
+	if c.winner(e.name, old, e) == old {
+		old.x.beat = e.x.node
+		return e, false
+	}
+	c.s.remove(sh, old, ReasonConflict)
+	e.x.beat = old.x.node
+	c.s.insert(sh, e)
+	if old.x.node == c.self {
+		// The loser is ours: tell the other nodes it is gone.
+		sh.pending = append(sh.pending, pendingOp{e: old, unregister: true})
+		*lost = append(*lost, lostConflict{old, e})
+		return nil, true
+	}
+	return old, true
 }
 
-// applyUnregister removes a peer's registration, if it is still there.
-func (c *Cluster) applyUnregister(node, name string, ver uint64) {
+// applyUnregister removes a peer's registration, if it is still there,
+// and returns the node whose registration of the name it had displaced
+// here ("" if none).
+func (c *Cluster) applyUnregister(node, name string, ver uint64) (beat string) {
 	h, sh := c.s.shard(name)
 	sh.mu.Lock()
 	if old := sh.get(h, name); old != nil && old.x.node == node && old.x.ver == ver {
+		beat = old.x.beat
 		c.s.remove(sh, old, ReasonNone)
 	}
 	sh.mu.Unlock()
+	return beat
 }
 
 // dropNode removes every name of node, or those keep does not hold.

@@ -2,7 +2,9 @@ package registry
 
 import (
 	"log/slog"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +41,28 @@ type member struct {
 	syncing   bool   // waiting for a Snapshot: its Deltas are dropped
 	syncSince time.Time
 	snap      map[string]struct{} // names of the Snapshot being received
+	// candidate: heard of only second hand (in another peer's Hello),
+	// greeted since candidateSince, and not yet heard from itself.
+	candidate      bool
+	candidateSince time.Time
+	// beaten holds its registrations that lost a conflict here, by name:
+	// their version and their time as first heard of, so that the same
+	// registration sent again (a new Snapshot) keeps the time it had.
+	beaten map[string]heardAt
 }
+
+// heardAt is a peer's registration as this node first heard of it.
+type heardAt struct {
+	ver uint64
+	at  int64
+}
+
+// How often a refused message is logged, per sender address, and for how
+// many senders at most at one time.
+const (
+	refuseLogEvery = time.Minute
+	refuseLogPeers = 1024
+)
 
 // clusterActor owns membership and replication. Local registrations do
 // not pass through it: they change the table directly and leave a
@@ -50,9 +73,13 @@ type clusterActor struct {
 	seeds   []string
 	members map[string]*member
 	removed map[string]uint64 // RemovePeer: address -> epoch ignored (0: any)
-	seq     uint64            // Deltas sent by this incarnation
-	timer   *time.Timer
-	closed  bool
+	// badProtocol: address -> epoch whose Hello announced another
+	// protocol; its other messages do not bring it up either.
+	badProtocol map[string]uint64
+	warned      map[string]time.Time // sender address -> last warning logged
+	seq         uint64               // Deltas sent by this incarnation
+	timer       *time.Timer
+	closed      bool
 }
 
 func (a *clusterActor) Receive(ctx actor.Context) {
@@ -79,6 +106,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 		case m.add && m.addr != c.self && (p == nil || !p.seed):
 			delete(a.removed, m.addr)
 			p = a.member(m.addr)
+			a.promote(p)
 			p.seed = true
 			if !p.up {
 				a.hello(p)
@@ -91,7 +119,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 				if p.up {
 					a.down(p, "removed")
 				} else {
-					delete(a.members, p.addr)
+					a.forget(p)
 				}
 			}
 			if a.removed == nil {
@@ -102,6 +130,9 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *membersMsg:
 		out := make([]Member, 0, len(a.members))
 		for _, p := range a.members {
+			if p.candidate {
+				continue
+			}
 			out = append(out, Member{Address: p.addr, Up: p.up, Seed: p.seed, LastHeard: p.lastHeard})
 		}
 		slices.SortFunc(out, func(x, y Member) int { return strings.Compare(x.Address, y.Address) })
@@ -119,30 +150,107 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(true)
 
+	case *registrypb.Hello, *registrypb.Heartbeat, *registrypb.SyncRequest,
+		*registrypb.Snapshot, *registrypb.Delta, *registrypb.Leave:
+		a.fromPeer(ctx.Sender(), m.(proto.Message))
+	}
+}
+
+// peerNode returns the node a registry message speaks for, and its kind's
+// name.
+func peerNode(msg proto.Message) (node, kind string) {
+	switch m := msg.(type) {
 	case *registrypb.Hello:
-		c.stats.received.Add(1)
+		return m.Node, "Hello"
+	case *registrypb.Heartbeat:
+		return m.Node, "Heartbeat"
+	case *registrypb.SyncRequest:
+		return m.Node, "SyncRequest"
+	case *registrypb.Snapshot:
+		return m.Node, "Snapshot"
+	case *registrypb.Delta:
+		return m.Node, "Delta"
+	case *registrypb.Leave:
+		return m.Node, "Leave"
+	}
+	return "", ""
+}
+
+// fromPeer applies a message of another node's registry actor, if it
+// comes from the node it speaks for: its sender must be a PID of that
+// node. Node's remote setup guarantees that a sender PID names the
+// authenticated node that sent the message (one naming another node is
+// dropped before any actor sees it), so a node can speak only for itself.
+// The entries of a Snapshot or Delta are the sender's own names: an
+// Entry has no node of its own, fromWire attributes it to the sender.
+func (a *clusterActor) fromPeer(sender *actor.PID, msg proto.Message) {
+	c := a.c
+	c.stats.received.Add(1)
+	node, kind := peerNode(msg)
+	if sender == nil || node == "" || sender.Address != node {
+		c.stats.refusedSender.Add(1)
+		a.warn(sender, node, kind, "the sender is not the node the message speaks for")
+		return
+	}
+	switch m := msg.(type) {
+	case *registrypb.Hello:
+		if m.Protocol != protocolVersion {
+			c.stats.refusedProtocol.Add(1)
+			a.warn(sender, node, kind, "protocol version "+strconv.FormatUint(uint64(m.Protocol), 10)+
+				", this node speaks "+strconv.Itoa(protocolVersion))
+			if a.badProtocol == nil || len(a.badProtocol) >= refuseLogPeers {
+				a.badProtocol = make(map[string]uint64)
+			}
+			a.badProtocol[m.Node] = m.Epoch
+			return
+		}
+		delete(a.badProtocol, m.Node)
 		a.onHello(m.Node, m.Epoch, m.Members)
 	case *registrypb.Heartbeat:
-		c.stats.received.Add(1)
 		a.onHeartbeat(m)
 	case *registrypb.SyncRequest:
-		c.stats.received.Add(1)
 		a.known(m.Node, m.Epoch) // brings an unknown sender up first
 		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
 			a.snapshot(p)
 		}
 	case *registrypb.Snapshot:
-		c.stats.received.Add(1)
 		a.onSnapshot(m)
 	case *registrypb.Delta:
-		c.stats.received.Add(1)
 		a.onDelta(m)
 	case *registrypb.Leave:
-		c.stats.received.Add(1)
 		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
 			a.down(p, "left")
 		}
 	}
+}
+
+// warn logs a refused message, once a minute at most per sender address.
+func (a *clusterActor) warn(sender *actor.PID, node, kind, why string) {
+	from := "(no sender)"
+	if sender != nil {
+		from = sender.Address
+	}
+	now := time.Now()
+	if t, ok := a.warned[from]; ok && now.Sub(t) < refuseLogEvery {
+		return
+	}
+	if a.warned == nil {
+		a.warned = make(map[string]time.Time)
+	}
+	if len(a.warned) >= refuseLogPeers {
+		for k, t := range a.warned {
+			if now.Sub(t) >= refuseLogEvery {
+				delete(a.warned, k)
+			}
+		}
+		if len(a.warned) >= refuseLogPeers {
+			return // flooded by that many senders: counted, not logged
+		}
+	}
+	a.warned[from] = now
+	a.c.log.Warn("etcp/registry: refused a message from a peer (logged once a minute per sender)",
+		slog.String("node", a.c.self), slog.String("from", from), slog.String("claims", node),
+		slog.String("message", kind), slog.String("why", why))
 }
 
 func (a *clusterActor) member(addr string) *member {
@@ -154,23 +262,54 @@ func (a *clusterActor) member(addr string) *member {
 	return p
 }
 
+// send sends msg to p's registry actor with this one as its sender: a
+// peer accepts a message only from the node it speaks for.
 func (a *clusterActor) send(p *member, kind int, msg proto.Message) {
 	if a.closed {
 		return
 	}
 	a.c.stats.sent[kind].Add(1)
-	a.c.sys.Root.Send(p.pid, msg)
+	a.c.sys.Root.RequestWithCustomSender(p.pid, msg, a.self)
+}
+
+// promote makes a candidate a member.
+func (a *clusterActor) promote(p *member) {
+	if p.candidate {
+		p.candidate = false
+		a.c.stats.candidates.Add(-1)
+	}
+}
+
+// forget drops a member that is not up.
+func (a *clusterActor) forget(p *member) {
+	a.promote(p)
+	delete(a.members, p.addr)
+}
+
+// validAddr reports whether addr looks like host:port.
+func validAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
 }
 
 func (a *clusterActor) hello(p *member) {
 	p.lastHello = time.Now()
+	a.send(p, kindHello, a.helloMsg())
+}
+
+// helloMsg is this node's Hello, listing the members that are up.
+func (a *clusterActor) helloMsg() *registrypb.Hello {
 	h := &registrypb.Hello{Protocol: protocolVersion, Node: a.c.self, Epoch: a.c.epoch}
 	for _, q := range a.members {
 		if q.up {
 			h.Members = append(h.Members, q.addr)
 		}
 	}
-	a.send(p, kindHello, h)
+	return h
 }
 
 func (a *clusterActor) arm() {
@@ -184,6 +323,9 @@ func (a *clusterActor) known(addr string, epoch uint64) *member {
 	if p := a.members[addr]; p != nil && p.up && p.epoch == epoch {
 		p.lastHeard = time.Now()
 		return p
+	}
+	if e, bad := a.badProtocol[addr]; bad && e == epoch {
+		return nil // its Hello was refused
 	}
 	a.onHello(addr, epoch, nil)
 	return nil
@@ -204,6 +346,7 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 		delete(a.removed, addr)
 	}
 	p := a.member(addr)
+	a.promote(p) // it answered itself
 	p.lastHeard = time.Now()
 	if !p.up || p.epoch != epoch {
 		if p.up { // restarted: its old incarnation's names are gone
@@ -214,9 +357,41 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 		a.sync(p)
 		a.hello(p)
 	}
+	// Members it lists are candidates: greeted, but members only once
+	// they answer themselves. They are greeted from another goroutine:
+	// the first message to an address blocks its sender while protoactor
+	// connects (milliseconds each, and a Hello may list hundreds).
+	var h *registrypb.Hello
+	now := time.Now()
 	for _, m := range members {
-		if _, gone := a.removed[m]; m != c.self && a.members[m] == nil && !gone {
-			a.hello(a.member(m))
+		if c.stats.candidates.Load() >= maxCandidates || a.closed {
+			break
+		}
+		if _, gone := a.removed[m]; m == c.self || a.members[m] != nil || gone || !validAddr(m) {
+			continue
+		}
+		if h == nil {
+			h = a.helloMsg()
+		}
+		pid := c.node.PID(m, c.id)
+		select {
+		case c.greet <- greeting{pid, h}:
+		default:
+			continue // the greeter is behind: it will be listed again
+		}
+		c.stats.sent[kindHello].Add(1)
+		q := &member{addr: m, pid: pid, candidate: true, candidateSince: now, lastHello: now}
+		a.members[m] = q
+		c.stats.candidates.Add(1)
+	}
+}
+
+// greeter sends the greetings queued for candidates, until Close.
+func (c *Cluster) greeter() {
+	defer close(c.greeted)
+	for g := range c.greet {
+		if !c.closed.Load() { // once closed, what is queued is dropped
+			c.sys.Root.RequestWithCustomSender(g.to, g.msg, c.pid)
 		}
 	}
 }
@@ -249,9 +424,11 @@ func (a *clusterActor) onSnapshot(m *registrypb.Snapshot) {
 		p.snap = make(map[string]struct{}, len(m.Entries))
 	}
 	var lost []lostConflict
+	now := time.Now().UnixNano()
 	for _, pe := range m.Entries {
-		p.snap[pe.Name] = struct{}{}
-		a.c.applyRegister(fromWire(p.addr, pe), &lost)
+		if a.register(p, pe, now, &lost) {
+			p.snap[pe.Name] = struct{}{}
+		}
 	}
 	a.told(lost)
 	if m.Last {
@@ -272,17 +449,59 @@ func (a *clusterActor) onDelta(m *registrypb.Delta) {
 		return
 	}
 	var lost []lostConflict
+	now := time.Now().UnixNano()
 	for _, op := range m.Ops {
 		pe := op.GetEntry()
-		switch op.Kind {
+		switch op.GetKind() {
 		case registrypb.Op_KIND_REGISTER:
-			a.c.applyRegister(fromWire(p.addr, pe), &lost)
+			a.register(p, pe, now, &lost)
 		case registrypb.Op_KIND_UNREGISTER:
-			a.c.applyUnregister(p.addr, pe.GetName(), pe.GetVersion())
+			name, ver := pe.GetName(), pe.GetVersion()
+			if h, ok := p.beaten[name]; ok && h.ver == ver {
+				delete(p.beaten, name)
+			}
+			if beat := a.c.applyUnregister(p.addr, name, ver); beat != "" {
+				// It had displaced another node's registration here. If
+				// that one is still known, fetch it again: its node may
+				// hold it still (this node may have settled the conflict
+				// otherwise than the two nodes involved did).
+				if q := a.members[beat]; q != nil && q.up && !q.syncing {
+					if _, ok := q.beaten[name]; ok {
+						a.sync(q)
+					}
+				}
+			}
 		}
 	}
 	p.applied = m.Seq
 	a.told(lost)
+}
+
+// register applies one of p's registrations, heard of at now, and
+// reports whether it is valid (a name and a PID). Its time is the
+// earlier of the time p claims and the time this node first heard of it:
+// now, or when it first arrived if it lost a conflict here before.
+func (a *clusterActor) register(p *member, pe *registrypb.Entry, now int64, lost *[]lostConflict) bool {
+	if pe == nil || pe.Name == "" || pe.PidId == "" {
+		return false
+	}
+	heard := now
+	if h, ok := p.beaten[pe.Name]; ok && h.ver == pe.Version {
+		heard = h.at
+	}
+	beaten, in := a.c.applyRegister(fromWire(p.addr, pe, heard), lost)
+	if in {
+		delete(p.beaten, pe.Name)
+	}
+	if beaten != nil {
+		if q := a.members[beaten.x.node]; q != nil && q.up {
+			if q.beaten == nil {
+				q.beaten = make(map[string]heardAt)
+			}
+			q.beaten[beaten.name] = heardAt{beaten.x.ver, beaten.x.reg}
+		}
+	}
+	return true
 }
 
 // told tells subscribers' and losing PIDs of conflicts this node lost,
@@ -316,7 +535,7 @@ func (a *clusterActor) drop(p *member, why string) {
 	c.stats.lost.Add(1)
 	c.log.Info("etcp/registry: peer down, its names dropped", slog.String("node", c.self),
 		slog.String("peer", p.addr), slog.String("why", why), slog.Int("names", n))
-	p.up, p.syncing, p.snap, p.applied = false, false, nil, 0
+	p.up, p.syncing, p.snap, p.applied, p.beaten = false, false, nil, 0, nil
 }
 
 // flush sends this node's pending changes to every member that is up.
@@ -385,6 +604,8 @@ func (a *clusterActor) tick() {
 			}
 		case p.seed && now.Sub(p.lastHello) >= 5*c.cfg.interval:
 			a.hello(p)
+		case p.candidate && now.Sub(p.candidateSince) > c.cfg.timeout:
+			a.forget(p) // never answered itself
 		}
 	}
 	a.flush() // changes kept back by a failed kick, or by the test hook

@@ -77,20 +77,62 @@
 //
 // When two nodes registered one name before either heard of the other,
 // every node that sees both keeps the same one: the newer registration
-// (the later registration time, taken on the node that registered),
-// then, at equal times, the one of the greater node address, then the
-// greater registration number. Newer wins, as in syn: the usual cause is
-// a device that reconnected to another node while its old connection
-// has not yet noticed it is dead, and the new connection is the live
-// one. [WithResolver] replaces the rule; it is given both registrations
-// in the same order on every node and must decide from them alone. The
-// node whose PID lost removes the name, tells the other nodes, gives its
-// subscribers an Unregistered event with [ReasonConflict] and, with
-// [WithNotifyLoser], sends a [NameLost] message to the PID.
+// (the later registration time), then, at equal times, the one of the
+// greater node address, then the greater registration number. Newer
+// wins, as in syn: the usual cause is a device that reconnected to
+// another node while its old connection has not yet noticed it is dead,
+// and the new connection is the live one. [WithResolver] replaces the
+// rule; it is given both registrations in the same order on every node
+// and must decide from them alone. The node whose PID lost removes the
+// name, tells the other nodes, gives its subscribers an Unregistered
+// event with [ReasonConflict] and, with [WithNotifyLoser], sends a
+// [NameLost] message to the PID.
 //
-// Registration times come from each node's clock. A node whose clock is
-// far ahead wins every conflict it takes part in; keep clocks in sync
-// (NTP) or give a Resolver that ignores time.
+// A registration's time is taken on the node that registered it, but a
+// peer's clock cannot push it past the moment it arrives: every node
+// takes another node's registration as made at the earlier of the time
+// that node claims and the time this node first heard of it, and keeps
+// that time for as long as it knows the registration (a Snapshot that
+// sends it again, or a registration that lost a conflict here and comes
+// back, keeps the time it had). A time in the future therefore counts as
+// the moment it arrived: it cannot beat a registration made after that,
+// nor win it back by being sent again. With clocks in step to within the
+// replication delay (NTP on a LAN) the rule changes nothing, since a
+// registration always arrives after it was made. Between the two nodes
+// that registered one name the outcome is always the one the claimed
+// times give, since each heard of the other's registration after making
+// its own: a clock that runs ahead still wins the conflicts it takes
+// part in against registrations made before its own arrived (in
+// practice, within the replication delay), so keep clocks in sync. A
+// third node decides alike unless a clock is off by more than the
+// replication delay; when it decided otherwise, the losing node's
+// unregistration tells it so, and it fetches the winner's registration
+// again.
+//
+// What the rule does not stop: a node that registers a name it knows is
+// taken, with an honest time, wins under "newer wins", as in syn. Nodes
+// are trusted to register their own names only through Register; what
+// keeps an outsider from speaking for a node is the next section.
+//
+// # Who may say what
+//
+// A message of the registry's protocol is applied only if it comes from
+// the node it speaks for: its sender (every registry actor sends with
+// itself as the sender) must be a PID of that node's address, the node
+// field of the message. [Node]'s remote setup guarantees that a sender
+// PID names the authenticated node that sent the message. The names of
+// a Snapshot or a Delta are the sender's own: an entry carries no node,
+// it is attributed to the node that sent it, so no node can place or
+// remove another node's names. A Hello of another protocol version is
+// refused, and its sender is not brought up. Refused messages are counted
+// ([ClusterStats].RefusedSender, RefusedProtocol) and logged at warn
+// level once a minute per sender address.
+//
+// A member listed in another member's Hello is only a candidate: it is
+// greeted, but it becomes a member (listed by [Cluster.Members], sent
+// names, its names accepted) only when it introduces itself, and is
+// forgotten if it stays silent for the heartbeat timeout. At most 256
+// candidates are greeted at one time.
 //
 // # Losing a node
 //

@@ -38,8 +38,13 @@ type entry struct {
 // clusterInfo is what a Cluster entry keeps besides a Local one.
 type clusterInfo struct {
 	node string // the holding node's address
-	reg  int64  // registration time on the holding node, Unix nanoseconds
+	reg  int64  // registration time, Unix nanoseconds: on the holding node, or when first heard of here if earlier
 	ver  uint64 // the holding node's registration number
+	// beat is the node whose registration of the same name this one
+	// displaced here in a conflict, or won against. Unlike the rest of
+	// the entry it may change while the entry is stored, under the
+	// shard's write lock; only the registry actor reads it.
+	beat string
 }
 
 func newEntry(name string, pid *actor.PID, m *Meta) *entry {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
@@ -48,7 +49,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...registry.NodeOption) *env {
 	t.Helper()
-	sys := actors.NewSystem(nil)
+	sys := actors.NewSystem(nil, actor.WithDeadLetterThrottleInterval(time.Millisecond))
 	node, err := registry.StartNode(sys, append([]registry.NodeOption{registry.WithConnectRetries(1)}, opts...)...)
 	require.NoError(t, err)
 	e := &env{t: t, node: node}

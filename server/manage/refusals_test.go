@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -123,7 +124,7 @@ func TestEnableOffLoopback(t *testing.T) {
 			if operate(t) {
 				return
 			}
-			sys := actors.NewSystem(nil)
+			sys := actors.NewSystem(nil, actor.WithDeadLetterThrottleInterval(time.Millisecond))
 			defer sys.Shutdown()
 			node, err := registry.StartNode(sys, tt.opts...)
 			if tt.want != nil { // the node refuses first

@@ -30,6 +30,10 @@ const (
 // nodeServer is one cluster registry node, driven line by line.
 func nodeServer() *nodetest.Server {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	regLog := discard
+	if os.Getenv("ETCP_TEST_LOG") != "" {
+		regLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	sys := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return discard }),
 		actor.WithDeadLetterThrottleInterval(time.Millisecond),
@@ -85,7 +89,7 @@ func nodeServer() *nodetest.Server {
 					return a
 				}))
 			}
-			opts = append(opts, registry.WithNotifyLoser())
+			opts = append(opts, registry.WithNotifyLoser(), registry.WithClusterLogger(regLog))
 			var peers []string
 			if p := os.Getenv(envPeers); p != "" {
 				peers = strings.Split(p, ",")
@@ -236,6 +240,12 @@ func nodeServer() *nodetest.Server {
 				evMu.Lock()
 				defer evMu.Unlock()
 				return "events " + strings.Join(events[a[0]], ",")
+			},
+			// refused: messages refused for their sender, for their
+			// protocol, and the candidates being greeted now.
+			"refused": func([]string) string {
+				s := reg.Stats()
+				return fmt.Sprintf("%d %d %d", s.RefusedSender, s.RefusedProtocol, s.Candidates)
 			},
 			"lostmsgs": func([]string) string { return strconv.FormatInt(lostMsgs.Load(), 10) },
 			"members": func([]string) string {
