@@ -152,10 +152,18 @@ const (
 // node ends up connected to every other. A configured peer that is down
 // is tried again every five heartbeats.
 //
+// It refuses ([ErrInsecure]) a node of the user's own remote
+// ([AttachNode]) that listens beyond loopback: only a node from
+// [StartNode] proves its peers.
+//
 // Close the Cluster before shutting its node down.
 func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, error) {
 	if node == nil {
 		return nil, fmt.Errorf("%w: nil node", ErrInvalid)
+	}
+	if !Guarded(node.System()) && !Loopback(node.Listen()) {
+		// A remote of the user's own (AttachNode): nothing proves its peers.
+		return nil, fmt.Errorf("%w: node %s listens on %s without the guard of StartNode", ErrInsecure, node.Address(), node.Listen())
 	}
 	cfg := clusterConfig{scope: DefaultScope, interval: DefaultHeartbeat, timeout: DefaultHeartbeatTimeout}
 	for _, o := range opts {
