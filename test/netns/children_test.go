@@ -87,8 +87,11 @@ func nodeChild() *child {
 		if err != nil {
 			return "error " + err.Error()
 		}
+		// One connection try: once the other node has quit, the cluster
+		// still greets it (a seed), and each failed try would hold this
+		// node's Shutdown for 2 s (protoactor's endpoint writer).
 		node, err = registry.StartNode(sys, registry.WithListen(net.JoinHostPort(ip, "0")),
-			registry.WithMutualTLS(srvCfg, cliCfg))
+			registry.WithMutualTLS(srvCfg, cliCfg), registry.WithConnectRetries(1))
 		if err != nil {
 			return "error " + err.Error()
 		}
