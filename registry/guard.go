@@ -61,7 +61,40 @@ func (n *Node) guardStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerIn
 			g.from = p.Addr.String()
 		}
 	}
+	defer g.idle()
 	return h(srv, g)
+}
+
+// Shutting down. At the pin, protoactor's Remote.Shutdown(true) first
+// writes a plain bool of its endpoint reader (suspend), which every
+// stream's goroutine reads, unsynchronised, after each message it
+// receives: a peer that sends while the node shuts down is a data race.
+// So a stream's goroutine holds n.streams (read) from the moment
+// RecvMsg returns a message until it calls RecvMsg again, and
+// Node.Shutdown, once it has marked the node stopping, takes n.streams
+// (write) once before calling remote.Shutdown: every goroutine that
+// read the bool has then let go of it, and those that receive a message
+// later see the node stopping and end their stream instead of reading
+// it.
+
+// busy marks the stream's goroutine as handling a message; false when
+// the node is stopping, which ends the stream.
+func (g *guardedStream) busy() bool {
+	g.n.streams.RLock()
+	if g.n.stopping.Load() {
+		g.n.streams.RUnlock()
+		return false
+	}
+	g.held = true
+	return true
+}
+
+// idle marks the stream's goroutine as done with its last message.
+func (g *guardedStream) idle() {
+	if g.held {
+		g.held = false
+		g.n.streams.RUnlock()
+	}
 }
 
 // guardedStream is one stream from another node.
@@ -75,11 +108,16 @@ type guardedStream struct {
 	base    Role   // its roles by the node's Roles
 	stamped Role   // the roles in header
 	header  *remote.MessageHeader
+	held    bool // n.streams is read-locked (busy)
 }
 
 func (g *guardedStream) RecvMsg(m any) error {
+	g.idle()
 	if err := g.ServerStream.RecvMsg(m); err != nil {
 		return err
+	}
+	if !g.busy() {
+		return status.Error(codes.Unavailable, "etcp: the node is shutting down")
 	}
 	rm, ok := m.(*remote.RemoteMessage)
 	if !ok {

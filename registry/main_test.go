@@ -9,6 +9,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	nodetest.Main(map[string]func() *nodetest.Server{"sender": senderServer})
+	nodetest.Main(map[string]func() *nodetest.Server{"sender": senderServer, "target": targetServer})
 	goleak.VerifyTestMain(m)
 }

@@ -48,6 +48,8 @@ type Node struct {
 	refused         atomic.Uint64
 	unauthenticated atomic.Uint64
 	once            sync.Once
+	stopping        atomic.Bool  // Shutdown began: streams end (guard.go)
+	streams         sync.RWMutex // read-held by a stream's goroutine handling a message (guard.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -438,10 +440,14 @@ func (n *Node) Stats() NodeStats {
 // which leaves no goroutine behind. It can take up to 10 s when a peer
 // does not close its side, or while a connection to a dead peer is still
 // being retried. It does not shut the actor system down. Calling it again
-// does nothing. (At the pin, protoactor's endpoint manager clears its
-// table without a lock while a lost-endpoint event may still be reading
-// it; a peer that disconnects at the very moment of Shutdown can trip the
-// race detector.)
+// does nothing. Streams from peers end with the first message they
+// bring after Shutdown began: protoactor's own Shutdown writes a flag
+// that their goroutines read unsynchronised, so Shutdown first waits
+// for them to finish the message at hand (guard.go). (At the pin,
+// protoactor's endpoint manager also clears its table without a lock
+// while a lost-endpoint event may still be reading it; a peer that
+// disconnects at the very moment of Shutdown can trip the race
+// detector.)
 func (n *Node) Shutdown() {
 	n.once.Do(func() {
 		n.mu.Lock()
@@ -449,6 +455,11 @@ func (n *Node) Shutdown() {
 		n.mu.Unlock()
 		n.sys.EventStream.Unsubscribe(n.sub)
 		if n.owned {
+			// Let every stream's goroutine finish its message first
+			// (see guard.go).
+			n.stopping.Store(true)
+			n.streams.Lock()
+			n.streams.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 			n.remote.Shutdown(true)
 			guarded.set(n.sys, nil)
 		}

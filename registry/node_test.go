@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +68,8 @@ func unknownMessage() (proto.Message, error) {
 func senderServer() *nodetest.Server {
 	sys := newSystem()
 	var n *registry.Node
+	var stopFlood chan struct{}
+	var flooding sync.WaitGroup
 	return &nodetest.Server{
 		Init: func() string {
 			var err error
@@ -91,6 +94,41 @@ func senderServer() *nodetest.Server {
 					}
 				}
 				return "fail"
+			},
+			// flood ADDR: send to ADDR's actor "sink" a message every
+			// millisecond until stop; answer once
+			// ADDR's "echo" has answered, behind the first of them.
+			"flood": func(args []string) string {
+				target := n.PID(args[0], "sink")
+				stopFlood = make(chan struct{})
+				flooding.Add(1)
+				go func() {
+					defer flooding.Done()
+					tick := time.NewTicker(time.Millisecond)
+					defer tick.Stop()
+					for {
+						sys.Root.Send(target, wrapperspb.String("flood"))
+						select {
+						case <-stopFlood:
+							return
+						case <-tick.C:
+						}
+					}
+				}()
+				echo := n.PID(args[0], "echo")
+				deadline := time.Now().Add(15 * time.Second)
+				for tries := 1; time.Now().Before(deadline); tries++ {
+					res, err := sys.Root.RequestFuture(echo, wrapperspb.String("hi"), time.Second).Result()
+					if err == nil && res.(*wrapperspb.StringValue).GetValue() == "hi" {
+						return fmt.Sprint("ok ", tries)
+					}
+				}
+				return "fail"
+			},
+			"stop": func([]string) string {
+				close(stopFlood)
+				flooding.Wait()
+				return "ok"
 			},
 		},
 		Close: func() { n.Shutdown() },
@@ -168,6 +206,68 @@ func TestNodeSurvivesCrashVectors(t *testing.T) {
 
 	n.Shutdown()
 	n.Shutdown()
+}
+
+// A node shuts down cleanly while a peer keeps sending to it. At the pin,
+// protoactor's Remote.Shutdown writes a flag that each incoming stream's
+// goroutine reads after every message, without synchronisation: under
+// -race the node's process found that race (and exited with status 66)
+// until Node.Shutdown first waited for those goroutines (guard.go).
+// Nothing in the node's process waits on what the peer sends (the peer
+// reports that its messages get through), so only that wait can order
+// the goroutines' reads before the write. Both nodes are children: a
+// second remote started in this process would race with the first's
+// gRPC goroutines on gRPC's global logger.
+func TestShutdownWhileAPeerSends(t *testing.T) {
+	target := nodetest.Start(t, "target")
+	require.True(t, strings.HasPrefix(target.First, "ready "), target.First)
+	addr := strings.TrimPrefix(target.First, "ready ")
+	sender := nodetest.Start(t, "sender")
+	require.True(t, strings.HasPrefix(sender.First, "ready "), sender.First)
+	reply := sender.Do("flood %s", addr)
+	require.True(t, strings.HasPrefix(reply, "ok "), reply)
+	assert.Equal(t, "ok", target.Do("shutdown")) // the peer still sends
+	target.Quit(15 * time.Second)
+	assert.NoError(t, target.Exited(), "the node shutting down (status 66: a data race)")
+	require.Equal(t, "ok", sender.Do("stop"))
+	sender.Quit(15 * time.Second)
+	assert.NoError(t, sender.Exited())
+}
+
+// targetServer is a node with two actors: "sink" ignores what it gets,
+// "echo" answers strings with themselves.
+func targetServer() *nodetest.Server {
+	sys := newSystem()
+	var n *registry.Node
+	return &nodetest.Server{
+		Init: func() string {
+			var err error
+			if n, err = registry.StartNode(sys); err != nil {
+				return "error " + err.Error()
+			}
+			if _, err = sys.Root.SpawnNamed(actor.PropsFromFunc(func(actor.Context) {}), "sink"); err != nil {
+				return "error " + err.Error()
+			}
+			if _, err = sys.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+				if m, ok := c.Message().(*wrapperspb.StringValue); ok {
+					c.Respond(m)
+				}
+			}), "echo"); err != nil {
+				return "error " + err.Error()
+			}
+			return "ready " + n.Address()
+		},
+		Commands: map[string]nodetest.Handler{
+			"shutdown": func([]string) string {
+				n.Shutdown()
+				if registry.Guarded(sys) {
+					return "still guarded"
+				}
+				return "ok"
+			},
+		},
+		Close: func() { n.Shutdown(); sys.Shutdown() },
+	}
 }
 
 // cookie is the cookie nodes of this user share by default.

@@ -93,6 +93,7 @@ type Proc struct {
 	First string // the line Init returned
 	mu    sync.Mutex
 	done  chan struct{}
+	err   error // cmd.Wait's, once done is closed
 }
 
 // Start runs the test binary as a child serving the named command set,
@@ -123,7 +124,7 @@ func Start(t testing.TB, server string, env ...string) *Proc {
 		}
 	}()
 	go func() {
-		_ = cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	t.Cleanup(p.Kill)
@@ -167,6 +168,14 @@ func (p *Proc) Quit(timeout time.Duration) {
 	case <-time.After(timeout):
 		p.Kill()
 	}
+}
+
+// Exited reports how the child exited, once Quit or Kill returned: nil
+// for status 0. Under -race, a child in which the race detector found a
+// race exits with status 66.
+func (p *Proc) Exited() error {
+	<-p.done
+	return p.err
 }
 
 // Kill ends the child with SIGKILL (kill -9) and waits for it.

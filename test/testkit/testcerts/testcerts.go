@@ -1,7 +1,8 @@
 // Package testcerts makes throwaway certificates for tests of mutual TLS:
 // an ephemeral certificate authority (crypto/x509, ECDSA P-256) and
 // certificates it signs, usable as both server and client certificates
-// for 127.0.0.1, ::1 and localhost.
+// for 127.0.0.1, ::1 and localhost ([CA.Issue]), or for addresses of the
+// caller's choice ([CA.IssueFor]).
 package testcerts
 
 import (
@@ -12,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/url"
@@ -75,10 +77,27 @@ type Leaf struct {
 
 // Issue signs a certificate for name, valid for 127.0.0.1, ::1 and
 // localhost, as a server and as a client.
-func (ca *CA) Issue(name string) (*Leaf, error) { return ca.IssueURIs(name) }
+func (ca *CA) Issue(name string) (*Leaf, error) {
+	return ca.issue(name, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"}, nil)
+}
 
 // IssueURIs is Issue with URI SANs as well (a node's etcp://host:port).
 func (ca *CA) IssueURIs(name string, uris ...*url.URL) (*Leaf, error) {
+	return ca.issue(name, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"}, uris)
+}
+
+// IssueFor signs a certificate for name, valid for the given IP
+// addresses only (IP SANs; no loopback, no DNS name), as a server and
+// as a client: the certificate of a node that listens on a
+// non-loopback address.
+func (ca *CA) IssueFor(name string, ips ...net.IP) (*Leaf, error) {
+	if len(ips) == 0 {
+		return nil, errors.New("testcerts: IssueFor needs at least one IP address")
+	}
+	return ca.issue(name, ips, nil, nil)
+}
+
+func (ca *CA) issue(name string, ips []net.IP, dns []string, uris []*url.URL) (*Leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -91,8 +110,8 @@ func (ca *CA) IssueURIs(name string, uris ...*url.URL) (*Leaf, error) {
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost"},
+		IPAddresses:  ips,
+		DNSNames:     dns,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
