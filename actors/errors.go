@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/etcp-go/etcp/registry"
 )
 
 // Sentinel errors; match them with [errors.Is].
@@ -14,8 +16,11 @@ var (
 	ErrInvalidResult = errors.New("etcp: invalid callback result")
 	// ErrDeclined: Init declined the connection (etcp's ignore).
 	ErrDeclined = errors.New("etcp: connection declined by init")
-	// ErrClosed: the connection is closed.
-	ErrClosed = errors.New("etcp: connection closed")
+	// ErrClosed: the connection is closed. It is registry.ErrClosed, the
+	// one sentinel of anything ended or closed (server.ErrClosed,
+	// pool.ErrClosed and manage.ErrClosed are it too); the error wrapping
+	// it names the connection.
+	ErrClosed = registry.ErrClosed
 	// ErrShutdown is the reason connections end with when their server,
 	// pool or client owner stops without a reason of its own.
 	ErrShutdown = errors.New("etcp: shutdown")

@@ -125,7 +125,12 @@ func replyToWire(v any) *wirepb.Reply {
 func replyFromWire(r *wirepb.Reply) (any, error) {
 	switch {
 	case r.Code == "closed":
-		return nil, fmt.Errorf("%w: %s", ErrClosed, r.Error)
+		// The remote error already says it is closed: say it once.
+		rest := strings.TrimPrefix(strings.TrimPrefix(r.Error, ErrClosed.Error()), ": ")
+		if rest == "" {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("%w: %s", ErrClosed, rest)
 	case r.Code == "forbidden":
 		return nil, fmt.Errorf("%w (%s)", registry.ErrForbidden, strings.TrimPrefix(r.Error, registry.ErrForbidden.Error()+": "))
 	case r.Error != "":

@@ -311,8 +311,8 @@ func payload(p *managepb.Payload) any {
 
 // connErr is an action's error on a connection: ErrClosed when it ended.
 func connErr(err error) error {
-	if errors.Is(err, actors.ErrClosed) {
-		return fmt.Errorf("%w: %v", ErrClosed, err)
+	if errors.Is(err, ErrClosed) {
+		return err // it is ErrClosed (actors.ErrClosed) already
 	}
 	return fmt.Errorf("%w: %v", ErrFailed, err)
 }
