@@ -202,6 +202,9 @@ func (e *Endpoint) resolve(r *managepb.ConnRef) (*actor.PID, actors.ConnStats, K
 		pid = e.pidOf(e.sys.Address(), r.Pid)
 	case r.Name != "":
 		en, err := e.reg.Lookup(r.Name)
+		if errors.Is(err, registry.ErrNotFound) { // it says "not found" and the name
+			return nil, actors.ConnStats{}, 0, fmt.Errorf("%w: no connection named %q", ErrNotFound, r.Name)
+		}
 		if err != nil {
 			return nil, actors.ConnStats{}, 0, fmt.Errorf("%w: no connection named %q: %v", ErrNotFound, r.Name, err)
 		}
