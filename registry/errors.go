@@ -25,9 +25,10 @@ var (
 	// pool.ErrClosed, manage.ErrClosed are this error). The error wrapping
 	// it names what was closed.
 	ErrClosed = errors.New("etcp: closed")
-	// ErrAddrInUse: [StartNode] could not listen because the address is
-	// taken.
-	ErrAddrInUse = errors.New("etcp/registry: address in use")
+	// ErrAddrInUse: [StartNode] (or a server, whose server.ErrAddrInUse
+	// is this error) could not listen because the address is taken. The
+	// error also matches syscall.EADDRINUSE.
+	ErrAddrInUse = errors.New("etcp: address in use")
 	// ErrInsecure: a node, a cluster or a management endpoint was asked
 	// to listen beyond loopback without mutual TLS ([WithMutualTLS]).
 	ErrInsecure = errors.New("etcp: refusing to listen beyond loopback without mutual TLS (registry.WithMutualTLS)")

@@ -148,7 +148,7 @@ func (s *Server) listen(addr string) error {
 		if err != nil {
 			s.listening.close()
 			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("%w: %w", ErrAddrInUse, err)
+				return addrInUse{err}
 			}
 			return err
 		}

@@ -154,9 +154,20 @@ func TestListenErrorNamesTheAddressOnce(t *testing.T) {
 	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil)
 	addr := srv.Addr().String()
 	_, err := server.Start(sys, testkit.NewEcho, nil, addr, actors.WithLogger(testkit.Discard))
-	requireOnce(t, err, "listen tcp", addr)
+	requireOnce(t, err, "listen tcp", addr, "in use", "etcp")
 	assert.ErrorIs(t, err, server.ErrAddrInUse)
+	assert.ErrorIs(t, err, registry.ErrAddrInUse)
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.Equal(t, "etcp/transport: listen tcp "+addr+": bind: address already in use", err.Error())
+}
+
+// A name no connection has is said once, with "not found" once.
+func TestUnknownNameSaidOnce(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	_, err := client.Call(testkit.Ctx(t), sys.Root, client.Name("nobody"), "x")
+	requireOnce(t, err, `"nobody"`, "not found", "etcp")
+	assert.ErrorIs(t, err, registry.ErrNotFound)
+	assert.Equal(t, `etcp/registry: name not found: "nobody"`, err.Error())
 }
 
 // A taken name is registry.ErrNameTaken whether a server, a pool or a
