@@ -40,6 +40,17 @@ var (
 	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")
 )
 
+// closedAs is ErrClosed with a text of its own: it reads as its text and
+// matches ErrClosed.
+type closedAs string
+
+func (e closedAs) Error() string { return string(e) }
+func (closedAs) Unwrap() error   { return ErrClosed }
+
+// errConnClosed is ErrClosed said of a connection; the errors of this
+// package wrap it rather than the bare ErrClosed.
+const errConnClosed closedAs = "etcp: connection closed"
+
 // CallbackError is the reason a connection ends with when a callback
 // panics or returns an invalid Result. It names the callback.
 type CallbackError struct {

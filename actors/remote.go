@@ -126,11 +126,17 @@ func replyFromWire(r *wirepb.Reply) (any, error) {
 	switch {
 	case r.Code == "closed":
 		// The remote error already says it is closed: say it once.
-		rest := strings.TrimPrefix(strings.TrimPrefix(r.Error, ErrClosed.Error()), ": ")
-		if rest == "" {
-			return nil, ErrClosed
+		rest := r.Error
+		for _, p := range []string{errConnClosed.Error(), ErrClosed.Error()} {
+			if strings.HasPrefix(rest, p) {
+				rest = strings.TrimPrefix(rest[len(p):], ": ")
+				break
+			}
 		}
-		return nil, fmt.Errorf("%w: %s", ErrClosed, rest)
+		if rest == "" {
+			return nil, errConnClosed
+		}
+		return nil, fmt.Errorf("%w: %s", errConnClosed, rest)
 	case r.Code == "forbidden":
 		return nil, fmt.Errorf("%w (%s)", registry.ErrForbidden, strings.TrimPrefix(r.Error, registry.ErrForbidden.Error()+": "))
 	case r.Error != "":

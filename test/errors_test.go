@@ -231,7 +231,11 @@ func TestClosedIsOneError(t *testing.T) {
 	pid, err := testkit.TryDial(t, sys, echo.Addr().String(), testkit.NewEcho, nil)
 	require.NoError(t, err)
 	require.NoError(t, client.Stop(ctx, sys.Root, pid, nil))
-	requireClosed(t, client.SendSync(ctx, sys.Root, pid, []byte("x")))
+	err = client.SendSync(ctx, sys.Root, pid, []byte("x"))
+	requireClosed(t, err, "connection")
+	assert.Equal(t, "etcp: connection closed", err.Error())
+	_, err = client.Call(ctx, sys.Root, pid, "x")
+	requireClosed(t, err, "connection")
 }
 
 // Errors stay distinguishable where they must: a taken address is not
