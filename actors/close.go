@@ -110,7 +110,7 @@ func (c *conn) refusePending(reason error) {
 // reason) before its bytes were written.
 func closedBy(reason error) error {
 	if reason == nil {
-		return ErrClosed
+		return errConnClosed
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, reason)
+	return fmt.Errorf("%w: %w", errConnClosed, reason)
 }

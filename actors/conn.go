@@ -282,7 +282,7 @@ func (c *conn) receiveAfterEnd(msg any) {
 	case *Stop:
 		c.ack(nil) // stopping a stopped connection succeeds
 	case *Call, *Send, *CodeChange, *GetState, *SetTrace, *Info, *Hibernate:
-		c.ack(ErrClosed)
+		c.ack(errConnClosed)
 	}
 }
 
@@ -315,7 +315,7 @@ func (c *conn) start() {
 	}
 	var reason error // Init panicked or asked to close or stop: the start fails with that
 	if c.life == lifeDone {
-		reason = c.endReason(ErrClosed)
+		reason = c.endReason(errConnClosed)
 	}
 	c.upNotified = reason == nil
 	if c.notify != nil {

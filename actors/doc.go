@@ -95,7 +95,9 @@
 // Init included (the start then fails with that error); only a declined
 // Init ([ErrDeclined], etcp's ignore) and a failed handshake end a
 // connection without it. [ErrClosed] reports a request to a connection
-// that has ended, and [ErrShutdown] is the reason connections end with
+// that has ended (it is registry.ErrClosed, the module's one "closed"
+// error, which a stopped server or pool reports too; the error wrapping
+// it names what ended), and [ErrShutdown] is the reason connections end with
 // when their owner stops without one.
 //
 // # Tracing

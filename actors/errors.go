@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/etcp-go/etcp/registry"
 )
 
 // Sentinel errors; match them with [errors.Is].
@@ -14,8 +16,11 @@ var (
 	ErrInvalidResult = errors.New("etcp: invalid callback result")
 	// ErrDeclined: Init declined the connection (etcp's ignore).
 	ErrDeclined = errors.New("etcp: connection declined by init")
-	// ErrClosed: the connection is closed.
-	ErrClosed = errors.New("etcp: connection closed")
+	// ErrClosed: the connection is closed. It is registry.ErrClosed, the
+	// one sentinel of anything ended or closed (server.ErrClosed,
+	// pool.ErrClosed and manage.ErrClosed are it too); the error wrapping
+	// it names the connection.
+	ErrClosed = registry.ErrClosed
 	// ErrShutdown is the reason connections end with when their server,
 	// pool or client owner stops without a reason of its own.
 	ErrShutdown = errors.New("etcp: shutdown")
@@ -34,6 +39,17 @@ var (
 	// watermark and was told not to wait (WithWriteQueue).
 	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")
 )
+
+// closedAs is ErrClosed with a text of its own: it reads as its text and
+// matches ErrClosed.
+type closedAs string
+
+func (e closedAs) Error() string { return string(e) }
+func (closedAs) Unwrap() error   { return ErrClosed }
+
+// errConnClosed is ErrClosed said of a connection; the errors of this
+// package wrap it rather than the bare ErrClosed.
+const errConnClosed closedAs = "etcp: connection closed"
 
 // CallbackError is the reason a connection ends with when a callback
 // panics or returns an invalid Result. It names the callback.

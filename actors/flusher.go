@@ -277,7 +277,7 @@ func (ob *outbox) failure() error {
 	if ob.err != nil {
 		return ob.err
 	}
-	return ErrClosed
+	return errConnClosed
 }
 
 // replyAny sends a Reply from any goroutine.

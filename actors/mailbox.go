@@ -158,7 +158,7 @@ func (m *mailbox) closeTo(s actor.SenderContext) {
 // rejectClosed answers a request that reached a stopped connection.
 func rejectClosed(s actor.SenderContext, msg any) {
 	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
-		s.Send(env.Sender, &Reply{Err: ErrClosed})
+		s.Send(env.Sender, &Reply{Err: errConnClosed})
 	}
 }
 

@@ -11,9 +11,19 @@ import (
 	"github.com/etcp-go/etcp/transport"
 )
 
-// ErrInvalidOptions: an option is invalid. The option errors of
-// packages server, client and pool wrap it.
-var ErrInvalidOptions = errors.New("etcp: invalid options")
+// ErrInvalidOptions: an option is invalid. It is
+// transport.ErrInvalidOptions, the one sentinel of invalid options
+// (server, client and pool re-export it too).
+var ErrInvalidOptions = transport.ErrInvalidOptions
+
+// invalidOptions is err as an invalid-options error: err itself when it already
+// wraps ErrInvalidOptions, so that "invalid options" is said once.
+func invalidOptions(err error) error {
+	if errors.Is(err, ErrInvalidOptions) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+}
 
 // ConnOptions are the options a server, client or pool gives every one of
 // its connections. Each of those packages embeds them in its own Options;
@@ -217,7 +227,7 @@ func (o *ConnOptions) validate() (transport.Options, error) {
 	}
 	so, err := transport.New(o.Socket...)
 	if err != nil {
-		return so, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return so, invalidOptions(err)
 	}
 	return so, nil
 }

@@ -128,7 +128,18 @@ func replyToWire(v any) *wirepb.Reply {
 func replyFromWire(r *wirepb.Reply) (any, error) {
 	switch {
 	case r.Code == "closed":
-		return nil, fmt.Errorf("%w: %s", ErrClosed, r.Error)
+		// The remote error already says it is closed: say it once.
+		rest := r.Error
+		for _, p := range []string{errConnClosed.Error(), ErrClosed.Error()} {
+			if strings.HasPrefix(rest, p) {
+				rest = strings.TrimPrefix(rest[len(p):], ": ")
+				break
+			}
+		}
+		if rest == "" {
+			return nil, errConnClosed
+		}
+		return nil, fmt.Errorf("%w: %s", errConnClosed, rest)
 	case r.Code == "forbidden":
 		return nil, fmt.Errorf("%w (%s)", registry.ErrForbidden, strings.TrimPrefix(r.Error, registry.ErrForbidden.Error()+": "))
 	case r.Error != "":

@@ -22,7 +22,7 @@ const DefaultRequestTimeout = 5 * time.Second
 // error wrapping [ErrClosed].
 func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any) (any, error) {
 	if pid == nil {
-		return nil, fmt.Errorf("%w: nil PID", ErrClosed)
+		return nil, fmt.Errorf("%w: nil PID", errConnClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("etcp: request to %s: %w", pid.Id, err)
@@ -46,7 +46,7 @@ func Request(ctx context.Context, s actor.SenderContext, pid *actor.PID, msg any
 	case *wirepb.Reply:
 		return replyFromWire(r)
 	case *actor.DeadLetterResponse:
-		return nil, fmt.Errorf("%w: %s has no actor", ErrClosed, pid.Id)
+		return nil, fmt.Errorf("%w: %s has no actor", errConnClosed, pid.Id)
 	default:
 		return res, nil
 	}

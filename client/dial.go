@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,7 +35,7 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	}
 	g, err := actors.NewGroup(spawner.ActorSystem(), name, &o.ConnOptions, factory, arg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return nil, invalidOptions(err)
 	}
 	if o.Name != "" {
 		g.SetAlias(o.Name) // found as client.Name(o.Name), in its registry's scope
@@ -44,10 +45,17 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	sock, err := so.Transport.Dial(dctx, addr, so)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("etcp/client: %w", err)
+		// A transport's dial error names its package, the op and addr.
+		if strings.Contains(err.Error(), addr) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("etcp/client: dial %s: %w", addr, err)
 	}
 	pid, err := g.Start(ctx, spawner, name, id, sock)
 	if err != nil {
+		if strings.Contains(err.Error(), addr) {
+			return nil, fmt.Errorf("etcp/client: start: %w", err)
+		}
 		return nil, fmt.Errorf("etcp/client: start %s: %w", addr, err)
 	}
 	return pid, nil

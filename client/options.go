@@ -7,8 +7,19 @@ import (
 	"github.com/etcp-go/etcp/actors"
 )
 
-// ErrInvalidOptions: Dial was given a bad option.
-var ErrInvalidOptions = errors.New("etcp/client: invalid options")
+// ErrInvalidOptions: Dial was given a bad option. It is
+// actors.ErrInvalidOptions, itself transport.ErrInvalidOptions (and
+// server.ErrInvalidOptions, pool.ErrInvalidOptions): one sentinel.
+var ErrInvalidOptions = actors.ErrInvalidOptions
+
+// invalidOptions is err as an invalid-options error: err itself when it
+// already wraps ErrInvalidOptions, so that "invalid options" is said once.
+func invalidOptions(err error) error {
+	if errors.Is(err, ErrInvalidOptions) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+}
 
 // Options configure a client connection. Dial fills in the defaults and
 // validates them.
@@ -38,7 +49,7 @@ func WithName(name string) Option {
 func options(opts []Option) (Options, error) {
 	var o Options
 	if err := actors.Apply(&o, opts); err != nil {
-		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, invalidOptions(err)
 	}
 	return o, nil
 }

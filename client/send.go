@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -40,7 +42,11 @@ func resolve[T Target](s actor.SenderContext, to T) (*actor.PID, error) {
 	case Name:
 		e, err := registry.Of(s.ActorSystem()).Lookup(string(v))
 		if err != nil {
-			return nil, fmt.Errorf("etcp/client: %q: %w", string(v), err)
+			// The registry's error has its prefix: name v once, after it.
+			if strings.Contains(err.Error(), strconv.Quote(string(v))) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %q", err, string(v))
 		}
 		return e.PID, nil
 	}

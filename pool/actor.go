@@ -212,7 +212,7 @@ func (s *supervisor) onDialed(ctx actor.Context, d *dialed) {
 	}
 	e.cancel = nil
 	if d.err != nil {
-		s.exit(e, fmt.Errorf("%w: dial %s: %w", ErrStartFailed, e.addr, d.err))
+		s.exit(e, startFailed("dial", e.addr, d.err))
 		return
 	}
 	pid, err := p.conns.Spawn(ctx, fmt.Sprintf("conn-%d-%d", e.id, e.gen), uint64(e.id), d.sock, false, ctx.Self())
@@ -226,7 +226,7 @@ func (s *supervisor) onDialed(ctx actor.Context, d *dialed) {
 
 func (s *supervisor) onUp(e *entry, m *actors.ConnUp) {
 	if m.Err != nil {
-		s.exit(e, fmt.Errorf("%w: %s: %w", ErrStartFailed, e.addr, m.Err))
+		s.exit(e, startFailed("", e.addr, m.Err))
 		return
 	}
 	e.state, e.upSince = StateUp, time.Now()

@@ -79,5 +79,7 @@
 // Terminate runs with the reason given (actors.ErrShutdown for nil), and
 // Stop returns once they have and their goroutines have exited.
 // [Pool.Done] and [Pool.Err] tell when and why a pool stopped, also when
-// its exit policy stopped it.
+// its exit policy stopped it. A stopped pool's calls fail with an error
+// wrapping [ErrClosed] (registry.ErrClosed, the one "closed" sentinel of
+// the module; [ErrClosedPool] is its deprecated old name).
 package pool

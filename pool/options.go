@@ -122,7 +122,7 @@ func WithWaitForConnection(d time.Duration) Option {
 func options(opts []Option) (Options, error) {
 	var o Options
 	if err := actors.Apply(&o, opts); err != nil {
-		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, invalidOptions(err)
 	}
 	var err error
 	switch {

@@ -124,7 +124,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 	}
 	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return nil, invalidOptions(err)
 	}
 	conns.SetLogger(conns.Logger().With("pool", o.Name))
 	p := &Pool{sys: sys, name: o.Name, o: o, conns: conns, log: conns.Logger(), infos: make(map[ID]ConnInfo),
@@ -202,14 +202,14 @@ func (p *Pool) Remove(ctx context.Context, id ID) error {
 	return nil
 }
 
-// request asks the pool's actor and maps a dead pool to ErrClosedPool.
+// request asks the pool's actor and maps a dead pool to ErrClosed.
 func (p *Pool) request(ctx context.Context, msg any) (any, error) {
 	if p.closed.Load() {
-		return nil, fmt.Errorf("%w: %s", ErrClosedPool, p.name)
+		return nil, fmt.Errorf("%w: pool %s", ErrClosed, p.name)
 	}
 	v, err := actors.Request(ctx, p.sys.Root, p.pid, msg)
 	if errors.Is(err, actors.ErrClosed) {
-		return nil, fmt.Errorf("%w: %s", ErrClosedPool, p.name)
+		return nil, fmt.Errorf("%w: pool %s", ErrClosed, p.name)
 	}
 	return v, err
 }
@@ -235,12 +235,12 @@ func (p *Pool) Live() int {
 }
 
 // WaitUp waits until at least n connections are up. It fails when ctx
-// ends first (with ctx's error) or the pool stops (ErrClosedPool).
+// ends first (with ctx's error) or the pool stops (ErrClosed).
 func (p *Pool) WaitUp(ctx context.Context, n int) error {
 	for {
 		ch, closed := p.watch()
 		if closed {
-			return fmt.Errorf("%w: %s", ErrClosedPool, p.name)
+			return fmt.Errorf("%w: pool %s", ErrClosed, p.name)
 		}
 		if p.Live() >= n {
 			return nil
@@ -281,7 +281,7 @@ func (p *Pool) Done() <-chan struct{} { return p.done }
 
 // Err is nil while the pool runs. Once it is stopping it is the reason it
 // stops with (given to Stop or to an [ActionStopPool] decision), or
-// [ErrClosedPool] when there was none (it also matches
+// [ErrClosed] when there was none (it also matches
 // actors.ErrShutdown, the reason the connections saw).
 func (p *Pool) Err() error {
 	if !p.closed.Load() {
@@ -295,7 +295,7 @@ func (p *Pool) Err() error {
 	return errShutdown
 }
 
-var errShutdown = fmt.Errorf("%w (%w)", ErrClosedPool, actors.ErrShutdown)
+var errShutdown = fmt.Errorf("%w (%w)", ErrClosed, actors.ErrShutdown)
 
 // beginStop starts stopping the pool (once) without waiting.
 func (p *Pool) beginStop(reason error) {

@@ -101,9 +101,9 @@ func TestStopPoolPolicy(t *testing.T) {
 	assert.Equal(t, []error{errBoom}, rec.get(2), "connection 2 was stopped with the pool's reason")
 	assert.Empty(t, p.Connections())
 	require.Eventually(t, func() bool { return b.conns() == 0 }, 5*time.Second, time.Millisecond)
-	assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("x")), pool.ErrClosedPool)
+	assert.ErrorIs(t, p.SendSync(testkit.CtxTimeout(t, time.Second), []byte("x")), pool.ErrClosed)
 	_, err = p.Add(testkit.CtxTimeout(t, time.Second), b.addr)
-	assert.ErrorIs(t, err, pool.ErrClosedPool)
+	assert.ErrorIs(t, err, pool.ErrClosed)
 	require.NoError(t, p.Stop(testkit.CtxTimeout(t, time.Second), nil), "stopping a stopped pool waits for the same stop")
 }
 
@@ -339,11 +339,11 @@ func TestStopRunsTerminate(t *testing.T) {
 			assert.Zero(t, p.Live())
 			assert.ErrorIs(t, p.Err(), tc.want)
 			if tc.reason == nil {
-				assert.ErrorIs(t, p.Err(), pool.ErrClosedPool)
+				assert.ErrorIs(t, p.Err(), pool.ErrClosed)
 			}
 			require.Eventually(t, func() bool { return srv.conns() == 0 }, 5*time.Second, time.Millisecond)
-			assert.ErrorIs(t, p.WaitUp(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosedPool)
-			assert.ErrorIs(t, p.Remove(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosedPool)
+			assert.ErrorIs(t, p.WaitUp(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosed)
+			assert.ErrorIs(t, p.Remove(testkit.CtxTimeout(t, time.Second), 1), pool.ErrClosed)
 		})
 	}
 }

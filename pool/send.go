@@ -105,7 +105,7 @@ func (p *Pool) acquire(ctx context.Context) (*member, error) {
 	for {
 		ch, closed := p.watch()
 		if closed {
-			return nil, fmt.Errorf("%w: %s", ErrClosedPool, p.name)
+			return nil, fmt.Errorf("%w: pool %s", ErrClosed, p.name)
 		}
 		if m := p.choose(); m != nil {
 			return m, nil

@@ -185,6 +185,26 @@
 // false): protect it with gRPC options of your own, for instance
 // [CookieCredentials].
 //
+// # Errors every package shares
+//
+// A few sentinels mean the same in every package of the module and are
+// defined once, here or in package transport; the other packages re-export
+// them under their own names, so errors.Is holds across packages:
+//
+//   - [ErrClosed]: a connection, server, pool, cluster or node has ended
+//     (actors.ErrClosed, server.ErrClosed, pool.ErrClosed and
+//     manage.ErrClosed are it; server.ErrServerClosed and
+//     pool.ErrClosedPool are its deprecated old names);
+//   - [ErrNameTaken]: a name is held (server.ErrNameTaken and
+//     pool.ErrNameTaken are it);
+//   - [ErrAddrInUse]: an address is taken (server.ErrAddrInUse is it);
+//   - transport.ErrInvalidOptions: a bad option (actors, server, client
+//     and pool re-export it as their ErrInvalidOptions).
+//
+// The error wrapping one says what ended, which name or which address,
+// once: wrapping layers do not repeat a prefix, an address or "invalid
+// options".
+//
 // # Costs
 //
 // Measured on a 2-core VM shared with other builds (figures vary by

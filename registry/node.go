@@ -219,6 +219,9 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return nil, fmt.Errorf("%w: %s (%w)", ErrAddrInUse, c.listen, syscall.EADDRINUSE)
 			}
+			if strings.Contains(err.Error(), c.listen) { // a *net.OpError names it
+				return nil, fmt.Errorf("etcp/registry: %w", err)
+			}
 			return nil, fmt.Errorf("etcp/registry: listening on %s: %w", c.listen, err)
 		}
 		_ = l.Close()

@@ -195,6 +195,9 @@ func TestNodeSurvivesCrashVectors(t *testing.T) {
 	_, err = registry.StartNode(sys3, registry.WithListen(n.Address()))
 	assert.ErrorIs(t, err, registry.ErrAddrInUse)
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	if assert.Error(t, err) {
+		assert.Equal(t, 1, strings.Count(err.Error(), n.Address()), err.Error())
+	}
 	_, err = registry.StartNode(sys3, registry.WithListen("nonsense"))
 	assert.ErrorIs(t, err, registry.ErrInvalid)
 	_, err = registry.AttachNode(sys3)

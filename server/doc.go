@@ -11,7 +11,11 @@
 // socket is open, before any acceptor starts, and may replace the init
 // argument or refuse to start ([ErrListenInit]). A taken address fails
 // with [ErrAddrInUse], which also matches syscall.EADDRINUSE; a bad option
-// fails with [ErrInvalidOptions].
+// fails with [ErrInvalidOptions]; a taken name with [ErrNameTaken]. These,
+// and [ErrClosed] (what a stopped server's calls fail with; its old name
+// [ErrServerClosed] is deprecated), are the module's shared sentinels:
+// registry.ErrAddrInUse, transport.ErrInvalidOptions,
+// registry.ErrNameTaken and registry.ErrClosed.
 //
 // # Acceptors: sleep and wake
 //

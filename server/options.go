@@ -118,7 +118,7 @@ func WithParent(parent actor.SpawnerContext) Option {
 func options(opts []Option) (Options, error) {
 	var o Options
 	if err := actors.Apply(&o, opts); err != nil {
-		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return o, invalidOptions(err)
 	}
 	if o.Acceptors == 0 {
 		o.Acceptors = DefaultAcceptors

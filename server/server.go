@@ -85,7 +85,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	}
 	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return nil, invalidOptions(err)
 	}
 	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns,
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
@@ -148,7 +148,7 @@ func (s *Server) listen(addr string) error {
 		if err != nil {
 			s.listening.close()
 			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("%w: %w", ErrAddrInUse, err)
+				return addrInUse{err}
 			}
 			return err
 		}
@@ -276,7 +276,7 @@ func (s *Server) Sleep(ctx context.Context) error {
 	if s.listening.setMode(ModeAccepting, ModeSleeping) || s.listening.Mode() == ModeSleeping {
 		return nil
 	}
-	return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
+	return fmt.Errorf("%w: server %s", ErrClosed, s.name)
 }
 
 // Wake starts accepting again, at once.
@@ -291,7 +291,7 @@ func (s *Server) Wake(ctx context.Context) error {
 	if s.listening.Mode() == ModeAccepting {
 		return nil
 	}
-	return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
+	return fmt.Errorf("%w: server %s", ErrClosed, s.name)
 }
 
 // Connections lists the live connections, by id, from the server's
@@ -373,7 +373,7 @@ func (s *Server) WaitConnections(ctx context.Context, cond func(n int) bool) err
 			if cond(0) {
 				return nil
 			}
-			return fmt.Errorf("%w: %s", ErrServerClosed, s.name)
+			return fmt.Errorf("%w: server %s", ErrClosed, s.name)
 		case <-ctx.Done():
 			return fmt.Errorf("etcp/server: wait for connections of %s: %w", s.name, ctx.Err())
 		}
@@ -470,7 +470,7 @@ func (s *Server) stop(reason, cause error) {
 		s.mu.Lock()
 		s.err = cause
 		if s.err == nil {
-			s.err = ErrServerClosed
+			s.err = fmt.Errorf("%w: server %s", ErrClosed, s.name)
 		}
 		s.mu.Unlock()
 		s.conns.BeginStop(reason)
@@ -490,7 +490,7 @@ func (s *Server) stop(reason, cause error) {
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Err is nil while the server runs. Once it is stopping it says why:
-// ErrServerClosed after Stop or Shutdown, or the error that stopped it
+// ErrClosed after Stop or Shutdown, or the error that stopped it
 // (a listener that died and could not be reopened).
 func (s *Server) Err() error {
 	s.mu.Lock()

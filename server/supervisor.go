@@ -140,7 +140,7 @@ func (v *supervisor) reopen(ctx actor.Context, m *listenerDied) {
 		v.reopens++
 		if v.reopens >= maxReopens {
 			s.log.Error("etcp: the listening socket died and cannot be reopened; stopping", "addr", s.listening.addr, "err", err)
-			go s.fail(fmt.Errorf("etcp/server: listener on %s died and could not be reopened: %w", s.listening.addr, err))
+			go s.fail(listenerGone(s.listening.addr, err))
 			return
 		}
 		d := min(minBackoff<<v.reopens, maxBackoff)

@@ -346,7 +346,7 @@ func TestServerEmbeddedInAnActor(t *testing.T) {
 	case <-time.After(testkit.Wait):
 		t.Fatal("the server did not stop with its parent")
 	}
-	assert.ErrorIs(t, srv.Err(), server.ErrServerClosed)
+	assert.ErrorIs(t, srv.Err(), server.ErrClosed)
 	requireEOF(t, c, "")
 	assert.Equal(t, fmt.Sprint(server.ModeClosed), fmt.Sprint(srv.Info().Mode))
 }

@@ -35,5 +35,8 @@
 //
 // [Options] gathers the socket-level settings a server, client or pool
 // takes (framing, active or passive mode, timeouts, socket options), each
-// with a default that [Options.Validate] fills in and checks.
+// with a default that [Options.Validate] fills in and checks. A bad one is
+// an error wrapping [ErrInvalidOptions], the one invalid-options sentinel
+// of the module: actors, server, client and pool re-export it, and their
+// errors say "invalid options" once, whichever layer found it.
 package transport

@@ -52,5 +52,5 @@ func ExampleParseFramer() {
 	fmt.Println(err)
 	// Output:
 	// 4 <nil>
-	// etcp/transport: invalid options: unknown framing "5" (want raw, line, 1, 2 or 4)
+	// etcp: invalid options: unknown framing "5" (want raw, line, 1, 2 or 4)
 }

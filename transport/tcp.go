@@ -27,7 +27,7 @@ func (tcpTransport) Listen(ctx context.Context, addr string, o *Options) (Listen
 	}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("etcp/transport: listen tcp %s: %w", addr, err)
+		return nil, opError("listen tcp", addr, err)
 	}
 	tl := ln.(*net.TCPListener)
 	if err := setBacklog(tl, o.Backlog); err != nil {
@@ -45,7 +45,7 @@ func (tcpTransport) Dial(ctx context.Context, addr string, o *Options) (Conn, er
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("etcp/transport: dial tcp %s: %w", addr, err)
+		return nil, opError("dial tcp", addr, err)
 	}
 	tc := tcpConn{c.(*net.TCPConn)}
 	if err := tc.setOptions(o.Socket); err != nil {

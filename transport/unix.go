@@ -36,7 +36,7 @@ func (unixTransport) Listen(ctx context.Context, addr string, o *Options) (Liste
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "unix", addr)
 	if err != nil {
-		return nil, fmt.Errorf("etcp/transport: listen unix %s: %w", addr, err)
+		return nil, opError("listen unix", addr, err)
 	}
 	ul := ln.(*net.UnixListener)
 	if err := setBacklog(ul, o.Backlog); err != nil {
@@ -81,7 +81,7 @@ func (unixTransport) Dial(ctx context.Context, addr string, o *Options) (Conn, e
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", addr)
 	if err != nil {
-		return nil, fmt.Errorf("etcp/transport: dial unix %s: %w", addr, err)
+		return nil, opError("dial unix", addr, err)
 	}
 	uc := unixConn{c.(*net.UnixConn)}
 	if err := uc.SetSocketOptions(o.Socket); err != nil {

@@ -91,7 +91,7 @@ func (c *Client) request(ctx context.Context, req proto.Message) (proto.Message,
 		if errors.Is(err, actors.ErrClosed) {
 			return nil, fmt.Errorf("%w at %s", ErrNoEndpoint, c.addr)
 		}
-		return nil, fmt.Errorf("etcp/manage: %s: %w", c.addr, err)
+		return nil, atNode(c.addr, err)
 	}
 	switch r := res.(type) {
 	case *managepb.Error:

@@ -202,6 +202,9 @@ func (e *Endpoint) resolve(r *managepb.ConnRef) (*actor.PID, actors.ConnStats, K
 		pid = e.pidOf(e.sys.Address(), r.Pid)
 	case r.Name != "":
 		en, err := e.reg.Lookup(r.Name)
+		if errors.Is(err, registry.ErrNotFound) { // it says "not found" and the name
+			return nil, actors.ConnStats{}, 0, fmt.Errorf("%w: no connection named %q", ErrNotFound, r.Name)
+		}
 		if err != nil {
 			return nil, actors.ConnStats{}, 0, fmt.Errorf("%w: no connection named %q: %v", ErrNotFound, r.Name, err)
 		}
@@ -311,8 +314,8 @@ func payload(p *managepb.Payload) any {
 
 // connErr is an action's error on a connection: ErrClosed when it ended.
 func connErr(err error) error {
-	if errors.Is(err, actors.ErrClosed) {
-		return fmt.Errorf("%w: %v", ErrClosed, err)
+	if errors.Is(err, ErrClosed) {
+		return err // it is ErrClosed (actors.ErrClosed) already
 	}
 	return fmt.Errorf("%w: %v", ErrFailed, err)
 }

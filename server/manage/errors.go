@@ -2,6 +2,7 @@ package manage
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/etcp-go/etcp/registry"
@@ -39,8 +40,10 @@ var (
 	ErrFailed = errors.New("etcp/manage: action failed")
 	// ErrUnsupported: the endpoint does not serve that message.
 	ErrUnsupported = errors.New("etcp/manage: unsupported request")
-	// ErrClosed: the connection or server has ended.
-	ErrClosed = errors.New("etcp/manage: closed")
+	// ErrClosed: the connection or server has ended. It is
+	// registry.ErrClosed (and actors.ErrClosed, server.ErrClosed,
+	// pool.ErrClosed).
+	ErrClosed = registry.ErrClosed
 	// ErrForbidden: the requesting node lacks the role the verb needs
 	// (registry.Roles); it is registry.ErrForbidden.
 	ErrForbidden = registry.ErrForbidden
@@ -66,14 +69,27 @@ type RemoteError struct {
 	Message string
 }
 
+// Error is "etcp/manage: node: message", saying the prefix and the node
+// once: the endpoint's message already starts with a prefix, and may
+// name the node.
 func (e *RemoteError) Error() string {
+	msg := strings.TrimPrefix(e.Message, "etcp/manage: ")
+	msg = strings.TrimPrefix(msg, "etcp: ")
 	var b strings.Builder
 	b.WriteString("etcp/manage: ")
-	if e.Node != "" {
+	if e.Node != "" && !strings.Contains(msg, e.Node) {
 		b.WriteString(e.Node + ": ")
 	}
-	b.WriteString(e.Message)
+	b.WriteString(msg)
 	return b.String()
+}
+
+// atNode is err from the node at addr, naming addr unless err does.
+func atNode(addr string, err error) error {
+	if strings.Contains(err.Error(), addr) {
+		return fmt.Errorf("etcp/manage: %w", err)
+	}
+	return fmt.Errorf("etcp/manage: %s: %w", addr, err)
 }
 
 // Unwrap returns the sentinel of the error's code.

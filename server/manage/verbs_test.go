@@ -70,6 +70,11 @@ func TestVerbs(t *testing.T) {
 		}
 		_, err = c.Acceptors(ctx, "nope")
 		assert.ErrorIs(t, err, manage.ErrNotFound)
+		// The prefix and the node are said once (the endpoint's message
+		// has the prefix too).
+		if assert.Error(t, err) {
+			assert.Equal(t, `etcp/manage: `+c.Addr()+`: not found: no server "nope"`, err.Error())
+		}
 	})
 
 	t.Run("pools", func(t *testing.T) {

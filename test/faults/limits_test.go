@@ -103,7 +103,7 @@ func TestShutdownLetsConnectionsFinish(t *testing.T) {
 	require.Less(t, took, 4*time.Second, "returned once the connections ended, not when the context did")
 	p.requireOnce(t, 3)
 	require.Zero(t, p.reasonsMatching(actors.ErrShutdown), "they ended by themselves")
-	require.ErrorIs(t, srv.Err(), server.ErrServerClosed)
+	require.ErrorIs(t, srv.Err(), server.ErrClosed)
 	_, err := late.Read(make([]byte, 1))
 	require.Error(t, err, "the waiting client goes with the listener")
 	select {

@@ -60,8 +60,8 @@ func TestSleepWakeAnswerAtOnce(t *testing.T) {
 	require.NoError(t, srv.Wake(testkit.Ctx(t)))
 	requireAccepting(t, srv)
 	require.NoError(t, srv.Stop(testkit.Ctx(t), nil))
-	require.ErrorIs(t, srv.Wake(testkit.Ctx(t)), server.ErrServerClosed)
-	require.ErrorIs(t, srv.Sleep(testkit.Ctx(t)), server.ErrServerClosed)
+	require.ErrorIs(t, srv.Wake(testkit.Ctx(t)), server.ErrClosed)
+	require.ErrorIs(t, srv.Sleep(testkit.Ctx(t)), server.ErrClosed)
 	m, _ := srv.Mode()
 	require.Equal(t, server.ModeClosed, m)
 }
