@@ -14,7 +14,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -73,10 +72,10 @@ type conn struct {
 	// The reader's own (reader.go, state.go): it arms the idle deadline.
 	readsSinceArm uint32
 	deadlineArmed bool
-	parkShift     uint8    // the idle deadline is ParkAfter << parkShift (see armDeadline)
-	watching      bool     // the event loop: its watch (pollKey) is registered; the reader's, or the actor's once it took the registration back
-	drained       bool     // the event loop: the last read came short, so a new edge announces new bytes
-	pollKey       poll.Key // the reader's registration: written before stParked, read after
+	parkShift     uint8         // the idle deadline is ParkAfter << parkShift (see armDeadline)
+	watching      bool          // the event loop: its watch (pollKey) is registered; the reader's, or the actor's once it took the registration back
+	drained       bool          // the event loop: the last read came short, so a new edge announces new bytes
+	pollKey       atomic.Uint64 // the reader's registration (a poll.Key): written before stParked; the actor reads it through parkedKey
 
 	// The idle timeout, the passive read timeout (timeout.go) and
 	// hibernation (hibernate.go).

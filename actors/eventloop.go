@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -417,22 +418,23 @@ func (c *conn) registerLoop(l *loopConn) error {
 	p := c.proc.poller()
 	if c.watching {
 		if c.drained {
-			ready, gone := p.Rearm(c.pollKey)
+			ready, gone := p.Rearm(poll.Key(c.pollKey.Load()))
 			if ready {
 				return errReadNow
 			}
 			if !gone {
 				return nil
 			}
-		} else if gone, err := p.RearmCheck(l.fd, c.pollKey); !gone && err == nil {
+		} else if gone, err := p.RearmCheck(l.fd, poll.Key(c.pollKey.Load())); !gone && err == nil {
 			return nil
 		}
-		p.Remove(l.fd, c.pollKey) // gone, or failed: register afresh
+		p.Remove(l.fd, poll.Key(c.pollKey.Load())) // gone, or failed: register afresh
 		c.watching = false
 	}
 	k, err := p.Watch(l.fd, c)
 	if err == nil {
-		c.pollKey, c.watching = k, true
+		c.pollKey.Store(uint64(k))
+		c.watching = true
 	}
 	return err
 }
@@ -458,7 +460,7 @@ func (c *conn) dropWatch() {
 	if l, ok := c.sock.(*loopConn); ok {
 		fd = l.fd
 	}
-	c.proc.poller().Remove(fd, c.pollKey)
+	c.proc.poller().Remove(fd, poll.Key(c.pollKey.Load()))
 }
 
 // loopAwait waits for the actor to release a read, off the poller's

@@ -343,6 +343,17 @@ func (c *conn) closeRead() {
 	}
 }
 
+// parkedKey reads the key of the parked reader's registration and
+// reports whether it belongs to the parking the state shows: the state
+// the caller saw may be an earlier parking, the reader woken and parked
+// again since with a new key (or about to). The key is read first: a
+// reader writes its key before it moves to stParked, so stParked seen
+// after the read vouches for the key (actor).
+func (c *conn) parkedKey() (poll.Key, bool) {
+	k := poll.Key(c.pollKey.Load())
+	return k, c.proc.st.load() == stParked
+}
+
 // unpark takes a parked reader's registration back and moves to (actor).
 // It reports false if the poller fired first: it has moved the state to
 // stReading and started a reader.
@@ -351,7 +362,7 @@ func (c *conn) unpark(to state) bool {
 	if c.raw != nil {
 		c.raw.Control(func(f uintptr) { fd = int(f) })
 	}
-	if !c.proc.poller().Remove(fd, c.pollKey) {
+	if k, ok := c.parkedKey(); !ok || !c.proc.poller().Remove(fd, k) {
 		return false
 	}
 	c.watching = false
@@ -598,21 +609,23 @@ func (c *conn) unpoll(fd int) {
 		}
 	} else if c.raw != nil {
 		// Control fails once the socket is closed, and holds it open while f runs.
-		if c.raw.Control(func(f uintptr) { p.Remove(int(f), c.pollKey) }) == nil {
+		if c.raw.Control(func(f uintptr) { p.Remove(int(f), poll.Key(c.pollKey.Load())) }) == nil {
 			return
 		}
 		fd = -1
 	}
-	p.Remove(fd, c.pollKey)
+	p.Remove(fd, poll.Key(c.pollKey.Load()))
 }
 
 // register registers fd with the connection's poller (reader, parking).
 func (c *conn) register(fd int) (err error) {
-	if c.pollKey == 0 { // never registered: this socket is new to the poller
-		c.pollKey, err = c.proc.poller().AddNew(fd, c)
+	var k poll.Key
+	if c.pollKey.Load() == 0 { // never registered: this socket is new to the poller
+		k, err = c.proc.poller().AddNew(fd, c)
 	} else {
-		c.pollKey, err = c.proc.poller().Add(fd, c)
+		k, err = c.proc.poller().Add(fd, c)
 	}
+	c.pollKey.Store(uint64(k))
 	return err
 }
 
@@ -629,7 +642,7 @@ func (c *conn) takeForSleep() (watch, ok bool) {
 	case stParked:
 		fd := -1
 		c.raw.Control(func(f uintptr) { fd = int(f) })
-		if !c.proc.poller().Remove(fd, c.pollKey) {
+		if k, ok := c.parkedKey(); !ok || !c.proc.poller().Remove(fd, k) {
 			return true, false
 		}
 		c.watching = false
