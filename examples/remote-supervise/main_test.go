@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -32,13 +33,14 @@ type gateway struct {
 	done       chan error
 }
 
-func startGateway(t *testing.T) *gateway {
+func startGateway(t *testing.T, extra ...string) *gateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0", "-grace", "100ms"}, pw, io.Discard)
+		args := append([]string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0", "-grace", "100ms"}, extra...)
+		err := run(ctx, args, pw, io.Discard)
 		pw.Close()
 		g.done <- err
 	}()
@@ -234,6 +236,58 @@ func TestSuperviseWithEtcpctl(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("run did not return")
 	}
+}
+
+// With -demo 3 the gateway dials three devices to itself, named as the
+// README's transcript shows them, which keep sending readings; on SIGTERM
+// they are closed first, so the drain does not wait for them.
+func TestDemo(t *testing.T) {
+	if alone(t) {
+		return
+	}
+	etcpctl := buildEtcpctl(t)
+	g := startGateway(t, "-demo", "3", "-demo-every", "10ms", "-grace", "1m")
+	ctl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(etcpctl, append([]string{"-node", g.node}, args...)...)
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "etcpctl %v: %s", args, out)
+		return string(out)
+	}
+	assert.Contains(t, ctl("conns"), "3 of 3 matched, of 3")
+	for _, name := range []string{"sensor-1", "door-2", "thermostat-3"} {
+		assert.Contains(t, ctl("call", "name:"+name, "whoami"), name+" (string)")
+	}
+	// They keep talking: the thermostat's line count grows past its login.
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`Name:thermostat-3 Lines:([3-9]|\d\d+)\}`).MatchString(ctl("inspect", "name:thermostat-3"))
+	}, wait, 5*time.Millisecond)
+
+	began := time.Now()
+	g.cancel()
+	select {
+	case err := <-g.done:
+		assert.NoError(t, err)
+		g.done <- err
+	case <-time.After(wait):
+		t.Fatal("run did not return")
+	}
+	assert.Less(t, time.Since(began), 30*time.Second, "the devices did not hold the one-minute drain up")
+	for i := 1; i <= 3; i++ {
+		require.Eventually(t, func() bool { return g.printed(fmt.Sprintf("ended %d: normal", i)) }, wait, 5*time.Millisecond)
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	for _, args := range [][]string{{"-demo", "-1"}, {"-demo", "2", "-demo-every", "0s"}} {
+		err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
+		assert.ErrorContains(t, err, "want -demo ≥ 0", "%q", args)
+	}
+	assert.Equal(t, "sensor-1", demoName(1))
+	assert.Equal(t, "door-2", demoName(2))
+	assert.Equal(t, "thermostat-3", demoName(3))
+	assert.Equal(t, "sensor-4", demoName(4))
 }
 
 // alone runs the test in a process of its own (the test binary again,
