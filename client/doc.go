@@ -22,6 +22,14 @@
 // waits takes a context; a PID whose connection has ended gives an error
 // wrapping actors.ErrClosed.
 //
+// # Request/response protocols
+//
+// A handler that turns calls into requests on the wire keeps its callers
+// in a [Pending]: HandleCall adds the caller, HandlePacket answers the
+// oldest with the response, Terminate fails the rest with the reason the
+// connection ended. [CallAs] and [As] give the reply as the type the
+// caller expects, or an error wrapping [ErrReplyType].
+//
 // # Debugging
 //
 // [State] returns the handler's state (Erlang's sys:get_state), [Trace]

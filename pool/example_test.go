@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
+	etcpclient "github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/transport"
@@ -23,22 +24,25 @@ func (lineEcho) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 }
 
 // asker turns each call into a line and answers it when the line comes
-// back: callers wait in a FIFO of behaviours.From, as with any
-// request/response protocol.
+// back: callers wait in a client.Pending (imported as etcpclient here), as with any request/response
+// protocol.
 type asker struct {
 	behaviours.Base
-	waiting []behaviours.From
+	waiting etcpclient.Pending
 }
 
 func (a *asker) HandleCall(_ behaviours.Conn, req any, from behaviours.From) behaviours.Result {
-	a.waiting = append(a.waiting, from)
+	a.waiting.Add(from)
 	return behaviours.Send([]byte(req.(string)))
 }
 
 func (a *asker) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
-	from := a.waiting[0]
-	a.waiting = a.waiting[1:]
-	return behaviours.ReplyTo(from, string(p))
+	return a.waiting.Reply(string(p))
+}
+
+func (a *asker) Terminate(c behaviours.Conn, reason error) error {
+	a.waiting.Fail(c, reason)
+	return reason
 }
 
 func Example() {
@@ -64,7 +68,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for _, q := range []string{"hello", "world"} {
-		reply, err := p.Call(ctx, q)
+		reply, err := etcpclient.As[string](p.Call(ctx, q)) // the reply, typed
 		fmt.Println(reply, err)
 	}
 	if err := p.WaitUp(ctx, 2); err != nil {

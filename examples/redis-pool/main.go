@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/pool"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -48,14 +48,12 @@ func main() {
 // command is a Redis command, the request of a pool.Call.
 type command []string
 
-// errDesync: a reply came that no command was waiting for.
-var errDesync = errors.New("redis: reply with no command waiting")
-
 // redisConn is one pool connection's handler. Its state is the FIFO of
-// callers waiting for their reply, oldest first.
+// callers waiting for their reply, oldest first: Redis answers commands in
+// the order they came.
 type redisConn struct {
 	behaviours.Base
-	waiting []behaviours.From
+	waiting client.Pending
 }
 
 // HandleCall writes the command; the reply comes later, in HandlePacket.
@@ -64,31 +62,24 @@ func (h *redisConn) HandleCall(_ behaviours.Conn, req any, from behaviours.From)
 	if !ok || len(cmd) == 0 {
 		return behaviours.Reply(fmt.Errorf("redis: want a non-empty command, got %T", req))
 	}
-	h.waiting = append(h.waiting, from)
+	h.waiting.Add(from)
 	return behaviours.Send(appendCommand(nil, cmd...))
 }
 
 // HandlePacket gets one complete reply (the RESP framer's frame) and
-// answers the oldest caller with it.
+// answers the oldest caller with it (a reply with no command waiting
+// stops the connection with client.ErrNoCaller).
 func (h *redisConn) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
-	if len(h.waiting) == 0 {
-		return behaviours.Stop(errDesync)
-	}
-	from := h.waiting[0]
-	h.waiting = h.waiting[1:]
 	v, _, err := parseReply(p)
 	if err != nil {
-		return behaviours.ReplyTo(from, err).Stop(err)
+		return h.waiting.Reply(err).Stop(err)
 	}
-	return behaviours.ReplyTo(from, v) // a RedisError reaches the caller as its error
+	return h.waiting.Reply(v) // a RedisError reaches the caller as its error
 }
 
 // Terminate fails the callers still waiting: their replies will not come.
 func (h *redisConn) Terminate(c behaviours.Conn, reason error) error {
-	for _, from := range h.waiting {
-		c.ReplyTo(from, fmt.Errorf("redis: connection ended before the reply: %w", reason))
-	}
-	h.waiting = nil
+	h.waiting.Fail(c, reason)
 	return reason
 }
 
@@ -117,7 +108,7 @@ func (c kv) Do(ctx context.Context, args ...string) (any, error) {
 
 // Set sets key to value.
 func (c kv) Set(ctx context.Context, key, value string) error {
-	v, err := c.Do(ctx, "SET", key, value)
+	v, err := client.As[string](c.Do(ctx, "SET", key, value))
 	if err == nil && v != "OK" {
 		err = fmt.Errorf("redis: SET replied %v", v)
 	}
@@ -126,15 +117,8 @@ func (c kv) Set(ctx context.Context, key, value string) error {
 
 // Get returns key's value, and false when it has none.
 func (c kv) Get(ctx context.Context, key string) (string, bool, error) {
-	v, err := c.Do(ctx, "GET", key)
-	switch v := v.(type) {
-	case nil:
-		return "", false, err
-	case []byte:
-		return string(v), true, err
-	default:
-		return "", false, fmt.Errorf("redis: GET replied %T", v)
-	}
+	v, err := client.As[[]byte](c.Do(ctx, "GET", key)) // a null reply is nil
+	return string(v), v != nil, err
 }
 
 // run SETs n keys through the pool, GETs them back, and reports.

@@ -14,6 +14,12 @@
 // once the server has been stopped or drained through the endpoint, which
 // stays up, showing the server closed, until SIGINT or SIGTERM: then it
 // drains the server for -grace (if it still runs) and exits with status 0.
+//
+// With -demo N it also dials N devices to itself, so that there is
+// something to supervise: device i (from 1) logs in as sensor-i, door-i
+// or thermostat-i in turn, then sends a reading every -demo-every
+// ("temp 21.5", "open"...), until its connection ends (it does not
+// redial) or the process stops.
 package main
 
 import (
@@ -120,8 +126,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	manageAddr := fs.String("manage", "127.0.0.1:7101", "loopback address of the management endpoint's node (port 0: any)")
 	name := fs.String("name", "gateway", "the server's name")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may take to end")
+	demo := fs.Int("demo", 0, "dial this many demo devices to the gateway (sensor-1, door-2, thermostat-3, ...)")
+	demoEvery := fs.Duration("demo-every", 300*time.Millisecond, "how often a demo device sends a reading")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *demo < 0 || *demoEvery <= 0 {
+		return fmt.Errorf("-demo %d -demo-every %v: want -demo ≥ 0 and -demo-every > 0", *demo, *demoEvery)
 	}
 	out := &lockedWriter{w: stdout}
 	sys := actors.NewSystem(nil)
@@ -145,6 +156,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer ep.Close()
 	out.printf("listening %s\n", srv.Addr())
 	out.printf("manage %s\n", node.Address())
+	devices, err := startDemo(srv.Addr().String(), *demo, *demoEvery)
+	if err != nil {
+		return errors.Join(err, srv.Stop(context.Background(), nil))
+	}
+	defer devices.stop()
 	select {
 	case <-srv.Done(): // stopped or drained through the endpoint
 		out.printf("stopped\n")
@@ -152,6 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case <-ctx.Done():
 	}
+	devices.stop() // they would hold the drain up for the whole grace
 	gctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	err = srv.Shutdown(gctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -32,13 +33,14 @@ type gateway struct {
 	done       chan error
 }
 
-func startGateway(t *testing.T) *gateway {
+func startGateway(t *testing.T, extra ...string) *gateway {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0", "-grace", "100ms"}, pw, io.Discard)
+		args := append([]string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0", "-grace", "100ms"}, extra...)
+		err := run(ctx, args, pw, io.Discard)
 		pw.Close()
 		g.done <- err
 	}()
@@ -68,6 +70,13 @@ func startGateway(t *testing.T) *gateway {
 		}
 	})
 	return g
+}
+
+// all is every line the gateway printed after its first two.
+func (g *gateway) all() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.lines...)
 }
 
 // printed reports whether the gateway printed line.
@@ -234,6 +243,68 @@ func TestSuperviseWithEtcpctl(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("run did not return")
 	}
+}
+
+// With -demo 3 the gateway dials three devices to itself, named as the
+// README's transcript shows them, which keep sending readings; on SIGTERM
+// they are closed first, so the drain does not wait for them.
+func TestDemo(t *testing.T) {
+	if alone(t) {
+		return
+	}
+	etcpctl := buildEtcpctl(t)
+	g := startGateway(t, "-demo", "3", "-demo-every", "10ms", "-grace", "1m")
+	ctl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(etcpctl, append([]string{"-node", g.node}, args...)...)
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "etcpctl %v: %s", args, out)
+		return string(out)
+	}
+	assert.Contains(t, ctl("conns"), "3 of 3 matched, of 3")
+	for _, name := range []string{"sensor-1", "door-2", "thermostat-3"} {
+		assert.Contains(t, ctl("call", "name:"+name, "whoami"), name+" (string)")
+	}
+	// They keep talking: the thermostat's line count grows past its login
+	// and first reading.
+	talking := regexp.MustCompile(`Name:thermostat-3 Lines:([3-9]|\d\d+)\}`)
+	var last string
+	for deadline := time.Now().Add(wait); !talking.MatchString(last); {
+		if time.Now().After(deadline) {
+			t.Fatalf("thermostat-3 stopped talking; last inspect:\n%s\ngateway printed %q", last, g.all())
+		}
+		cmd := exec.Command(etcpctl, "-node", g.node, "inspect", "name:thermostat-3")
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		last = string(out)
+	}
+
+	began := time.Now()
+	g.cancel()
+	select {
+	case err := <-g.done:
+		assert.NoError(t, err)
+		g.done <- err
+	case <-time.After(wait):
+		t.Fatal("run did not return")
+	}
+	assert.Less(t, time.Since(began), 30*time.Second, "the devices did not hold the one-minute drain up")
+	for i := 1; i <= 3; i++ {
+		require.Eventually(t, func() bool { return g.printed(fmt.Sprintf("ended %d: normal", i)) }, wait, 5*time.Millisecond)
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	for _, args := range [][]string{{"-demo", "-1"}, {"-demo", "2", "-demo-every", "0s"}} {
+		err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0", "-manage", "127.0.0.1:0"}, args...), io.Discard, io.Discard)
+		assert.ErrorContains(t, err, "want -demo ≥ 0", "%q", args)
+	}
+	assert.Equal(t, "sensor-1", demoName(1))
+	assert.Equal(t, "door-2", demoName(2))
+	assert.Equal(t, "thermostat-3", demoName(3))
+	assert.Equal(t, "sensor-4", demoName(4))
 }
 
 // alone runs the test in a process of its own (the test binary again,

@@ -87,8 +87,10 @@ func TestRedisBenchmarkOutput(t *testing.T) {
 }
 
 // TestRedisVsRedis runs the redis test with redis-server on both sides,
-// briefly, and checks the rows, the ratios and the JSON.
+// briefly, and checks the rows and the JSON: their structure, not how the
+// figures compare. A real load run: ETCP_LOAD=1.
 func TestRedisVsRedis(t *testing.T) {
+	needLoad(t)
 	needRedis(t)
 	var out, errb bytes.Buffer
 	code := run([]string{
@@ -107,10 +109,7 @@ func TestRedisVsRedis(t *testing.T) {
 		t.Errorf("no command line for A")
 	}
 	for _, label := range []string{"redis PING rq/s", "redis SET CPU µs/rq", "redis GET P4 rq/s", "redis GET P4 CPU µs/rq"} {
-		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+\S+ \(min \S+ max \S+\)\s+\S+ \(min \S+ max \S+\)\s+\d+\.\d\d \(min `)
-		if !re.MatchString(text) {
-			t.Errorf("no table row for %q", label)
-		}
+		requireRow(t, text, label, 2, 1)
 	}
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	var rep jsonReport
@@ -120,10 +119,16 @@ func TestRedisVsRedis(t *testing.T) {
 	if len(rep.Figures) != 12 {
 		t.Errorf("%d figures in JSON, want 12", len(rep.Figures))
 	}
-	for _, key := range []string{"redis_ping", "redis_get_p4", "redis_set_cpu"} {
-		if f := rep.Figures[key]; f.A == nil || f.B == nil || f.Ratio == nil || f.A.Median <= 0 {
+	// Requests per second are never 0 (parseBenchmarkCSV refuses it); a
+	// CPU time per request may round to 0 on a busy machine, and then the
+	// ratio is missing.
+	for _, key := range []string{"redis_ping", "redis_get_p4"} {
+		if f := rep.Figures[key]; f.A == nil || f.B == nil || f.Ratio == nil || f.A.Median <= 0 || f.B.Median <= 0 {
 			t.Errorf("%s: %+v", key, f)
 		}
+	}
+	if f := rep.Figures["redis_set_cpu"]; f.A == nil || f.B == nil || f.A.Median < 0 || f.B.Median < 0 {
+		t.Errorf("redis_set_cpu: %+v", f)
 	}
 }
 
@@ -148,8 +153,10 @@ func TestRedisNoKV(t *testing.T) {
 // TestRedisReferenceServers runs the redis test with the reference
 // Redis-protocol servers as side C, on plain net and on gnet: every
 // command redis-benchmark sends gets a reply it accepts (it stops on an
-// error reply), and the table shows C and its ratio to B.
+// error reply), and the table shows C and its ratio to B. It builds the
+// nested gnetecho module: a real load run, ETCP_LOAD=1.
 func TestRedisReferenceServers(t *testing.T) {
+	needLoad(t)
 	needRedis(t)
 	for _, engine := range []string{"net", "gnet"} {
 		t.Run(engine, func(t *testing.T) {
@@ -171,11 +178,7 @@ func TestRedisReferenceServers(t *testing.T) {
 				t.Errorf("no command line for C")
 			}
 			for _, label := range []string{"redis PING rq/s", "redis INCR CPU µs/rq", "redis MSET P4 rq/s"} {
-				cell := `\S+ \(min \S+ max \S+\)\s+`
-				re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+` + cell + cell + cell + `\d+\.\d\d \(min \S+ max \S+\)\s+\d+\.\d\d \(min `)
-				if !re.MatchString(text) {
-					t.Errorf("no table row with C for %q", label)
-				}
+				requireRow(t, text, label, 3, 2)
 			}
 		})
 	}

@@ -118,11 +118,9 @@ func atoi(t *testing.T, s string) int {
 // for one short round beside plain net: it prints `listening`, echoes
 // every byte, and exits 0 on SIGTERM (checked when the tool stops it).
 // The build needs gnet from the module proxy or cache; it is skipped when
-// that fails.
+// that fails. A real load run: ETCP_LOAD=1.
 func TestGnet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the gnetecho module")
-	}
+	needLoad(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
@@ -144,9 +142,7 @@ func TestGnet(t *testing.T) {
 		t.Errorf("no table header")
 	}
 	for _, label := range []string{"pingpong rt/s", "pingpong CPU µs/rt", "churn conn/s", "churn CPU µs/conn"} {
-		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `\s+\S+ \(min .*\)\s+\d+\.\d\d \(min `).MatchString(text) {
-			t.Errorf("no row for %q", label)
-		}
+		requireRow(t, text, label, 2, 1)
 	}
 	if strings.Contains(errb.String(), "A: pid") {
 		t.Errorf("side A started without etcp in -servers")
