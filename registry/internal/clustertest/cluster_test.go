@@ -296,7 +296,9 @@ func TestCluster100k(t *testing.T) {
 	took := time.Since(begin)
 	for i, n := range nodes {
 		for j := range nodes {
-			assert.Equal(t, "found", field(t, n.Do("lookup n%d-%d", j, counts[j]-1), 0))
+			// await, not lookup: under the race detector on a loaded machine a
+			// node may miss heartbeats, drop a peer's names and sync them again.
+			assert.Equal(t, "found", field(t, n.Do("await n%d-%d 30000", j, counts[j]-1), 0))
 		}
 		heap, _ := strconv.ParseInt(n.Do("mem"), 10, 64)
 		t.Logf("%s: %.0f bytes per name held (heap after GC, %d names)", n.addr, float64(heap-base[i])/float64(total), total)
