@@ -195,7 +195,7 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 	}
 	s.accepted.Add(1)
 	s.countChanged()
-	s.handOff(a.id-1, sock)
+	s.handOff(sock)
 	ctx.Send(ctx.Self(), tick)
 }
 

@@ -100,9 +100,10 @@ func (h *handoff) recycle() {
 	handoffs.Put(h)
 }
 
-// connsSup is a connection supervisor: the parent of the connections its
-// acceptor accepts (ranch's ranch_conns_sup), so that no acceptor's fate
-// is theirs. It runs on a synchronous dispatcher: an acceptor's handoff
+// connsSup is a connection supervisor: the parent of its share of the
+// connections (ranch's ranch_conns_sup; see Server.handOff), so that no
+// acceptor's fate is theirs and stopping one supervisor ends only its
+// share. It runs on a synchronous dispatcher: an acceptor's handoff
 // runs right in the acceptor's goroutine when the supervisor is idle, so
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {

@@ -23,8 +23,9 @@ import (
 
 // Server is a running server: listening sockets, a supervisor actor
 // ("etcp/<name>") whose children are the connection supervisors and the
-// acceptors, and under each connection supervisor the connections its
-// acceptor accepted. Its methods are safe for concurrent use.
+// acceptors, and under each connection supervisor its share of the
+// connections (connection id modulo the number of supervisors). Its
+// methods are safe for concurrent use.
 type Server struct {
 	sys       *actor.ActorSystem
 	name      string
@@ -161,10 +162,14 @@ func (s *Server) listen(addr string) error {
 	return nil
 }
 
-// handOff gives an accepted socket to connection supervisor i (or, while
-// that one restarts, another).
-func (s *Server) handOff(i int, sock transport.Conn) {
+// handOff gives an accepted socket to a connection supervisor, chosen by
+// the connection's id modulo their number (or, while that one restarts,
+// the next), so that connections spread evenly over the supervisors
+// whichever acceptor accepted them: Go serialises Accept on a listening
+// socket, and one acceptor may take most of a burst.
+func (s *Server) handOff(sock transport.Conn) {
 	id := s.nextID.Add(1)
+	i := int(id % uint64(len(s.sups)))
 	for j := range s.sups {
 		if pid := s.sups[(i+j)%len(s.sups)].Load(); pid != nil {
 			s.sys.Root.Send(pid, newHandoff(sock, id))
