@@ -91,7 +91,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns,
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
 	s.slots.root = sys.Root
-	s.slots.limit.Store(int64(o.MaxConnections))
+	s.slots.setLimit(int64(o.MaxConnections))
 	if err := s.listen(addr); err != nil {
 		return nil, err
 	}

@@ -153,17 +153,11 @@ func TestTwoListeners(t *testing.T) {
 	p := newProbe()
 	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(4), server.WithListeners(2))
 	require.Len(t, listeningFDs(t, srv.Addr().(*net.TCPAddr).Port), 2)
+	// The kernel spreads the clients over both sockets by their ports: a
+	// socket nobody accepted from would leave about half of them
+	// unanswered, so 40 served clients prove both accept.
 	clients := dialEchoers(t, srv.Addr().String(), 40)
 	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(clients) }, testkit.Wait, tick)
-	// Acceptor i accepts from socket i mod 2 and hands to conns-i.
-	bySocket := map[int]int{}
-	for _, c := range testkit.Conns(t, srv) {
-		var sup int
-		_, err := fmt.Sscanf(connsSupOf(c.PID), "conns-%d", &sup)
-		require.NoError(t, err)
-		bySocket[(sup-1)%2]++
-	}
-	require.Len(t, bySocket, 2, "both sockets accepted: %v", bySocket)
 	clients.check(t, 1)
 	requireInfoAddsUp(t, srv)
 }
