@@ -323,7 +323,7 @@ type Info struct {
 	Name           string
 	Addr           net.Addr
 	Mode           Mode
-	MaxConnections int   // 0: no limit
+	MaxConnections int   // NoLimit: none
 	Active         int   // connections accepted and not yet ended
 	Accepted       int64 // since start
 	Terminated     int64 // connections ended since start
@@ -345,11 +345,18 @@ func (s *Server) Info() Info {
 		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
 }
 
-// SetMaxConnections changes the connection limit (0: none) at run time;
-// a higher limit admits waiting peers at once.
+// SetMaxConnections changes the connection limit at run time ([NoLimit]:
+// none). A higher limit admits waiting peers at once; a lower one is
+// never overshot: the connections already open above it stay, and none
+// is admitted until fewer than n are counted. 0 also means none here,
+// for now (the management protocol's wire 0 means none; with
+// [WithMaxConnections] 0 means the default), and a negative n is refused.
 func (s *Server) SetMaxConnections(n int) error {
 	if n < 0 {
-		return fmt.Errorf("%w: MaxConnections %d is negative", ErrInvalidOptions, n)
+		return fmt.Errorf("%w: MaxConnections %d is negative (server.NoLimit: none)", ErrInvalidOptions, n)
+	}
+	if n == 0 {
+		n = NoLimit
 	}
 	s.slots.setLimit(int64(n))
 	return nil

@@ -29,7 +29,7 @@ import (
 // tries again, and parks again if there is still no room: a spurious tick
 // costs one turn.
 type slots struct {
-	limit atomic.Int64 // 0: no limit; written under mu, read anywhere
+	limit atomic.Int64 // NoLimit: none; written under mu, read anywhere
 
 	mu       sync.Mutex
 	counted  int64
@@ -40,8 +40,7 @@ type slots struct {
 
 // roomLocked reports whether the limit admits n more.
 func (s *slots) roomLocked(n int64) bool {
-	lim := s.limit.Load()
-	return lim <= 0 || n < lim
+	return n < s.limit.Load()
 }
 
 // reserve takes a reservation for an Accept, or parks pid until there is
@@ -103,7 +102,8 @@ func (s *slots) count() int {
 	return int(s.counted)
 }
 
-// setLimit changes the limit (0: none) and ticks every parked acceptor.
+// setLimit changes the limit (NoLimit: none) and ticks every parked
+// acceptor.
 func (s *slots) setLimit(n int64) {
 	s.mu.Lock()
 	s.limit.Store(n)

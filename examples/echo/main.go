@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	eventLoops := fs.Int("event-loops", 0, "serve connections from this many event loops instead of a goroutine each (0: none)")
 	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
-	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit)")
+	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit, server.NoLimit)")
 	idleTimeout := fs.Duration("idle-timeout", 0, "close connections with no complete frame for this long (0 = never)")
 	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
+	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(limitFlag(*maxConns)),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
 		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout)}
 	switch *reg {
@@ -187,4 +187,13 @@ func loadCert(certFile, keyFile string) (tls.Certificate, error) {
 		return tls.Certificate{}, errors.New("-cert and -key go together")
 	}
 	return tls.LoadX509KeyPair(certFile, keyFile)
+}
+
+// limitFlag maps the -max-conns flag to a server option's value: the
+// flag's 0 means no limit, the option's 0 the default.
+func limitFlag(n int) int {
+	if n == 0 {
+		return server.NoLimit
+	}
+	return n
 }

@@ -72,7 +72,8 @@ func TestMaxConnections(t *testing.T) {
 	require.Equal(t, 7, srv.Info().Active)
 	require.Error(t, srv.SetMaxConnections(-1))
 
-	require.NoError(t, srv.SetMaxConnections(0)) // no limit
+	require.NoError(t, srv.SetMaxConnections(server.NoLimit))
+	require.Equal(t, server.NoLimit, srv.Info().MaxConnections)
 	more := dialEchoers(t, srv.Addr().String(), 5)
 	more.check(t, 2)
 	requireInfoAddsUp(t, srv)
