@@ -185,7 +185,7 @@ func (s *Server) handOff(sock transport.Conn) {
 // WaitConnections sees it go.
 func (s *Server) refuse(sock transport.Conn) {
 	sock.Close()
-	s.connEnded()
+	s.connEnded(true)
 }
 
 // onDeadLetter refuses a socket whose connection supervisor died as it
@@ -203,11 +203,14 @@ func (s *Server) ownsSup(pid *actor.PID) bool {
 	return pid != nil && len(pid.Id) > len(s.pid.Id) && pid.Id[:len(s.pid.Id)+1] == s.pid.Id+"/"
 }
 
-// connEnded runs as every connection ends: it frees its slot and wakes
+// connEnded runs as every connection ends: it frees its slot, unless it
+// was removed from the count (RemoveConnection), and wakes
 // WaitConnections, if any waits.
-func (s *Server) connEnded() {
+func (s *Server) connEnded(counted bool) {
 	s.terminated.Add(1)
-	s.slots.give()
+	if counted {
+		s.slots.give()
+	}
 	s.countChanged()
 }
 
@@ -325,6 +328,7 @@ type Info struct {
 	Mode           Mode
 	MaxConnections int   // NoLimit: none
 	Active         int   // connections accepted and not yet ended
+	Counted        int   // of those, the ones counted against MaxConnections (see RemoveConnection)
 	Accepted       int64 // since start
 	Terminated     int64 // connections ended since start
 	Rejected       int64 // closed at once over the limit (WithRejectOverLimit)
@@ -340,6 +344,7 @@ type Info struct {
 func (s *Server) Info() Info {
 	return Info{Name: s.name, Addr: s.Addr(), Mode: s.listening.Mode(),
 		MaxConnections: int(s.slots.limit.Load()), Active: int(s.accepted.Load() - s.terminated.Load()),
+		Counted: s.slots.count(),
 		Accepted: s.accepted.Load(), Terminated: s.terminated.Load(), Rejected: s.rejected.Load(),
 		AcceptorRestarts: s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
 		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
