@@ -344,7 +344,7 @@ type Info struct {
 func (s *Server) Info() Info {
 	return Info{Name: s.name, Addr: s.Addr(), Mode: s.listening.Mode(),
 		MaxConnections: int(s.slots.limit.Load()), Active: int(s.accepted.Load() - s.terminated.Load()),
-		Counted: s.slots.count(),
+		Counted:  s.slots.count(),
 		Accepted: s.accepted.Load(), Terminated: s.terminated.Load(), Rejected: s.rejected.Load(),
 		AcceptorRestarts: s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
 		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
