@@ -65,6 +65,9 @@ type Options struct {
 	// stops the server, every Terminate run). Default: the actor system's
 	// root.
 	Parent actor.SpawnerContext
+	// Alarms are threshold alarms on the connection count (WithAlarm).
+	// Default: none.
+	Alarms []Alarm
 	// ConnOptions are what every connection gets: socket options, logger,
 	// tracer, idle hibernation, parking (set with actors.WithSocket,
 	// actors.WithLogger...).
@@ -144,6 +147,11 @@ func options(opts []Option) (Options, error) {
 	o.MaxConnections = orDefault(o.MaxConnections, DefaultMaxConnections)
 	o.Listeners = orDefault(o.Listeners, DefaultListeners)
 	o.StopGrace = orDefault(o.StopGrace, DefaultStopGrace)
+	for i := range o.Alarms {
+		if err := o.Alarms[i].validate(); err != nil {
+			return o, err
+		}
+	}
 	if o.Listeners > o.Acceptors {
 		return o, fmt.Errorf("%w: Listeners %d is more than the %d acceptors", ErrInvalidOptions, o.Listeners, o.Acceptors)
 	}

@@ -43,6 +43,7 @@ type Server struct {
 	accepted, terminated, rejected                 atomic.Int64
 	acceptorRestarts, supRestarts, listenerReopens atomic.Int64
 	acceptErrs                                     acceptErrors
+	alarms                                         []*alarm
 	waiters                                        atomic.Int32 // WaitConnections calls under way
 
 	mu      sync.Mutex
@@ -91,6 +92,9 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns,
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
 	s.slots.root = sys.Root
+	for _, a := range o.Alarms {
+		s.alarms = append(s.alarms, &alarm{Alarm: a, s: s})
+	}
 	s.slots.setLimit(int64(o.MaxConnections))
 	if err := s.listen(addr); err != nil {
 		return nil, err
@@ -217,6 +221,12 @@ func (s *Server) connEnded(counted bool) {
 // countChanged wakes the WaitConnections calls under way, after the
 // count of connections changed (one accepted, or ended).
 func (s *Server) countChanged() {
+	if len(s.alarms) > 0 {
+		n := s.active()
+		for _, a := range s.alarms {
+			a.countChanged(n)
+		}
+	}
 	if s.waiters.Load() == 0 {
 		return // the accept path pays one load when nobody waits
 	}
@@ -227,6 +237,9 @@ func (s *Server) countChanged() {
 	}
 	s.mu.Unlock()
 }
+
+// active is the number of connections accepted and not yet ended.
+func (s *Server) active() int { return int(s.accepted.Load() - s.terminated.Load()) }
 
 // tickAcceptors sends every acceptor a tick: the mode changed, or its
 // listener was reopened.
@@ -492,6 +505,9 @@ func (s *Server) stop(reason, cause error) {
 		s.mu.Unlock()
 		s.conns.BeginStop(reason)
 		s.listening.close()
+		for _, a := range s.alarms {
+			a.off()
+		}
 		cancelForce := s.conns.ForceAfter(s.opts.StopGrace)
 		go func() {
 			_ = s.sys.Root.StopFuture(s.pid).Wait()
