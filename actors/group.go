@@ -49,6 +49,7 @@ type Group struct {
 	forced     atomic.Bool // Force ran: every socket's deadline is past
 	stopReason atomic.Pointer[error]
 	onEnd      func(counted bool) // see SetOnEnd
+	handshakes atomic.Int64       // failed handshakes (HandshakeFailures)
 	sweep      sweeper
 	metrics    *groupMetrics // nil unless the system has a MeterProvider (metrics.go)
 }
@@ -152,6 +153,19 @@ func (g *Group) ended(p *process) {
 	counted := p.endCount()
 	if g.onEnd != nil {
 		g.onEnd(counted)
+	}
+}
+
+// HandshakeFailures counts the transport handshakes (TLS, a StartTLS
+// upgrade included) that failed or timed out since the group was made:
+// peers that sent garbage or a plain-TCP hello, or went silent.
+func (g *Group) HandshakeFailures() int64 { return g.handshakes.Load() }
+
+// handshakeFailed counts a failed handshake, in the metrics too.
+func (g *Group) handshakeFailed() {
+	g.handshakes.Add(1)
+	if g.metrics != nil {
+		g.metrics.handshakeFailed(g)
 	}
 }
 

@@ -345,6 +345,10 @@ type Info struct {
 	Accepted       int64 // since start
 	Terminated     int64 // connections ended since start
 	Rejected       int64 // closed at once over the limit (WithRejectOverLimit)
+	// HandshakeFailures counts the transport handshakes (TLS, StartTLS
+	// upgrades included) that failed or timed out: peers that sent
+	// garbage or a plain-TCP hello, or said nothing.
+	HandshakeFailures int64
 	// AcceptorRestarts counts acceptors restarted after they stopped or
 	// failed; ConnsRestarts connection supervisors; ListenerReopens
 	// listening sockets reopened after they died.
@@ -359,7 +363,8 @@ func (s *Server) Info() Info {
 		MaxConnections: int(s.slots.limit.Load()), Active: int(s.accepted.Load() - s.terminated.Load()),
 		Counted:  s.slots.count(),
 		Accepted: s.accepted.Load(), Terminated: s.terminated.Load(), Rejected: s.rejected.Load(),
-		AcceptorRestarts: s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
+		HandshakeFailures: s.conns.HandshakeFailures(),
+		AcceptorRestarts:  s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
 		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
 }
 
