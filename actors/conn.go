@@ -100,14 +100,14 @@ type conn struct {
 	recvTimed      bool
 	hibernated     bool
 	hibernateNext  bool
-	upNotified     bool // the owner heard ConnUp(nil), so it hears ConnDown
-	upOnly         bool // notify hears ConnUp only (a client's start)
-	resumed        bool // re-spawned after a passivation: Init ran before
-	watched        bool // someone watches the actor: it never passivates
-	toldOver       bool // the handler heard Writability false and not yet true
-	noBackPressure bool // the handler turned back-pressure off (SetBackPressure)
-	inRead         bool // in the turn of a posted read (receiveRead), whose bytes are taken
-	onLoop         bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
+	upNotified     bool  // the owner heard ConnUp(nil), so it hears ConnDown
+	upOnly         bool  // notify hears ConnUp only (a client's start)
+	resumed        bool  // re-spawned after a passivation: Init ran before
+	watched        bool  // someone watches the actor: it never passivates
+	toldOver       bool  // the handler heard Writability false and not yet true
+	noBackPressure bool  // the handler turned back-pressure off (SetBackPressure)
+	inRead         bool  // in the turn of a posted read (receiveRead), whose bytes are taken
+	onLoop         bool  // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
 	released       state // what the last posted read's turn released the read side to (releaseRead); stPosted until then
 }
 
