@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on (port 0 = any free port)")
 	acceptors := fs.Int("acceptors", server.DefaultAcceptors, "number of acceptor actors")
+	listeners := fs.Int("listeners", server.DefaultListeners, "listening sockets sharing the address with SO_REUSEPORT (at most -acceptors)")
 	framing := fs.String("framing", "raw", "framing: raw, line, 1, 2 or 4 (length-prefixed)")
 	maxFrame := fs.Int("max-frame", transport.DefaultMaxFrame, "largest frame accepted, in bytes")
 	passive := fs.Bool("passive", false, "read in passive mode, asking for each next read")
@@ -134,7 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(limitFlag(*maxConns)),
+	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithListeners(*listeners),
+		server.WithMaxConnections(limitFlag(*maxConns)),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
 		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout)}
 	switch *reg {
