@@ -333,7 +333,11 @@ func (c *conn) handshake(sock transport.Conn) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.g.socket.HandshakeTimeout)
 	defer cancel()
-	return sock.Handshake(ctx)
+	err := sock.Handshake(ctx)
+	if err != nil {
+		c.g.handshakeFailed()
+	}
+	return err
 }
 
 // fail ends a connection whose start failed before Init ran, or whose

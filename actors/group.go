@@ -48,7 +48,8 @@ type Group struct {
 	stopping   atomic.Bool
 	forced     atomic.Bool // Force ran: every socket's deadline is past
 	stopReason atomic.Pointer[error]
-	onEnd      func() // see SetOnEnd
+	onEnd      func(counted bool) // see SetOnEnd
+	handshakes atomic.Int64       // failed handshakes (HandshakeFailures)
 	sweep      sweeper
 	metrics    *groupMetrics // nil unless the system has a MeterProvider (metrics.go)
 }
@@ -137,9 +138,10 @@ func (g *Group) SetArg(arg any) { g.arg = arg }
 
 // SetOnEnd sets a function called once for every connection of the
 // group when it has ended (its actor stopped, or its start failed): an
-// owner counting connections against a limit frees a slot there. Call
-// it before the first Spawn.
-func (g *Group) SetOnEnd(f func()) { g.onEnd = f }
+// owner counting connections against a limit frees a slot there, if
+// counted (the connection was not taken out of the count by
+// [Group.Uncount]). Call it before the first Spawn.
+func (g *Group) SetOnEnd(f func(counted bool)) { g.onEnd = f }
 
 // ended takes a connection out of the group once it has ended.
 func (g *Group) ended(p *process) {
@@ -148,8 +150,22 @@ func (g *Group) ended(p *process) {
 	} else {
 		g.conns.remove(p)
 	}
+	counted := p.endCount()
 	if g.onEnd != nil {
-		g.onEnd()
+		g.onEnd(counted)
+	}
+}
+
+// HandshakeFailures counts the transport handshakes (TLS, a StartTLS
+// upgrade included) that failed or timed out since the group was made:
+// peers that sent garbage or a plain-TCP hello, or went silent.
+func (g *Group) HandshakeFailures() int64 { return g.handshakes.Load() }
+
+// handshakeFailed counts a failed handshake, in the metrics too.
+func (g *Group) handshakeFailed() {
+	g.handshakes.Add(1)
+	if g.metrics != nil {
+		g.metrics.handshakeFailed(g)
 	}
 }
 

@@ -45,12 +45,13 @@ type sysMetrics struct {
 	ended  map[string]*endedSums // by owner: what ended connections counted
 
 	accepted, terminated, active, hibernated metric.Int64Observable
-	received, sent                           metric.Int64Observable
+	received, sent, handshakesFailed         metric.Int64Observable
 }
 
 type endedSums struct {
 	terminated        int64
 	bytesIn, bytesOut uint64
+	handshakesFailed  int64 // counted as they fail, whether the connection ended yet or not
 }
 
 // groupMetrics is a group's part: its system's metrics, and the
@@ -117,6 +118,7 @@ func newSysMetrics(meter metric.Meter) (*sysMetrics, error) {
 	m.hibernated = upDown("etcp.connections.hibernated", "Hibernated connections, passivated included.")
 	m.received = counter("etcp.bytes.received", "By", "Bytes read from the connections' sockets.")
 	m.sent = counter("etcp.bytes.sent", "By", "Bytes written to the connections' sockets.")
+	m.handshakesFailed = counter("etcp.handshakes.failed", "{handshake}", "Transport (TLS) handshakes that failed or timed out.")
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +126,8 @@ func newSysMetrics(meter metric.Meter) (*sysMetrics, error) {
 		metric.WithDescription("How long each handler callback ran.")); err != nil {
 		return nil, err
 	}
-	_, err = meter.RegisterCallback(m.observe, m.accepted, m.terminated, m.active, m.hibernated, m.received, m.sent)
+	_, err = meter.RegisterCallback(m.observe, m.accepted, m.terminated, m.active, m.hibernated, m.received, m.sent,
+		m.handshakesFailed)
 	return m, err
 }
 
@@ -155,6 +158,19 @@ func (gm *groupMetrics) ended(g *Group, p *process) {
 	s.terminated++
 	s.bytesIn += p.counters.bytesIn.Load()
 	s.bytesOut += p.counters.bytesOut.Load()
+}
+
+// handshakeFailed counts a failed handshake of g's connections.
+func (gm *groupMetrics) handshakeFailed(g *Group) {
+	m := gm.sys
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.ended[g.owner]
+	if s == nil {
+		s = &endedSums{}
+		m.ended[g.owner] = s
+	}
+	s.handshakesFailed++
 }
 
 // timed records a callback's duration.
@@ -212,6 +228,7 @@ func (m *sysMetrics) observe(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.hibernated, s.hibernated, opt)
 		o.ObserveInt64(m.received, int64(s.bytesIn), opt)
 		o.ObserveInt64(m.sent, int64(s.bytesOut), opt)
+		o.ObserveInt64(m.handshakesFailed, s.handshakesFailed, opt)
 	}
 	return nil
 }

@@ -45,6 +45,7 @@ type process struct {
 	st         stateWord
 	hibernated atomic.Bool                // reported by ConnStats; the actor's own flag decides
 	passive    atomic.Bool                // reported by ConnStats
+	count      atomic.Int32               // a count state (uncount.go)
 	lastFrame  atomic.Int64               // when the last frame arrived, as time.Since(epoch)
 	counters   counters                   // bytes and frames in and out (stats.go)
 	wq         atomic.Pointer[writeQueue] // made by the first send

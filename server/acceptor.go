@@ -26,8 +26,9 @@ type acceptor struct {
 	s     *Server
 	retry *time.Timer
 
-	// held is a socket accepted as the server went to sleep: it waits for
-	// Wake, as in the backlog (see acceptOne).
+	// held is a socket accepted as the server went to sleep, or over a
+	// limit lowered during its Accept: it waits, unadmitted and unread as
+	// in the backlog, for Wake or for room (see acceptOne, overLimit).
 	held transport.Conn
 
 	// Leaving Accept for the mailbox (see interrupt).
@@ -127,15 +128,13 @@ func (a *acceptor) Receive(ctx actor.Context) {
 	case *acceptTick:
 		a.acceptOne(ctx)
 	case *actor.Stopping:
+		a.s.slots.forget(ctx.Self())
 		if a.retry != nil {
 			a.retry.Stop()
 		}
-		if a.held != nil {
+		if a.held != nil { // it holds no room: nothing to give back
 			a.held.Close()
 			a.held = nil
-			if !a.s.opts.RejectOverLimit {
-				a.s.slots.give()
-			}
 		}
 	case *actor.Stopped, *actor.Restarting:
 	default:
@@ -148,21 +147,26 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 	if s.listening.Mode() != ModeAccepting {
 		return // Wake ticks every acceptor
 	}
-	// A slot is taken before Accept, so that at the limit peers wait in
-	// the backlog. With RejectOverLimit it is taken after, when the peer
-	// is there to be rejected: an idle acceptor then holds none, and peers
-	// are rejected only at the limit.
+	// A reservation is taken before Accept, so that at the limit peers
+	// wait in the backlog, and admitted once the peer is there (see
+	// slots). With RejectOverLimit none is taken: the peer is admitted
+	// or rejected once accepted, so an idle acceptor holds no room and
+	// peers are rejected only at the limit.
 	reject := s.opts.RejectOverLimit
+	self := ctx.Self()
+	if reject {
+		self = nil // never parks: rejects
+	}
 	sock := a.held
 	a.held = nil
 	if sock == nil {
 		ln := s.listening.ln(a.id - 1)
-		if !reject && !s.slots.take() && !s.slots.park(ctx.Self()) {
-			return // a slot coming free ticks us
+		if !reject && !s.slots.reserve(self) {
+			return // room coming free ticks us
 		}
 		if !a.enter(ln) { // a message waits: run it first
 			if !reject {
-				s.slots.give()
+				s.slots.unreserve()
 			}
 			ctx.Send(ctx.Self(), tick)
 			return
@@ -172,7 +176,7 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 		a.leave()
 		if err != nil {
 			if !reject {
-				s.slots.give()
+				s.slots.unreserve()
 			}
 			a.acceptFailed(ctx, ln, err)
 			return
@@ -184,19 +188,38 @@ func (a *acceptor) acceptOne(ctx actor.Context) {
 			// the backlog, so that nothing is accepted once Sleep returns.
 			// (Closed: it is handed over, and ends with the server.)
 			a.held = sock
+			if !reject {
+				s.slots.unreserve()
+			}
 			return
 		}
-	}
-	if reject && !s.slots.take() {
-		s.rejected.Add(1)
-		sock.Close()
-		ctx.Send(ctx.Self(), tick)
+		if !s.slots.admit(self, !reject) {
+			a.overLimit(ctx, sock)
+			return
+		}
+	} else if !s.slots.admit(self, false) {
+		a.overLimit(ctx, sock)
 		return
 	}
 	s.accepted.Add(1)
 	s.countChanged()
-	s.handOff(a.id-1, sock)
+	s.handOff(sock)
 	ctx.Send(ctx.Self(), tick)
+}
+
+// overLimit deals with a socket accepted with no room for it (the limit
+// was lowered while the acceptor was inside Accept, or is reached with
+// RejectOverLimit): it is closed with RejectOverLimit; otherwise the
+// acceptor holds it, unadmitted and unread as in the backlog, until room
+// comes free (admit parked the acceptor: room ticks it).
+func (a *acceptor) overLimit(ctx actor.Context, sock transport.Conn) {
+	if a.s.opts.RejectOverLimit {
+		a.s.rejected.Add(1)
+		sock.Close()
+		ctx.Send(ctx.Self(), tick)
+		return
+	}
+	a.held = sock
 }
 
 func (a *acceptor) acceptFailed(ctx actor.Context, ln *listener, err error) {

@@ -3,79 +3,12 @@ package server
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/transport"
 )
-
-// slots bounds a server's connections (ranch's max_connections). An
-// acceptor takes a slot before it accepts; a connection gives it back when
-// it ends. At the limit an acceptor parks instead of accepting, so new
-// peers wait in the listen backlog and are never reset; a slot coming
-// free, or a higher limit, ticks a parked acceptor.
-type slots struct {
-	limit atomic.Int64 // 0: no limit
-	used  atomic.Int64 // live connections plus acceptors about to accept
-
-	mu     sync.Mutex
-	parked []*actor.PID // acceptors waiting for a slot
-	root   *actor.RootContext
-}
-
-// take takes a slot, reporting false at the limit.
-func (s *slots) take() bool {
-	for {
-		n, lim := s.used.Load(), s.limit.Load()
-		if lim > 0 && n >= lim {
-			return false
-		}
-		if s.used.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// park takes a slot, or parks the acceptor pid until one comes free; it
-// reports whether it took one.
-func (s *slots) park(pid *actor.PID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.take() { // a slot came free meanwhile
-		return true
-	}
-	s.parked = append(s.parked, pid)
-	return false
-}
-
-// give gives a slot back and ticks one parked acceptor.
-func (s *slots) give() {
-	s.used.Add(-1)
-	s.mu.Lock()
-	var next *actor.PID
-	if len(s.parked) > 0 {
-		next = s.parked[0]
-		s.parked = s.parked[1:]
-	}
-	s.mu.Unlock()
-	if next != nil {
-		s.root.Send(next, tick)
-	}
-}
-
-// setLimit changes the limit and ticks every parked acceptor.
-func (s *slots) setLimit(n int64) {
-	s.limit.Store(n)
-	s.mu.Lock()
-	parked := s.parked
-	s.parked = nil
-	s.mu.Unlock()
-	for _, pid := range parked {
-		s.root.Send(pid, tick)
-	}
-}
 
 // handoff is an accepted socket on its way to a connection supervisor.
 // Hand-offs are recycled (newHandoff, recycle): the supervisor's mailbox
@@ -100,9 +33,10 @@ func (h *handoff) recycle() {
 	handoffs.Put(h)
 }
 
-// connsSup is a connection supervisor: the parent of the connections its
-// acceptor accepts (ranch's ranch_conns_sup), so that no acceptor's fate
-// is theirs. It runs on a synchronous dispatcher: an acceptor's handoff
+// connsSup is a connection supervisor: the parent of its share of the
+// connections (ranch's ranch_conns_sup; see Server.handOff), so that no
+// acceptor's fate is theirs and stopping one supervisor ends only its
+// share. It runs on a synchronous dispatcher: an acceptor's handoff
 // runs right in the acceptor's goroutine when the supervisor is idle, so
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {

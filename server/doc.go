@@ -34,6 +34,17 @@
 // cast, stop, trace, state), and [Server.CodeChange] migrates the state
 // of every connection at once.
 //
+// # Limits and alarms
+//
+// [WithMaxConnections] bounds the connections (ranch's max_connections;
+// [NoLimit]: none): at the limit the acceptors stop accepting and new
+// peers wait in the listen backlog. [Server.SetMaxConnections] changes it
+// at run time: a higher limit admits the waiting peers at once, a lower
+// one is never overshot. [Server.RemoveConnection] takes a long-lived
+// connection out of the count (ranch's remove_connection). [WithAlarm]
+// adds a threshold alarm on the count (ranch's connection alarms). In
+// every option zero means the default.
+//
 // # Stopping
 //
 // [Server.Stop] closes the listener, stops the acceptors and stops every

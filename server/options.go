@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -9,7 +10,8 @@ import (
 	"github.com/etcp-go/etcp/actors"
 )
 
-// Defaults of [Options].
+// Defaults of [Options]. In every server option zero means the default,
+// and a negative value fails Start with [ErrInvalidOptions].
 const (
 	// DefaultAcceptors is the number of acceptors a server starts, as etcp
 	// and ranch.
@@ -17,12 +19,19 @@ const (
 	// DefaultMaxConnections is ranch's max_connections: a server exposed
 	// to the internet holds at most this many connections unless told
 	// otherwise (a few MB of memory), and peers past it wait in the listen
-	// backlog. Raise it with WithMaxConnections (0: no limit).
+	// backlog. Raise it with WithMaxConnections ([NoLimit]: none).
 	DefaultMaxConnections = 1024
+	// DefaultListeners is the number of listening sockets.
+	DefaultListeners = 1
 	// DefaultStopGrace is how long Stop lets a connection flush and run
 	// Terminate before interrupting its blocked socket.
 	DefaultStopGrace = 500 * time.Millisecond
 )
+
+// NoLimit, as a connection limit ([WithMaxConnections],
+// [Server.SetMaxConnections]), means none (ranch's infinity); it is also
+// what [Info].MaxConnections reads then.
+const NoLimit = math.MaxInt
 
 // Options configure a server. Start fills in the defaults and validates
 // them, so a bad option fails Start, never later.
@@ -30,22 +39,22 @@ type Options struct {
 	// Name names the server's actor ("etcp/<Name>"). Default: a unique
 	// "server-N".
 	Name string
-	// Acceptors is the number of acceptor actors. Default 10.
+	// Acceptors is the number of acceptor actors. Default
+	// [DefaultAcceptors].
 	Acceptors int
 	// StartAsleep starts the acceptors asleep; Wake starts accepting.
 	StartAsleep bool
 	// MaxConnections bounds the live connections (ranch's
 	// max_connections). At the limit the acceptors stop accepting, so new
 	// peers wait in the listen backlog, never reset; a connection ending
-	// admits the next. Default [DefaultMaxConnections]; 0 after
-	// WithMaxConnections(0) means no limit.
+	// admits the next. Default [DefaultMaxConnections]; [NoLimit]: none.
 	MaxConnections int
 	// RejectOverLimit accepts peers past MaxConnections and closes them at
 	// once, instead of leaving them in the backlog. Default false.
 	RejectOverLimit bool
 	// Listeners is the number of listening sockets sharing the address
 	// with SO_REUSEPORT (ranch's num_listen_sockets); acceptor i accepts
-	// from socket i mod Listeners. Default 1.
+	// from socket i mod Listeners. Default [DefaultListeners].
 	Listeners int
 	// StopGrace is how long a stopping connection may take to flush and
 	// run Terminate before its blocked socket is interrupted. Default
@@ -55,8 +64,10 @@ type Options struct {
 	// server that actor's child (its supervisor sees it, and stopping it
 	// stops the server, every Terminate run). Default: the actor system's
 	// root.
-	Parent      actor.SpawnerContext
-	maxConnsSet bool
+	Parent actor.SpawnerContext
+	// Alarms are threshold alarms on the connection count (WithAlarm).
+	// Default: none.
+	Alarms []Alarm
 	// ConnOptions are what every connection gets: socket options, logger,
 	// tracer, idle hibernation, parking (set with actors.WithSocket,
 	// actors.WithLogger...).
@@ -74,7 +85,7 @@ func WithName(name string) Option {
 	return actors.OwnOption("server.WithName", func(o *Options) { o.Name = name })
 }
 
-// WithAcceptors sets the number of acceptors.
+// WithAcceptors sets the number of acceptors (0: [DefaultAcceptors]).
 func WithAcceptors(n int) Option {
 	return actors.OwnOption("server.WithAcceptors", func(o *Options) { o.Acceptors = n })
 }
@@ -84,9 +95,10 @@ func WithStartAsleep() Option {
 	return actors.OwnOption("server.WithStartAsleep", func(o *Options) { o.StartAsleep = true })
 }
 
-// WithMaxConnections bounds the live connections (0: no limit).
+// WithMaxConnections bounds the live connections (0:
+// [DefaultMaxConnections]; [NoLimit]: none).
 func WithMaxConnections(n int) Option {
-	return actors.OwnOption("server.WithMaxConnections", func(o *Options) { o.MaxConnections, o.maxConnsSet = n, true })
+	return actors.OwnOption("server.WithMaxConnections", func(o *Options) { o.MaxConnections = n })
 }
 
 // WithRejectOverLimit closes peers past the connection limit at once
@@ -96,13 +108,14 @@ func WithRejectOverLimit() Option {
 }
 
 // WithListeners opens n listening sockets sharing the address with
-// SO_REUSEPORT (TCP, Linux).
+// SO_REUSEPORT (TCP, Linux); 0: [DefaultListeners]. It may not exceed the
+// number of acceptors.
 func WithListeners(n int) Option {
 	return actors.OwnOption("server.WithListeners", func(o *Options) { o.Listeners = n })
 }
 
 // WithStopGrace sets how long a stopping connection may take before its
-// blocked socket is interrupted.
+// blocked socket is interrupted (0: [DefaultStopGrace]).
 func WithStopGrace(d time.Duration) Option {
 	return actors.OwnOption("server.WithStopGrace", func(o *Options) { o.StopGrace = d })
 }
@@ -120,27 +133,36 @@ func options(opts []Option) (Options, error) {
 	if err := actors.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
-	if o.Acceptors == 0 {
-		o.Acceptors = DefaultAcceptors
-	}
-	if !o.maxConnsSet {
-		o.MaxConnections = DefaultMaxConnections
-	}
-	if o.Listeners == 0 {
-		o.Listeners = 1
-	}
-	if o.StopGrace == 0 {
-		o.StopGrace = DefaultStopGrace
-	}
 	switch {
 	case o.Acceptors < 0:
 		return o, fmt.Errorf("%w: Acceptors %d is negative", ErrInvalidOptions, o.Acceptors)
 	case o.MaxConnections < 0:
-		return o, fmt.Errorf("%w: MaxConnections %d is negative", ErrInvalidOptions, o.MaxConnections)
-	case o.Listeners < 0 || o.Listeners > max(o.Acceptors, 1):
-		return o, fmt.Errorf("%w: Listeners %d must be between 1 and the number of acceptors", ErrInvalidOptions, o.Listeners)
+		return o, fmt.Errorf("%w: MaxConnections %d is negative (server.NoLimit: none)", ErrInvalidOptions, o.MaxConnections)
+	case o.Listeners < 0:
+		return o, fmt.Errorf("%w: Listeners %d is negative", ErrInvalidOptions, o.Listeners)
 	case o.StopGrace < 0:
-		return o, fmt.Errorf("%w: StopGrace is negative", ErrInvalidOptions)
+		return o, fmt.Errorf("%w: StopGrace %v is negative", ErrInvalidOptions, o.StopGrace)
+	}
+	o.Acceptors = orDefault(o.Acceptors, DefaultAcceptors)
+	o.MaxConnections = orDefault(o.MaxConnections, DefaultMaxConnections)
+	o.Listeners = orDefault(o.Listeners, DefaultListeners)
+	o.StopGrace = orDefault(o.StopGrace, DefaultStopGrace)
+	for i := range o.Alarms {
+		if err := o.Alarms[i].validate(); err != nil {
+			return o, err
+		}
+	}
+	if o.Listeners > o.Acceptors {
+		return o, fmt.Errorf("%w: Listeners %d is more than the %d acceptors", ErrInvalidOptions, o.Listeners, o.Acceptors)
 	}
 	return o, nil
+}
+
+// orDefault is v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

@@ -23,8 +23,9 @@ import (
 
 // Server is a running server: listening sockets, a supervisor actor
 // ("etcp/<name>") whose children are the connection supervisors and the
-// acceptors, and under each connection supervisor the connections its
-// acceptor accepted. Its methods are safe for concurrent use.
+// acceptors, and under each connection supervisor its share of the
+// connections (connection id modulo the number of supervisors). Its
+// methods are safe for concurrent use.
 type Server struct {
 	sys       *actor.ActorSystem
 	name      string
@@ -42,6 +43,7 @@ type Server struct {
 	accepted, terminated, rejected                 atomic.Int64
 	acceptorRestarts, supRestarts, listenerReopens atomic.Int64
 	acceptErrs                                     acceptErrors
+	alarms                                         []*alarm
 	waiters                                        atomic.Int32 // WaitConnections calls under way
 
 	mu      sync.Mutex
@@ -90,7 +92,10 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	s := &Server{sys: sys, name: o.Name, opts: o, conns: conns,
 		done: make(chan struct{}), log: conns.Logger().With("server", o.Name)}
 	s.slots.root = sys.Root
-	s.slots.limit.Store(int64(o.MaxConnections))
+	for _, a := range o.Alarms {
+		s.alarms = append(s.alarms, &alarm{Alarm: a, s: s})
+	}
+	s.slots.setLimit(int64(o.MaxConnections))
 	if err := s.listen(addr); err != nil {
 		return nil, err
 	}
@@ -161,10 +166,14 @@ func (s *Server) listen(addr string) error {
 	return nil
 }
 
-// handOff gives an accepted socket to connection supervisor i (or, while
-// that one restarts, another).
-func (s *Server) handOff(i int, sock transport.Conn) {
+// handOff gives an accepted socket to a connection supervisor, chosen by
+// the connection's id modulo their number (or, while that one restarts,
+// the next), so that connections spread evenly over the supervisors
+// whichever acceptor accepted them: Go serialises Accept on a listening
+// socket, and one acceptor may take most of a burst.
+func (s *Server) handOff(sock transport.Conn) {
 	id := s.nextID.Add(1)
+	i := int(id % uint64(len(s.sups)))
 	for j := range s.sups {
 		if pid := s.sups[(i+j)%len(s.sups)].Load(); pid != nil {
 			s.sys.Root.Send(pid, newHandoff(sock, id))
@@ -180,7 +189,7 @@ func (s *Server) handOff(i int, sock transport.Conn) {
 // WaitConnections sees it go.
 func (s *Server) refuse(sock transport.Conn) {
 	sock.Close()
-	s.connEnded()
+	s.connEnded(true)
 }
 
 // onDeadLetter refuses a socket whose connection supervisor died as it
@@ -198,17 +207,26 @@ func (s *Server) ownsSup(pid *actor.PID) bool {
 	return pid != nil && len(pid.Id) > len(s.pid.Id) && pid.Id[:len(s.pid.Id)+1] == s.pid.Id+"/"
 }
 
-// connEnded runs as every connection ends: it frees its slot and wakes
+// connEnded runs as every connection ends: it frees its slot, unless it
+// was removed from the count (RemoveConnection), and wakes
 // WaitConnections, if any waits.
-func (s *Server) connEnded() {
+func (s *Server) connEnded(counted bool) {
 	s.terminated.Add(1)
-	s.slots.give()
+	if counted {
+		s.slots.give()
+	}
 	s.countChanged()
 }
 
 // countChanged wakes the WaitConnections calls under way, after the
 // count of connections changed (one accepted, or ended).
 func (s *Server) countChanged() {
+	if len(s.alarms) > 0 {
+		n := s.active()
+		for _, a := range s.alarms {
+			a.countChanged(n)
+		}
+	}
 	if s.waiters.Load() == 0 {
 		return // the accept path pays one load when nobody waits
 	}
@@ -219,6 +237,9 @@ func (s *Server) countChanged() {
 	}
 	s.mu.Unlock()
 }
+
+// active is the number of connections accepted and not yet ended.
+func (s *Server) active() int { return int(s.accepted.Load() - s.terminated.Load()) }
 
 // tickAcceptors sends every acceptor a tick: the mode changed, or its
 // listener was reopened.
@@ -318,11 +339,16 @@ type Info struct {
 	Name           string
 	Addr           net.Addr
 	Mode           Mode
-	MaxConnections int   // 0: no limit
+	MaxConnections int   // NoLimit: none
 	Active         int   // connections accepted and not yet ended
+	Counted        int   // of those, the ones counted against MaxConnections (see RemoveConnection)
 	Accepted       int64 // since start
 	Terminated     int64 // connections ended since start
 	Rejected       int64 // closed at once over the limit (WithRejectOverLimit)
+	// HandshakeFailures counts the transport handshakes (TLS, StartTLS
+	// upgrades included) that failed or timed out: peers that sent
+	// garbage or a plain-TCP hello, or said nothing.
+	HandshakeFailures int64
 	// AcceptorRestarts counts acceptors restarted after they stopped or
 	// failed; ConnsRestarts connection supervisors; ListenerReopens
 	// listening sockets reopened after they died.
@@ -335,16 +361,25 @@ type Info struct {
 func (s *Server) Info() Info {
 	return Info{Name: s.name, Addr: s.Addr(), Mode: s.listening.Mode(),
 		MaxConnections: int(s.slots.limit.Load()), Active: int(s.accepted.Load() - s.terminated.Load()),
+		Counted:  s.slots.count(),
 		Accepted: s.accepted.Load(), Terminated: s.terminated.Load(), Rejected: s.rejected.Load(),
-		AcceptorRestarts: s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
+		HandshakeFailures: s.conns.HandshakeFailures(),
+		AcceptorRestarts:  s.acceptorRestarts.Load(), ConnsRestarts: s.supRestarts.Load(),
 		ListenerReopens: s.listenerReopens.Load(), Conns: s.conns.Stats()}
 }
 
-// SetMaxConnections changes the connection limit (0: none) at run time;
-// a higher limit admits waiting peers at once.
+// SetMaxConnections changes the connection limit at run time ([NoLimit]:
+// none). A higher limit admits waiting peers at once; a lower one is
+// never overshot: the connections already open above it stay, and none
+// is admitted until fewer than n are counted. 0 also means none here,
+// for now (the management protocol's wire 0 means none; with
+// [WithMaxConnections] 0 means the default), and a negative n is refused.
 func (s *Server) SetMaxConnections(n int) error {
 	if n < 0 {
-		return fmt.Errorf("%w: MaxConnections %d is negative", ErrInvalidOptions, n)
+		return fmt.Errorf("%w: MaxConnections %d is negative (server.NoLimit: none)", ErrInvalidOptions, n)
+	}
+	if n == 0 {
+		n = NoLimit
 	}
 	s.slots.setLimit(int64(n))
 	return nil
@@ -475,6 +510,9 @@ func (s *Server) stop(reason, cause error) {
 		s.mu.Unlock()
 		s.conns.BeginStop(reason)
 		s.listening.close()
+		for _, a := range s.alarms {
+			a.off()
+		}
 		cancelForce := s.conns.ForceAfter(s.opts.StopGrace)
 		go func() {
 			_ = s.sys.Root.StopFuture(s.pid).Wait()

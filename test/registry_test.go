@@ -30,7 +30,7 @@ import (
 // 1,000 connects and disconnects racing on 50 goroutines.
 func TestRegistryListsConnectionsExactly(t *testing.T) {
 	sys := testkit.NewSystem(t)
-	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil, server.WithMaxConnections(0))
+	srv := testkit.StartServer(t, sys, "", testkit.NewEcho, nil, server.WithMaxConnections(server.NoLimit))
 	var (
 		mu   sync.Mutex
 		kept = map[string]net.Conn{} // local address -> still open

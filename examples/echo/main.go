@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on (port 0 = any free port)")
 	acceptors := fs.Int("acceptors", server.DefaultAcceptors, "number of acceptor actors")
+	listeners := fs.Int("listeners", server.DefaultListeners, "listening sockets sharing the address with SO_REUSEPORT (at most -acceptors)")
 	framing := fs.String("framing", "raw", "framing: raw, line, 1, 2 or 4 (length-prefixed)")
 	maxFrame := fs.Int("max-frame", transport.DefaultMaxFrame, "largest frame accepted, in bytes")
 	passive := fs.Bool("passive", false, "read in passive mode, asking for each next read")
@@ -87,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	eventLoops := fs.Int("event-loops", 0, "serve connections from this many event loops instead of a goroutine each (0: none)")
 	hibernate := fs.Bool("hibernate", false, "hibernate after every packet")
 	idleHibernate := fs.Duration("idle-hibernate", 0, "hibernate connections idle this long (0 = never)")
-	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit)")
+	maxConns := fs.Int("max-conns", 0, "most connections at once; more wait in the backlog (0 = no limit, server.NoLimit)")
 	idleTimeout := fs.Duration("idle-timeout", 0, "close connections with no complete frame for this long (0 = never)")
 	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
@@ -134,7 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns),
+	opts := []server.Option{server.WithAcceptors(*acceptors), server.WithListeners(*listeners),
+		server.WithMaxConnections(limitFlag(*maxConns)),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
 		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout)}
 	switch *reg {
@@ -187,4 +189,13 @@ func loadCert(certFile, keyFile string) (tls.Certificate, error) {
 		return tls.Certificate{}, errors.New("-cert and -key go together")
 	}
 	return tls.LoadX509KeyPair(certFile, keyFile)
+}
+
+// limitFlag maps the -max-conns flag to a server option's value: the
+// flag's 0 means no limit, the option's 0 the default.
+func limitFlag(n int) int {
+	if n == 0 {
+		return server.NoLimit
+	}
+	return n
 }

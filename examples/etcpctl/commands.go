@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/server/manage"
 )
 
@@ -52,7 +53,7 @@ func cmdServers(ctx context.Context, x *cli, args []string) error {
 			mode += "*"
 		}
 		limit := strconv.Itoa(s.MaxConnections)
-		if s.MaxConnections == 0 {
+		if s.MaxConnections == 0 || s.MaxConnections == server.NoLimit {
 			limit = "none"
 		}
 		rows = append(rows, []string{s.Node, s.Name, s.Addr, mode, strconv.Itoa(s.Active), limit,

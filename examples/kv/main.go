@@ -265,7 +265,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	lim := limits{maxBulk: *maxBulk, maxQuery: *maxQuery}
 	factory := func() behaviours.Handler { return &session{db: db, lim: lim} }
 	srv, err := server.Start(sys, factory, nil, *addr,
-		server.WithAcceptors(*acceptors), server.WithMaxConnections(*maxConns), actors.WithLogger(logger),
+		server.WithAcceptors(*acceptors), server.WithMaxConnections(limitFlag(*maxConns)), actors.WithLogger(logger),
 		actors.WithIdleHibernate(*idleHibernate), eventLoopOption(*eventLoops),
 		actors.WithSocket(transport.WithFramer(requestFramer{maxBulk: *maxBulk}), transport.WithMaxFrame(*maxQuery),
 			transport.WithWriteTimeout(*writeTimeout)))
@@ -286,4 +286,13 @@ func eventLoopOption(loops int) actors.Option {
 		return actors.WithEventLoop(loops)
 	}
 	return actors.WithSocket()
+}
+
+// limitFlag maps the -max-conns flag to a server option's value: the
+// flag's 0 means no limit, the option's 0 the default.
+func limitFlag(n int) int {
+	if n == 0 {
+		return server.NoLimit
+	}
+	return n
 }

@@ -72,7 +72,8 @@ func TestMaxConnections(t *testing.T) {
 	require.Equal(t, 7, srv.Info().Active)
 	require.Error(t, srv.SetMaxConnections(-1))
 
-	require.NoError(t, srv.SetMaxConnections(0)) // no limit
+	require.NoError(t, srv.SetMaxConnections(server.NoLimit))
+	require.Equal(t, server.NoLimit, srv.Info().MaxConnections)
 	more := dialEchoers(t, srv.Addr().String(), 5)
 	more.check(t, 2)
 	requireInfoAddsUp(t, srv)
@@ -153,17 +154,11 @@ func TestTwoListeners(t *testing.T) {
 	p := newProbe()
 	srv := testkit.StartServer(t, sys, "", newHandler, p, server.WithAcceptors(4), server.WithListeners(2))
 	require.Len(t, listeningFDs(t, srv.Addr().(*net.TCPAddr).Port), 2)
+	// The kernel spreads the clients over both sockets by their ports: a
+	// socket nobody accepted from would leave about half of them
+	// unanswered, so 40 served clients prove both accept.
 	clients := dialEchoers(t, srv.Addr().String(), 40)
 	require.Eventually(t, func() bool { return len(testkit.Conns(t, srv)) == len(clients) }, testkit.Wait, tick)
-	// Acceptor i accepts from socket i mod 2 and hands to conns-i.
-	bySocket := map[int]int{}
-	for _, c := range testkit.Conns(t, srv) {
-		var sup int
-		_, err := fmt.Sscanf(connsSupOf(c.PID), "conns-%d", &sup)
-		require.NoError(t, err)
-		bySocket[(sup-1)%2]++
-	}
-	require.Len(t, bySocket, 2, "both sockets accepted: %v", bySocket)
 	clients.check(t, 1)
 	requireInfoAddsUp(t, srv)
 }

@@ -53,7 +53,7 @@ func raceRound(t *testing.T, sys *actor.ActorSystem, round int) (faults int, ack
 	p := echoHooks(newProbe())
 	srv, err := server.Start(sys, newHandler, p, "127.0.0.1:0", testkit.Mode(actors.WithLogger(testkit.Discard),
 		actors.WithSocket(transport.WithFramer(transport.Length(4))), actors.WithIdleTimeout(raceIdle),
-		server.WithMaxConnections(0), server.WithName(fmt.Sprintf("race-%d", round)))...)
+		server.WithMaxConnections(server.NoLimit), server.WithName(fmt.Sprintf("race-%d", round)))...)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, srv.Stop(testkit.Ctx(t), nil)) }()
 
