@@ -462,7 +462,8 @@ func (n *Node) Shutdown() {
 			// (see guard.go).
 			n.stopping.Store(true)
 			n.streams.Lock()
-			n.streams.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+			//lint:ignore SA2001 an empty critical section is the barrier
+			n.streams.Unlock()
 			n.remote.Shutdown(true)
 			guarded.set(n.sys, nil)
 		}
