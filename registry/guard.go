@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +55,7 @@ func (n *Node) guardUnary(_ context.Context, _ any, info *grpc.UnaryServerInfo, 
 
 // guardStream checks a stream as the package doc above says.
 func (n *Node) guardStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	g := &guardedStream{ServerStream: ss, n: n}
+	g := &guardedStream{ServerStream: ss, n: n, reached: make(chan struct{})}
 	if p, ok := peer.FromContext(ss.Context()); ok {
 		g.auth = p.AuthInfo
 		if p.Addr != nil {
@@ -76,6 +77,39 @@ func (n *Node) guardStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerIn
 // read the bool has then let go of it, and those that receive a message
 // later see the node stopping and end their stream instead of reading
 // it.
+
+// A stream must not end while protoactor's shutdown walks its streams:
+// at the pin, the endpoint manager sends on each stream's channel, which
+// protoactor closes as the stream ends (a send on a closed channel, a
+// panic, and a data race). So once the node is stopping, a stream that
+// would end (its peer gone, or the node's refusal) first waits until the
+// walk has reached it, which protoactor shows by sending the peer a
+// DisconnectRequest on it (seen in SendMsg), for at most endWait.
+
+// endWait bounds how long an ending stream waits for the shutdown's walk.
+const endWait = 2 * time.Second
+
+// end returns err, the stream's end, once it is safe to end.
+func (g *guardedStream) end(err error) error {
+	if g.n.stopping.Load() {
+		t := time.NewTimer(endWait)
+		defer t.Stop()
+		select {
+		case <-g.reached:
+		case <-t.C:
+		}
+	}
+	return err
+}
+
+// SendMsg notes protoactor's DisconnectRequest: the shutdown's walk has
+// reached this stream.
+func (g *guardedStream) SendMsg(m any) error {
+	if rm, ok := m.(*remote.RemoteMessage); ok && rm.GetDisconnectRequest() != nil {
+		g.reachedOnce.Do(func() { close(g.reached) })
+	}
+	return g.ServerStream.SendMsg(m)
+}
 
 // busy marks the stream's goroutine as handling a message; false when
 // the node is stopping, which ends the stream.
@@ -109,15 +143,18 @@ type guardedStream struct {
 	stamped Role   // the roles in header
 	header  *remote.MessageHeader
 	held    bool // n.streams is read-locked (busy)
+
+	reached     chan struct{} // closed when the shutdown's walk reached the stream (end)
+	reachedOnce sync.Once
 }
 
 func (g *guardedStream) RecvMsg(m any) error {
 	g.idle()
 	if err := g.ServerStream.RecvMsg(m); err != nil {
-		return err
+		return g.end(err)
 	}
 	if !g.busy() {
-		return status.Error(codes.Unavailable, "etcp: the node is shutting down")
+		return g.end(status.Error(codes.Unavailable, "etcp: the node is shutting down"))
 	}
 	rm, ok := m.(*remote.RemoteMessage)
 	if !ok {
@@ -125,11 +162,13 @@ func (g *guardedStream) RecvMsg(m any) error {
 	}
 	switch t := rm.MessageType.(type) {
 	case *remote.RemoteMessage_ConnectRequest:
-		return g.connect(t.ConnectRequest)
+		if err := g.connect(t.ConnectRequest); err != nil {
+			return g.end(err)
+		}
 	case *remote.RemoteMessage_MessageBatch:
 		if g.peer == "" {
 			g.n.refused.Add(1)
-			return status.Error(codes.PermissionDenied, "etcp: messages before the node said who it is")
+			return g.end(status.Error(codes.PermissionDenied, "etcp: messages before the node said who it is"))
 		}
 		g.filter(t.MessageBatch)
 	}

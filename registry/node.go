@@ -446,7 +446,10 @@ func (n *Node) Stats() NodeStats {
 // does nothing. Streams from peers end with the first message they
 // bring after Shutdown began: protoactor's own Shutdown writes a flag
 // that their goroutines read unsynchronised, so Shutdown first waits
-// for them to finish the message at hand (guard.go). (At the pin,
+// for them to finish the message at hand, and a stream that ends while
+// protoactor walks its streams waits until the walk has passed it: the
+// walk sends on each stream's channel, which protoactor closes as the
+// stream ends (guard.go). (At the pin,
 // protoactor's endpoint manager also clears its table without a lock
 // while a lost-endpoint event may still be reading it; a peer that
 // disconnects at the very moment of Shutdown can trip the race
