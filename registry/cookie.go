@@ -63,8 +63,8 @@ func DefaultCookie() (string, error) {
 		return "", fmt.Errorf("etcp/registry: no cookie (WithCookie, %s or ~/%s): %w", CookieEnv, CookieFile, err)
 	}
 	path := filepath.Join(home, CookieFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
+	if _, err := os.Stat(path); err == nil {
+		return readCookie(path)
 	}
 	// Written aside and linked into place: of nodes starting at once, the
 	// first link wins and every node reads the same cookie.
@@ -86,6 +86,19 @@ func DefaultCookie() (string, error) {
 	}
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("etcp/registry: creating the cookie file: %w", err)
+	}
+	return readCookie(path)
+}
+
+// readCookie reads the cookie file at path, which must be its user's
+// only, as Erlang requires of its own.
+func readCookie(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("etcp/registry: reading the cookie file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%w: the cookie file %s has mode %#o: others may read it (chmod 600 %s)", ErrInvalid, path, perm, path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -278,4 +280,25 @@ func cookie(t *testing.T) string {
 	c, err := registry.DefaultCookie()
 	require.NoError(t, err)
 	return c
+}
+
+// A cookie file others may read is refused, as Erlang refuses its own.
+func TestCookieFileMustBeTheUsers(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv(registry.CookieEnv, "")
+	c, err := registry.DefaultCookie()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, len(c), registry.MinCookieLen)
+	again, err := registry.DefaultCookie()
+	require.NoError(t, err)
+	assert.Equal(t, c, again, "the same cookie once the file exists")
+	path := filepath.Join(home, registry.CookieFile)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.NoError(t, os.Chmod(path, 0o644))
+	_, err = registry.DefaultCookie()
+	assert.ErrorIs(t, err, registry.ErrInvalid)
+	assert.ErrorContains(t, err, "chmod 600")
 }
