@@ -212,12 +212,15 @@ func (c *cookieCreds) ClientHandshake(ctx context.Context, _ string, conn net.Co
 	return conn, cookieAuth{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}, nil
 }
 
+// Info names the protocol for gRPC.
 func (c *cookieCreds) Info() credentials.ProtocolInfo {
 	return credentials.ProtocolInfo{SecurityProtocol: "etcp-cookie"}
 }
 
+// Clone copies the credentials, as gRPC asks of them.
 func (c *cookieCreds) Clone() credentials.TransportCredentials {
 	return &cookieCreds{key: c.key, refused: c.refused}
 }
 
+// OverrideServerName does nothing: the cookie names no server.
 func (c *cookieCreds) OverrideServerName(string) error { return nil }

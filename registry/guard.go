@@ -148,6 +148,8 @@ type guardedStream struct {
 	reachedOnce sync.Once
 }
 
+// RecvMsg receives the peer's next message and checks it (see the
+// guard's description above).
 func (g *guardedStream) RecvMsg(m any) error {
 	g.idle()
 	if err := g.ServerStream.RecvMsg(m); err != nil {
