@@ -12,7 +12,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/etcp-go/etcp/actors/internal/poll"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -418,17 +417,17 @@ func (c *conn) registerLoop(l *loopConn) error {
 	p := c.proc.poller()
 	if c.watching {
 		if c.drained {
-			ready, gone := p.Rearm(poll.Key(c.pollKey.Load()))
+			ready, gone := p.Rearm(c.key())
 			if ready {
 				return errReadNow
 			}
 			if !gone {
 				return nil
 			}
-		} else if gone, err := p.RearmCheck(l.fd, poll.Key(c.pollKey.Load())); !gone && err == nil {
+		} else if gone, err := p.RearmCheck(l.fd, c.key()); !gone && err == nil {
 			return nil
 		}
-		p.Remove(l.fd, poll.Key(c.pollKey.Load())) // gone, or failed: register afresh
+		p.Remove(l.fd, c.key()) // gone, or failed: register afresh
 		c.watching = false
 	}
 	k, err := p.Watch(l.fd, c)
@@ -460,7 +459,7 @@ func (c *conn) dropWatch() {
 	if l, ok := c.sock.(*loopConn); ok {
 		fd = l.fd
 	}
-	c.proc.poller().Remove(fd, poll.Key(c.pollKey.Load()))
+	c.proc.poller().Remove(fd, c.key())
 }
 
 // loopAwait waits for the actor to release a read, off the poller's

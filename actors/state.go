@@ -343,6 +343,10 @@ func (c *conn) closeRead() {
 	}
 }
 
+// key is the registration key, read by whoever owns the read side; the
+// actor taking a parked reader's registration reads it with parkedKey.
+func (c *conn) key() poll.Key { return poll.Key(c.pollKey.Load()) }
+
 // parkedKey reads the key of the parked reader's registration and
 // reports whether it belongs to the parking the state shows: the state
 // the caller saw may be an earlier parking, the reader woken and parked
@@ -350,7 +354,7 @@ func (c *conn) closeRead() {
 // reader writes its key before it moves to stParked, so stParked seen
 // after the read vouches for the key (actor).
 func (c *conn) parkedKey() (poll.Key, bool) {
-	k := poll.Key(c.pollKey.Load())
+	k := c.key()
 	return k, c.proc.st.load() == stParked
 }
 
@@ -609,12 +613,12 @@ func (c *conn) unpoll(fd int) {
 		}
 	} else if c.raw != nil {
 		// Control fails once the socket is closed, and holds it open while f runs.
-		if c.raw.Control(func(f uintptr) { p.Remove(int(f), poll.Key(c.pollKey.Load())) }) == nil {
+		if c.raw.Control(func(f uintptr) { p.Remove(int(f), c.key()) }) == nil {
 			return
 		}
 		fd = -1
 	}
-	p.Remove(fd, poll.Key(c.pollKey.Load()))
+	p.Remove(fd, c.key())
 }
 
 // register registers fd with the connection's poller (reader, parking).
