@@ -70,11 +70,11 @@ type conn struct {
 	ob        *outbox
 
 	// The reader's own (reader.go, state.go): it arms the idle deadline.
-	readsSinceArm uint32
+	readsSinceArm uint8 // saturates: only whether reads came matters
 	deadlineArmed bool
 	parkShift     uint8         // the idle deadline is ParkAfter << parkShift (see armDeadline)
 	watching      bool          // the event loop: its watch (pollKey) is registered; the reader's, or the actor's once it took the registration back
-	drained       bool          // the event loop: the last read came short, so a new edge announces new bytes
+	readerGen     atomic.Uint32 // bumped when a posted read is released to idle: its reader is done (awaitRelease)
 	pollKey       atomic.Uint64 // the reader's registration (a poll.Key): written before stParked; the actor reads it through parkedKey
 
 	// The idle timeout, the passive read timeout (timeout.go) and
@@ -99,15 +99,15 @@ type conn struct {
 	recvTimed      bool
 	hibernated     bool
 	hibernateNext  bool
-	upNotified     bool  // the owner heard ConnUp(nil), so it hears ConnDown
-	upOnly         bool  // notify hears ConnUp only (a client's start)
-	resumed        bool  // re-spawned after a passivation: Init ran before
-	watched        bool  // someone watches the actor: it never passivates
-	toldOver       bool  // the handler heard Writability false and not yet true
-	noBackPressure bool  // the handler turned back-pressure off (SetBackPressure)
-	inRead         bool  // in the turn of a posted read (receiveRead), whose bytes are taken
-	onLoop         bool  // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
-	released       uint8 // the state the last posted read's turn released the read side to (releaseRead); stPosted until then (a byte: conn stays in its size class)
+	upNotified     bool // the owner heard ConnUp(nil), so it hears ConnDown
+	upOnly         bool // notify hears ConnUp only (a client's start)
+	resumed        bool // re-spawned after a passivation: Init ran before
+	watched        bool // someone watches the actor: it never passivates
+	toldOver       bool // the handler heard Writability false and not yet true
+	noBackPressure bool // the handler turned back-pressure off (SetBackPressure)
+	inRead         bool // in the turn of a posted read (receiveRead), whose bytes are taken
+	onLoop         bool // the turn runs on the shared poller's goroutine (eventloop.go); the mailbox's runner's
+	drained        bool // the event loop: the last read came short, so a new edge announces new bytes (the reader's)
 }
 
 // newConn prepares the actor for a connected socket.

@@ -147,7 +147,7 @@
 //	               exists but touches nothing until the actor releases the read, and
 //	               then goes on only if the read was released to reading or a kick:
 //	               released to idle, it ends even if the state is reading again by
-//	               then (another reader, started by a later message; c.released)
+//	               then (another reader, started by a later message; c.readerGen)
 //	waiting        as posted; the reader sleeps on c.consumed
 //	parking        the reader goroutine: the socket and c.pollKey, while it registers
 //	parking-nudge  as parking

@@ -363,16 +363,17 @@ func (c *conn) loopServe(onLoop bool) {
 				return
 			}
 			l.handed = false
+			gen := c.readerGen.Load()
 			c.mb.postInline(&c.ev, onLoop)
 			onLoop = onLoop && !l.handed // a blocked turn handed the poller off
 			if c.proc.st.load() == stPosted {
 				// The actor is busy with another message.
 				if onLoop {
-					go c.loopAwait(l)
+					go c.loopAwait(l, gen)
 					return
 				}
 			}
-			if c.awaitRelease() == stIdle {
+			if c.awaitRelease(gen) == stIdle {
 				c.unref() // stopped: the actor owns the read side and its watch
 				return
 			}
@@ -464,8 +465,8 @@ func (c *conn) dropWatch() {
 
 // loopAwait waits for the actor to release a read, off the poller's
 // goroutine, then goes on as loopServe.
-func (c *conn) loopAwait(l *loopConn) {
-	if c.awaitRelease() == stIdle {
+func (c *conn) loopAwait(l *loopConn, gen uint32) {
+	if c.awaitRelease(gen) == stIdle {
 		c.unref() // stopped: the actor owns the read side and its watch
 		return
 	}

@@ -104,7 +104,7 @@ func (c *conn) readLoop() readerStep {
 				}
 				c.ev.err = err
 			} else {
-				c.readsSinceArm++
+				c.readsSinceArm = min(c.readsSinceArm+1, 1)
 			}
 		} else {
 			b := bufPool.Get().(*[]byte)
@@ -127,9 +127,10 @@ func (c *conn) readLoop() readerStep {
 			c.dropRead()
 			return readerDone // the connection ended
 		}
+		gen := c.readerGen.Load()
 		c.mb.postInline(&c.ev, false)
 		// Usually the actor ran right here and released the read.
-		switch s := c.awaitRelease(); s {
+		switch s := c.awaitRelease(gen); s {
 		case stReading:
 		case stKickPark, stKickStop:
 			if step := c.onKicked(s); step != readOn {

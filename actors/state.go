@@ -218,7 +218,9 @@ func (c *conn) startReading() {
 // read's turn).
 func (c *conn) releaseRead(next state) {
 	st := &c.proc.st
-	c.released = uint8(next) // read by the reader once the state tells it the read is released
+	if next == stIdle {
+		c.readerGen.Add(1) // before the state says so: the reader reads it after (awaitRelease)
+	}
 	if st.move(stPosted, next) {
 		return // the reader looks at the state when the actor returns
 	}
@@ -410,7 +412,6 @@ func (c *conn) Ready() {
 // connection has ended: the read is dropped.
 func (c *conn) posted() bool {
 	st := &c.proc.st
-	c.released = uint8(stPosted) // not released yet
 	for {
 		switch s := st.load(); s {
 		case stReading, stKickPark, stKickStop:
@@ -424,8 +425,13 @@ func (c *conn) posted() bool {
 }
 
 // awaitRelease waits until the actor is done with the posted read and
-// returns what the reader is to do next (reader).
-func (c *conn) awaitRelease() state {
+// returns what the reader is to do next (reader). gen is readerGen as it
+// was before the read was posted: if the read's turn released it to idle,
+// this reader is done (stIdle), whatever the state says by now: a later
+// message of the same turn, or of one run since, may have started
+// another reader (stIdle -> stReading), whose read side this reader must
+// not touch.
+func (c *conn) awaitRelease(gen uint32) state {
 	st := &c.proc.st
 	if st.load() == stPosted {
 		if c.consumed == nil {
@@ -435,20 +441,10 @@ func (c *conn) awaitRelease() state {
 			<-c.consumed
 		}
 	} // else the actor ran the read inline, as usual
-	return c.afterRelease()
-}
-
-// afterRelease is what the reader does once its read is released: what
-// the state says, unless the read's turn stopped reading (stIdle). Then
-// this reader is done, whatever the state says now: a later message of
-// the same turn, or of one run since, may have started another reader
-// (stIdle -> stReading), whose read side this reader must not touch
-// (reader).
-func (c *conn) afterRelease() state {
-	if state(c.released) == stIdle {
+	if c.readerGen.Load() != gen {
 		return stIdle
 	}
-	return c.proc.st.load()
+	return st.load()
 }
 
 // readerStep is what the reader does after a read deadline passed.

@@ -195,19 +195,22 @@ func TestReadHandOff(t *testing.T) {
 	st.v.Store(uint32(stReading))
 
 	require.True(t, c.posted())
-	c.releaseRead(stReading) // the actor ran inline
-	require.Equal(t, stReading, c.awaitRelease())
+	gen := c.readerGen.Load() // the generation this read belongs to
+	c.releaseRead(stReading)  // the actor ran inline
+	require.Equal(t, stReading, c.awaitRelease(gen))
 
 	require.True(t, c.posted())
+	gen = c.readerGen.Load() // the generation this read belongs to
 	next := make(chan state)
-	go func() { next <- c.awaitRelease() }()
+	go func() { next <- c.awaitRelease(gen) }()
 	require.Eventually(t, func() bool { return st.load() == stWaiting }, time.Second, time.Millisecond)
 	c.releaseRead(stIdle)
 	require.Equal(t, stIdle, <-next)
 
 	st.v.Store(uint32(stReading))
 	require.True(t, c.posted())
-	go func() { next <- c.awaitRelease() }()
+	gen = c.readerGen.Load() // the generation this read belongs to
+	go func() { next <- c.awaitRelease(gen) }()
 	require.Eventually(t, func() bool { return st.load() == stWaiting }, time.Second, time.Millisecond)
 	c.closeRead()
 	require.Equal(t, stClosed, <-next)
@@ -225,15 +228,16 @@ func TestReleasedToIdleEndsTheReader(t *testing.T) {
 	for _, wait := range []bool{false, true} {
 		st.v.Store(uint32(stReading))
 		require.True(t, c.posted())
+		gen := c.readerGen.Load() // the generation this read belongs to
 		next := make(chan state, 1)
 		if wait { // the read was queued: the reader sleeps until released
-			go func() { next <- c.awaitRelease() }()
+			go func() { next <- c.awaitRelease(gen) }()
 			require.Eventually(t, func() bool { return st.load() == stWaiting }, time.Second, time.Millisecond)
 		}
 		c.releaseRead(stIdle)                       // the read's turn: over the high mark, stop reading
 		require.True(t, st.move(stIdle, stReading)) // a later message: under the low mark, read again
 		if !wait {
-			next <- c.awaitRelease() // the actor ran inline
+			next <- c.awaitRelease(gen) // the actor ran inline
 		}
 		require.Equal(t, stIdle, <-next, "the first reader must end: another owns the read side")
 	}
