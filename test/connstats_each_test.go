@@ -2,6 +2,7 @@ package test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,11 +24,19 @@ func TestEachConnStats(t *testing.T) {
 			require.Equal(t, "\x00\x02hi", string(testkit.ReadN(t, c, 4)))
 		}
 	}
+	// The echo's bytes are counted once the write returns, which may be
+	// after the peer read them: wait until every count is settled.
 	byID := map[uint64]actors.ConnStats{}
-	for _, s := range srv.ConnStats() {
-		byID[s.ID] = s
-	}
-	require.Len(t, byID, 3)
+	require.Eventually(t, func() bool {
+		clear(byID)
+		for _, s := range srv.ConnStats() {
+			if s.BytesOut != s.BytesIn {
+				return false
+			}
+			byID[s.ID] = s
+		}
+		return len(byID) == 3
+	}, 5*time.Second, time.Millisecond)
 
 	n := 0
 	srv.EachConnStats(true, func(s *actors.ConnStats) bool {

@@ -100,8 +100,15 @@ func TestVerbs(t *testing.T) {
 	})
 
 	t.Run("conns", func(t *testing.T) {
-		all, err := c.Conns(ctx, manage.Query{})
-		require.NoError(t, err)
+		// A reply is counted once its write returns, which may be after
+		// the peer read it: wait until the counts are settled.
+		want := uint64(len("hello\n") + 3*len("echo: line\n"))
+		var all manage.ConnList
+		require.Eventually(t, func() bool {
+			var err error
+			all, err = c.Conns(ctx, manage.Query{})
+			return err == nil && len(all.Conns) > 0 && all.Conns[0].BytesOut == want
+		}, 5*time.Second, 5*time.Millisecond)
 		assert.Equal(t, 7, all.Total, "5 of srv, the pool's and the client's")
 		assert.Equal(t, 7, all.Matched)
 		require.Len(t, all.Conns, 7)
@@ -114,7 +121,7 @@ func TestVerbs(t *testing.T) {
 		assert.Equal(t, manage.KindServer, top.Kind)
 		assert.Equal(t, peers[2].LocalAddr().String(), top.Peer, "the peer that sent most")
 		assert.Equal(t, uint64(3*len("line\n")), top.BytesIn)
-		assert.Equal(t, uint64(len("hello\n")+3*len("echo: line\n")), top.BytesOut)
+		assert.Equal(t, want, top.BytesOut)
 		assert.Equal(t, uint64(3), top.FramesIn)
 		assert.Equal(t, uint64(4), top.FramesOut)
 		assert.Equal(t, "up", top.State)
