@@ -42,9 +42,15 @@ import (
 type echo struct {
 	behaviours.Base
 	passive, hibernate bool
+	prefix             string // -name-conns: each connection registers as prefix-ID
 }
 
-func (e echo) Init(behaviours.Conn, any) behaviours.Result {
+func (e echo) Init(c behaviours.Conn, _ any) behaviours.Result {
+	if e.prefix != "" {
+		if err := c.Register(e.name(c)); err != nil {
+			return behaviours.Stop(err)
+		}
+	}
 	if e.passive {
 		return behaviours.Recv(0, behaviours.Never)
 	}
@@ -61,6 +67,19 @@ func (e echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 	}
 	return r
 }
+
+// HandleCall answers any call with the connection's name (-name-conns),
+// or its peer's address: a way to reach one connection by name from any
+// node and see that it answers.
+func (e echo) HandleCall(c behaviours.Conn, _ any, _ behaviours.From) behaviours.Result {
+	if e.prefix != "" {
+		return behaviours.Reply(e.name(c))
+	}
+	return behaviours.Reply(c.RemoteAddr().String())
+}
+
+// name is the name -name-conns gives connection c.
+func (e echo) name(c behaviours.Conn) string { return fmt.Sprintf("%s-%d", e.prefix, c.ID()) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -92,7 +111,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleTimeout := fs.Duration("idle-timeout", 0, "close connections with no complete frame for this long (0 = never)")
 	writeTimeout := fs.Duration("write-timeout", transport.DefaultWriteTimeout, "end a connection whose peer takes no byte for this long")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGTERM, how long connections may finish before they are stopped")
-	reg := fs.String("registry", "local", "where connections are registered: local, or none (no list)")
+	reg := fs.String("registry", "local", "where connections are registered: local, none (no list), or cluster (with -manage: the node's cluster registry)")
+	peers := fs.String("peers", "", "with -registry cluster: comma-separated addresses of nodes of the cluster to join (none for its first node)")
+	nameConns := fs.String("name-conns", "", "register every connection as PREFIX-ID (its id in the server); a Call answers with that name")
 	manageAddr := fs.String("manage", "", "serve the management endpoint at this loopback address, actions allowed (etcpctl -node ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -139,19 +160,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		server.WithMaxConnections(limitFlag(*maxConns)),
 		actors.WithLogger(logger), actors.WithSocket(sock...),
 		actors.WithIdleHibernate(*idleHibernate), actors.WithIdleTimeout(*idleTimeout)}
+	cl, err := joinCluster(node, *reg, *peers)
+	if err != nil {
+		if node != nil {
+			node.Shutdown()
+		}
+		return err
+	}
 	switch *reg {
 	case "local":
 	case "none":
 		opts = append(opts, actors.WithRegistry(registry.None()))
-	default:
-		return fmt.Errorf("-registry %q: want local or none", *reg)
+	case "cluster":
+		opts = append(opts, actors.WithRegistry(cl))
 	}
 	if *eventLoops > 0 {
 		opts = append(opts, actors.WithEventLoop(*eventLoops))
 	}
-	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate} }
+	factory := func() behaviours.Handler { return echo{passive: *passive, hibernate: *hibernate, prefix: *nameConns} }
 	srv, err := server.Start(sys, factory, nil, listenAddr, opts...)
 	if err != nil {
+		if cl != nil {
+			_ = cl.Close()
+		}
 		if node != nil {
 			node.Shutdown()
 		}
@@ -159,11 +190,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "listening %s\n", srv.Addr())
 	if node != nil {
-		stopManage, err := serveManage(node, srv, stdout)
+		stopManage, err := serveManage(node, srv, cl, stdout)
 		if err != nil {
 			return errors.Join(err, srv.Stop(context.Background(), nil))
 		}
 		defer stopManage()
+	}
+	if cl != nil {
+		// Deferred after the node's stop, so it runs first: the cluster
+		// leaves before its node shuts down.
+		defer func() { _ = cl.Close() }()
 	}
 	<-ctx.Done()
 	// Stop accepting, let the connections finish for the grace, then stop

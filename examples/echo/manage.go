@@ -44,11 +44,16 @@ func startNode(sys *actor.ActorSystem, addr string) (*registry.Node, error) {
 	return registry.StartNode(sys, registry.WithListen(addr))
 }
 
-// serveManage turns the endpoint on, managing srv, prints "manage ADDR"
+// serveManage turns the endpoint on, managing srv (and answering for
+// the nodes of cl, if any), prints "manage ADDR"
 // with the node's address, and returns what turns it off and stops the
 // node.
-func serveManage(node *registry.Node, srv *server.Server, stdout io.Writer) (stop func(), err error) {
-	ep, err := manage.Enable(node, manage.WithServers(srv), manage.WithActions())
+func serveManage(node *registry.Node, srv *server.Server, cl *registry.Cluster, stdout io.Writer) (stop func(), err error) {
+	opts := []manage.Option{manage.WithServers(srv), manage.WithActions()}
+	if cl != nil {
+		opts = append(opts, manage.WithCluster(cl)) // the cluster-wide verbs (etcpctl -cluster)
+	}
+	ep, err := manage.Enable(node, opts...)
 	if err != nil {
 		node.Shutdown()
 		return nil, errors.Join(errors.New("-manage"), err)
