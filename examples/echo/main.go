@@ -68,14 +68,14 @@ func (e echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 	return r
 }
 
-// HandleCall answers any call with the connection's name (-name-conns),
-// or its peer's address: a way to reach one connection by name from any
-// node and see that it answers.
-func (e echo) HandleCall(c behaviours.Conn, _ any, _ behaviours.From) behaviours.Result {
+// HandleCall answers any call with the connection's name (-name-conns):
+// a way to reach one connection by name from any node and see that it
+// answers. Without names, a call is unhandled (Base's answer).
+func (e echo) HandleCall(c behaviours.Conn, req any, from behaviours.From) behaviours.Result {
 	if e.prefix != "" {
 		return behaviours.Reply(e.name(c))
 	}
-	return behaviours.Reply(c.RemoteAddr().String())
+	return e.Base.HandleCall(c, req, from)
 }
 
 // name is the name -name-conns gives connection c.
