@@ -337,6 +337,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 // run is main without os.Exit, so that tests can call it in-process.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "cluster": // cluster.go
+			return runClusterCmd(args[1:], stdout, stderr)
+		case "holder":
+			return runHolderCmd(args[1:], stdout, stderr)
+		}
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
