@@ -72,6 +72,16 @@ func requireRow(t *testing.T, text, label string, sides, ratios int) []float64 {
 	return v
 }
 
+// requireMemoryRow is requireRow for a row of RSS growth per connection,
+// whose medians may be negative (the heap shrank).
+func requireMemoryRow(t *testing.T, text, label string, sides, ratios int) {
+	t.Helper()
+	expr := fmt.Sprintf(`(?m)^%s(?:\s+%s){%d}(?:\s+%s){%d}$`, regexp.QuoteMeta(label), cellRE, sides, ratioRE, ratios)
+	if !regexp.MustCompile(expr).MatchString(text) {
+		t.Errorf("no table row %q with %d sides and %d ratios", label, sides, ratios)
+	}
+}
+
 func TestTableRow(t *testing.T) {
 	text := "figure   A   B   A/B\n" +
 		"redis INCR CPU µs/rq   3.5 (min 3 max 4)   0 (min 0 max 0)   n/a\n" +
