@@ -23,8 +23,8 @@
 // least one). -servers chooses among them. Each server runs as its own
 // process: it must print `listening HOST:PORT` as its first stdout line,
 // echo every byte back until the peer closes, and exit with status 0 on
-// SIGTERM (checked every time a server is stopped). The host must be 127.0.0.1 (an unspecified
-// host such as 0.0.0.0 is dialled as 127.0.0.1).
+// SIGTERM (checked every time a server is stopped). The host must be
+// 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as 127.0.0.1).
 //
 // Server lifetime: the throughput tests (pingpong, churn, redis) share one
 // long-lived server per side, started once per run (and only if one of them
@@ -114,10 +114,11 @@
 // (cpu.go says why not /proc/PID/schedstat).
 //
 // Output: progress on stderr; on stdout a table with, per figure, the median
-// over rounds and min/max for each side, and the ratios A/B, C/B and D/B, each the
-// median (min, max) of the per-round ratios. Machines are shared and noisy:
-// the ratio is the figure to report. Any wrong echoed byte, timeout or other
-// I/O error fails the run with exit status 1; usage errors exit with status 2.
+// over rounds and min/max for each side, and the ratio of every side but B
+// to B (A/B, C/B, D/B), each the median (min, max) of the per-round ratios.
+// Machines are shared and noisy: the ratio is the figure to report. Any
+// wrong echoed byte, timeout or other I/O error fails the run with exit
+// status 1; usage errors exit with status 2.
 //
 // File descriptors: the tool raises its soft RLIMIT_NOFILE to the hard limit
 // (the servers inherit it); idle and hold need their connection count plus
