@@ -1,20 +1,22 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
 // envLoad turns on the tests that run the tool for real against
-// redis-benchmark or build the nested gnetecho module (which needs gnet
-// from the module proxy): tens of seconds, so `go test ./...` leaves them
-// out. `.ci/run` runs them as a step of their own:
+// redis-benchmark or build the nested gnetecho module (which needs gnet,
+// nbio and redcon from the module proxy): tens of seconds, so `go test
+// ./...` leaves them out. `.ci/run` runs them as a step of their own:
 //
-//	ETCP_LOAD=1 go test -race -count=1 -run 'Gnet|Redis' ./test/load/
+//	ETCP_LOAD=1 go test -race -count=1 -run 'Gnet|Redis|Nbio|Redcon' ./test/load/
 const envLoad = "ETCP_LOAD"
 
 // needLoad skips t unless ETCP_LOAD=1.
@@ -70,6 +72,16 @@ func requireRow(t *testing.T, text, label string, sides, ratios int) []float64 {
 	return v
 }
 
+// requireMemoryRow is requireRow for a row of RSS growth per connection,
+// whose medians may be negative (the heap shrank).
+func requireMemoryRow(t *testing.T, text, label string, sides, ratios int) {
+	t.Helper()
+	expr := fmt.Sprintf(`(?m)^%s(?:\s+%s){%d}(?:\s+%s){%d}$`, regexp.QuoteMeta(label), cellRE, sides, ratioRE, ratios)
+	if !regexp.MustCompile(expr).MatchString(text) {
+		t.Errorf("no table row %q with %d sides and %d ratios", label, sides, ratios)
+	}
+}
+
 func TestTableRow(t *testing.T) {
 	text := "figure   A   B   A/B\n" +
 		"redis INCR CPU µs/rq   3.5 (min 3 max 4)   0 (min 0 max 0)   n/a\n" +
@@ -91,4 +103,31 @@ func TestTableRow(t *testing.T) {
 			t.Errorf("tableRow accepted %q in %q: %v", tc.label, tc.text, v)
 		}
 	}
+}
+
+// jsonFigure is one figure of the -json line as the tests read it: a side
+// or ratio the run did not have stays nil.
+type jsonFigure struct {
+	Label  string `json:"label"`
+	Unit   string `json:"unit"`
+	A      *stats `json:"a"`
+	B      *stats `json:"b"`
+	C      *stats `json:"c"`
+	D      *stats `json:"d"`
+	Ratio  *stats `json:"ratio"`   // A/B per round
+	RatioC *stats `json:"ratio_c"` // C/B per round
+	RatioD *stats `json:"ratio_d"` // D/B per round
+}
+
+// lastJSON decodes the figures of the -json line, the last of text.
+func lastJSON(t *testing.T, text string) map[string]jsonFigure {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rep struct {
+		Figures map[string]jsonFigure `json:"figures"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not JSON: %v", err)
+	}
+	return rep.Figures
 }

@@ -1,8 +1,10 @@
 // Command load measures an echo server built on this library (side A)
-// against a plain net goroutine-per-connection echo server (side B) and a
-// gnet echo server (side C), in one run, alternating A, B and C within
-// every round; and, with -tests redis, the library's Redis example
-// (examples/kv, side A) against redis-server (side B) with redis-benchmark.
+// against a plain net goroutine-per-connection echo server (side B), a
+// gnet echo server (side C) and an nbio echo server (side D), in one run,
+// alternating A, B, C and D within every round; and, with -tests redis,
+// the library's Redis example (examples/kv, side A) against redis-server
+// (side B), and reference Redis-protocol servers on gnet, plain net or
+// redcon (sides C and D, with -c and -d), with redis-benchmark.
 //
 // Usage (from anywhere inside the module):
 //
@@ -11,15 +13,18 @@
 // By default side A is ./examples/echo, built into a temporary directory with
 // `go build` from the module root and run as `<tmp>/echo -addr 127.0.0.1:0`;
 // side B is this very binary re-executed as `-serve plain -addr 127.0.0.1:0`;
-// side C is ./test/load/gnetecho, a nested module of its own (so that gnet
-// never becomes a dependency of the library), built with `go build` in its
-// directory (this needs github.com/panjf2000/gnet/v2 from the module proxy
-// or the module cache) and run as `<tmp>/gnetecho -addr 127.0.0.1:0`.
-// -servers chooses among them. Each server runs as its own process: it must
-// print `listening HOST:PORT` as its first stdout line, echo every byte back
-// until the peer closes, and exit with status 0 on SIGTERM (checked every
-// time a server is stopped). The host must be 127.0.0.1 (an unspecified
-// host such as 0.0.0.0 is dialled as 127.0.0.1).
+// side C is ./test/load/gnetecho, a nested module of its own (so that gnet,
+// nbio and redcon never become dependencies of the library), built with `go
+// build` in its directory (this needs github.com/panjf2000/gnet/v2,
+// github.com/lesismal/nbio and github.com/tidwall/redcon from the module
+// proxy or the module cache) and run as `<tmp>/gnetecho -engine gnet -addr
+// 127.0.0.1:0`; side D is the same program run as `<tmp>/nbioecho -engine
+// nbio -addr 127.0.0.1:0` (nbio with its default pollers: NumCPU/4, at
+// least one). -servers chooses among them. Each server runs as its own
+// process: it must print `listening HOST:PORT` as its first stdout line,
+// echo every byte back until the peer closes, and exit with status 0 on
+// SIGTERM (checked every time a server is stopped). The host must be
+// 127.0.0.1 (an unspecified host such as 0.0.0.0 is dialled as 127.0.0.1).
 //
 // Server lifetime: the throughput tests (pingpong, churn, redis) share one
 // long-lived server per side, started once per run (and only if one of them
@@ -33,17 +38,22 @@
 //
 // Flags:
 //
-//	-servers LIST    echo servers to measure, of etcp (A), net (B), gnet (C) (default
-//	                 etcp,net,gnet); rounds always go A, B, C
+//	-servers LIST    echo servers to measure, of etcp (A), net (B), gnet (C), nbio (D)
+//	                 (default etcp,net,gnet,nbio); rounds always go A, B, C, D
 //	-a CMD           side A server command, split on spaces (default: build ./examples/echo,
 //	                 or ./examples/kv for -tests redis)
 //	-a-args ARGS     extra arguments appended to A, split on spaces (e.g. "-framing 4")
 //	-b CMD           side B server command (default: <self> -serve plain -addr 127.0.0.1:0,
 //	                 or redis-server for -tests redis); "none" measures without B (no
 //	                 ratios); without -servers, "none" measures side A only
-//	-c CMD           side C server command (default: build ./test/load/gnetecho)
+//	-c CMD           side C server command (default: build ./test/load/gnetecho); for
+//	                 -tests redis: gnet, net or redcon, a reference server of that
+//	                 module, or a command (default: no side C)
 //	-c-args ARGS     extra arguments appended to C, split on spaces (e.g. "-multicore=false")
-//	-rounds N        rounds; each round measures every test on A, then B, then C
+//	-d CMD           side D server command (default: build ./test/load/gnetecho, run with
+//	                 -engine nbio); for -tests redis as -c (e.g. -d redcon)
+//	-d-args ARGS     extra arguments appended to D, split on spaces
+//	-rounds N        rounds; each round measures every test on A, then B, C and D
 //	                 (default 5; 3 for -tests redis)
 //	-duration D      measurement time per test, side and round (default 2s)
 //	-warmup D        uncounted warm-up before each measurement (default 200ms)
@@ -88,7 +98,8 @@
 //	          after the table is printed. With -a-args "-hibernate" this checks
 //	          that every hibernated connection wakes up and answers.
 //	redis     side A (./examples/kv, or -a) against side B (redis-server,
-//	          or -b), each a Redis-protocol server; for every command of
+//	          or -b), and sides C and D with -c and -d (e.g. -c gnet -d
+//	          redcon), each a Redis-protocol server; for every command of
 //	          -redis-commands and depth of -redis-pipeline, one run of
 //	          redis-benchmark (Debian's redis-tools) with -conns clients;
 //	          figures: requests per second as redis-benchmark reports them,
@@ -103,10 +114,11 @@
 // (cpu.go says why not /proc/PID/schedstat).
 //
 // Output: progress on stderr; on stdout a table with, per figure, the median
-// over rounds and min/max for each side, and the ratios A/B and C/B, each the
-// median (min, max) of the per-round ratios. Machines are shared and noisy:
-// the ratio is the figure to report. Any wrong echoed byte, timeout or other
-// I/O error fails the run with exit status 1; usage errors exit with status 2.
+// over rounds and min/max for each side, and the ratio of every side but B
+// to B (A/B, C/B, D/B), each the median (min, max) of the per-round ratios.
+// Machines are shared and noisy: the ratio is the figure to report. Any
+// wrong echoed byte, timeout or other I/O error fails the run with exit
+// status 1; usage errors exit with status 2.
 //
 // File descriptors: the tool raises its soft RLIMIT_NOFILE to the hard limit
 // (the servers inherit it); idle and hold need their connection count plus
@@ -135,6 +147,7 @@ func main() {
 type config struct {
 	aCmd, aArgs, bCmd string
 	cCmd, cArgs       string
+	dCmd, dArgs       string
 	servers           []string // of serverNames
 	rounds            int
 	duration, warmup  time.Duration
@@ -230,10 +243,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.aCmd, "a", "", "side A server command, split on spaces (default: build ./examples/echo, run with -addr 127.0.0.1:0)")
 	fs.StringVar(&cfg.aArgs, "a-args", "", "extra arguments appended to the A command, split on spaces")
 	fs.StringVar(&cfg.bCmd, "b", "", "side B server command (default: this binary with -serve plain -addr 127.0.0.1:0, or redis-server for -tests redis; \"none\": no B)")
-	fs.StringVar(&cfg.cCmd, "c", "", "side C server command, split on spaces (default: build ./test/load/gnetecho, run with -addr 127.0.0.1:0)")
+	fs.StringVar(&cfg.cCmd, "c", "", "side C server command, split on spaces (default: build ./test/load/gnetecho, run with -engine gnet); for -tests redis: gnet, net, redcon or a command")
 	fs.StringVar(&cfg.cArgs, "c-args", "", "extra arguments appended to the C command, split on spaces")
-	servers := fs.String("servers", defaultServers, "echo servers to measure: etcp (A), net (B), gnet (C)")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A, B, C in turn; default 3 for -tests redis)")
+	fs.StringVar(&cfg.dCmd, "d", "", "side D server command, split on spaces (default: build ./test/load/gnetecho, run with -engine nbio); for -tests redis as -c")
+	fs.StringVar(&cfg.dArgs, "d-args", "", "extra arguments appended to the D command, split on spaces")
+	servers := fs.String("servers", defaultServers, "echo servers to measure: etcp (A), net (B), gnet (C), nbio (D)")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "number of rounds (each measures A, B, C, D in turn; default 3 for -tests redis)")
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measurement time per test, side and round")
 	fs.DurationVar(&cfg.warmup, "warmup", 200*time.Millisecond, "uncounted warm-up before each measurement")
 	fs.IntVar(&cfg.conns, "conns", 50, "ping-pong connections")
@@ -316,7 +331,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		case len(cfg.tests) > 0:
 			return nil, errors.New("-tests: redis runs alone (its servers are not echo servers)")
 		case set["servers"]:
-			return nil, errors.New("-servers is for the echo tests; -tests redis runs A (-a), B (-b) and, with -c, C")
+			return nil, errors.New("-servers is for the echo tests; -tests redis runs A (-a), B (-b) and, with -c and -d, C and D")
 		}
 		if cfg.redisCommands, err = parseRedisCommands(*redisCommands); err != nil {
 			return nil, err

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,14 +90,15 @@ func self(t *testing.T) string {
 	return exe
 }
 
-// TestPlainVsPlain runs the whole tool in-process against three plain
-// servers (A given with -a, B the default, C given with -c) for one short
-// round, and checks every row, the CPU rows included, and the JSON.
+// TestPlainVsPlain runs the whole tool in-process against four plain
+// servers (A given with -a, B the default, C and D given with -c and -d)
+// for one short round, and checks every row, the CPU rows included, and
+// the JSON.
 func TestPlainVsPlain(t *testing.T) {
 	plain := self(t) + " -serve plain -addr 127.0.0.1:0"
 	var out, errb bytes.Buffer
 	code := run([]string{
-		"-a", plain, "-c", plain, "-rounds", "1", "-duration", "200ms", "-warmup", "50ms",
+		"-a", plain, "-c", plain, "-d", plain, "-rounds", "1", "-duration", "200ms", "-warmup", "50ms",
 		"-conns", "4", "-workers", "2", "-tests", "pingpong,churn,idle",
 		"-idle-conns", "100", "-idle-settle", "50ms", "-json",
 	}, &out, &errb)
@@ -107,39 +108,37 @@ func TestPlainVsPlain(t *testing.T) {
 	}
 	text := out.String()
 	for _, label := range []string{"pingpong rt/s", "pingpong CPU µs/rt", "churn conn/s", "churn CPU µs/conn"} {
-		requireRow(t, text, label, 3, 2)
+		requireRow(t, text, label, 4, 3)
 	}
-	// RSS growth per connection can be negative (the heap shrank).
-	if !regexp.MustCompile(`(?m)^idle B/conn(?:\s+` + cellRE + `){3}(?:\s+` + ratioRE + `){2}$`).MatchString(text) {
-		t.Errorf("no table row for %q", "idle B/conn")
-	}
-	if !regexp.MustCompile(`(?m)^figure\s+A\s+B\(plain\)\s+C\s+A/B\s+C/B$`).MatchString(text) {
+	requireMemoryRow(t, text, "idle B/conn", 4, 3)
+	if !regexp.MustCompile(`(?m)^figure\s+A\s+B\(plain\)\s+C\s+D\s+A/B\s+C/B\s+D/B$`).MatchString(text) {
 		t.Errorf("no table header")
 	}
 
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	var rep jsonReport
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		t.Fatalf("last line is not JSON: %v", err)
-	}
 	// The structure, not the figures: every side measured; exchanges and
 	// connections happened (so their rates are positive, with a ratio per
 	// round); a CPU time may round to 0 on a busy machine (a server that
 	// got no clock tick in the window), and then its ratio is missing.
+	figs := lastJSON(t, text)
 	for _, name := range []string{"pingpong", "pingpong_cpu", "churn", "churn_cpu", "idle"} {
-		f, ok := rep.Figures[name]
-		if !ok || f.A == nil || f.B == nil || f.C == nil {
+		f, ok := figs[name]
+		sides := []*stats{f.A, f.B, f.C, f.D}
+		if !ok || slices.Contains(sides, nil) {
 			t.Fatalf("figure %s missing in JSON: %+v", name, f)
 		}
-		if name != "idle" && (f.A.Median < 0 || f.B.Median < 0 || f.C.Median < 0) {
-			t.Errorf("figure %s: negative values: %+v", name, f)
+		for i, s := range sides {
+			if name != "idle" && s.Median < 0 {
+				t.Errorf("figure %s: side %c negative: %+v", name, 'A'+i, s)
+			}
+			if (name == "pingpong" || name == "churn") && s.Median <= 0 {
+				t.Errorf("figure %s: side %c made no exchange: %+v", name, 'A'+i, s)
+			}
 		}
 		if name == "pingpong" || name == "churn" {
-			if f.A.Median <= 0 || f.B.Median <= 0 || f.C.Median <= 0 {
-				t.Errorf("figure %s: a side made no exchange: %+v", name, f)
-			}
-			if f.Ratio == nil || f.RatioC == nil || len(f.Ratio.Rounds) != 1 || len(f.RatioC.Rounds) != 1 {
-				t.Errorf("figure %s: want one ratio round each: %+v, %+v", name, f.Ratio, f.RatioC)
+			for i, r := range []*stats{f.Ratio, f.RatioC, f.RatioD} {
+				if r == nil || len(r.Rounds) != 1 {
+					t.Errorf("figure %s: want one round of ratio %c/B: %+v", name, "ACD"[i], r)
+				}
 			}
 		}
 	}
@@ -248,15 +247,11 @@ func TestHold(t *testing.T) {
 	if !strings.Contains(errb.String(), "from 3 source addresses 127.0.0.1..127.0.0.3") {
 		t.Errorf("stderr does not name the source addresses")
 	}
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	var rep jsonReport
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		t.Fatalf("last line is not JSON: %v", err)
-	}
-	if f := rep.Figures["hold_answered"]; f.A == nil || f.A.Median != 300 || f.B == nil || f.B.Median != 300 {
+	figs := lastJSON(t, text)
+	if f := figs["hold_answered"]; f.A == nil || f.A.Median != 300 || f.B == nil || f.B.Median != 300 {
 		t.Errorf("hold_answered: %+v", f)
 	}
-	if f := rep.Figures["hold"]; f.A == nil || f.B == nil || f.Ratio == nil {
+	if f := figs["hold"]; f.A == nil || f.B == nil || f.Ratio == nil || f.C != nil || f.RatioC != nil {
 		t.Errorf("hold: %+v", f)
 	}
 }

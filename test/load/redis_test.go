@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,23 +110,19 @@ func TestRedisVsRedis(t *testing.T) {
 	for _, label := range []string{"redis PING rq/s", "redis SET CPU µs/rq", "redis GET P4 rq/s", "redis GET P4 CPU µs/rq"} {
 		requireRow(t, text, label, 2, 1)
 	}
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	var rep jsonReport
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		t.Fatalf("last line is not JSON: %v", err)
-	}
-	if len(rep.Figures) != 12 {
-		t.Errorf("%d figures in JSON, want 12", len(rep.Figures))
+	figs := lastJSON(t, text)
+	if len(figs) != 12 {
+		t.Errorf("%d figures in JSON, want 12", len(figs))
 	}
 	// Requests per second are never 0 (parseBenchmarkCSV refuses it); a
 	// CPU time per request may round to 0 on a busy machine, and then the
 	// ratio is missing.
 	for _, key := range []string{"redis_ping", "redis_get_p4"} {
-		if f := rep.Figures[key]; f.A == nil || f.B == nil || f.Ratio == nil || f.A.Median <= 0 || f.B.Median <= 0 {
+		if f := figs[key]; f.A == nil || f.B == nil || f.Ratio == nil || f.A.Median <= 0 || f.B.Median <= 0 {
 			t.Errorf("%s: %+v", key, f)
 		}
 	}
-	if f := rep.Figures["redis_set_cpu"]; f.A == nil || f.B == nil || f.A.Median < 0 || f.B.Median < 0 {
+	if f := figs["redis_set_cpu"]; f.A == nil || f.B == nil || f.A.Median < 0 || f.B.Median < 0 {
 		t.Errorf("redis_set_cpu: %+v", f)
 	}
 }
@@ -174,12 +169,47 @@ func TestRedisReferenceServers(t *testing.T) {
 			if !regexp.MustCompile(header).MatchString(text) {
 				t.Errorf("no table header with C")
 			}
-			if !strings.Contains(text, "gnetecho -resp -engine "+engine+" -addr 127.0.0.1:0\n") {
+			if !strings.Contains(text, "/"+engine+"resp -resp -engine "+engine+" -addr 127.0.0.1:0\n") {
 				t.Errorf("no command line for C")
 			}
 			for _, label := range []string{"redis PING rq/s", "redis INCR CPU µs/rq", "redis MSET P4 rq/s"} {
 				requireRow(t, text, label, 3, 2)
 			}
 		})
+	}
+}
+
+// TestRedcon runs the redis test with the reference Redis-protocol server
+// on gnet as side C and on redcon as side D: redcon's server answers every
+// command redis-benchmark sends, with and without pipelining, and the
+// table shows both sides and their ratios to B. It builds the nested
+// module: a real load run, ETCP_LOAD=1.
+func TestRedcon(t *testing.T) {
+	needLoad(t)
+	needRedis(t)
+	var out, errb bytes.Buffer
+	code := run([]string{
+		"-tests", "redis", "-a", "redis-server", "-c", "gnet", "-d", "redcon", "-rounds", "1", "-conns", "5",
+		"-redis-requests", "2000", "-redis-pipeline", "1,4", "-json",
+	}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	text := out.String()
+	header := `(?m)^figure\s+A\(redis-server\)\s+B\(redis-server\)\s+C\(gnet resp\)\s+D\(redcon resp\)\s+A/B\s+C/B\s+D/B$`
+	if !regexp.MustCompile(header).MatchString(text) {
+		t.Errorf("no table header with C and D")
+	}
+	if !regexp.MustCompile(`(?m)^D\(redcon resp\): \S+/redconresp -resp -engine redcon -addr 127\.0\.0\.1:0$`).MatchString(text) {
+		t.Errorf("no command line for D")
+	}
+	for _, label := range []string{"redis PING rq/s", "redis SET rq/s", "redis GET CPU µs/rq", "redis INCR rq/s", "redis MSET P4 rq/s"} {
+		requireRow(t, text, label, 4, 3)
+	}
+	for _, key := range []string{"redis_get", "redis_mset_p4"} {
+		if f := lastJSON(t, text)[key]; f.D == nil || f.D.Median <= 0 || f.RatioD == nil || f.C == nil {
+			t.Errorf("%s: %+v", key, f)
+		}
 	}
 }

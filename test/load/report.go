@@ -153,19 +153,9 @@ func (r *results) print(w io.Writer) {
 	tw.Flush()
 }
 
-type jsonFigure struct {
-	Label  string `json:"label"`
-	Unit   string `json:"unit"`
-	A      *stats `json:"a"`
-	B      *stats `json:"b"`
-	C      *stats `json:"c,omitempty"`
-	Ratio  *stats `json:"ratio"`             // A/B per round
-	RatioC *stats `json:"ratio_c,omitempty"` // C/B per round
-}
-
 type jsonReport struct {
-	Config  map[string]any        `json:"config"`
-	Figures map[string]jsonFigure `json:"figures"`
+	Config  map[string]any            `json:"config"`
+	Figures map[string]map[string]any `json:"figures"`
 }
 
 // printJSON writes every figure and ratio as one JSON object on one line.
@@ -177,7 +167,7 @@ func (r *results) printJSON(w io.Writer) error {
 			"conns": c.conns, "size": c.size, "workers": c.workers, "idle_conns": c.idleConns,
 			"hold_conns": c.holdConns, "nice": c.nice, "priority": r.nice,
 		},
-		Figures: map[string]jsonFigure{},
+		Figures: map[string]map[string]any{},
 	}
 	if c.redisMode {
 		rep.Config["redis_requests"] = c.redisRequests
@@ -187,13 +177,21 @@ func (r *results) printJSON(w io.Writer) error {
 		rep.Config[k] = sd.command()
 		rep.Config[k+"_label"] = sd.label
 	}
+	// Per figure: its label and unit, each side's stats under its name
+	// ("a", "b", ...), and each ratio's under "ratio" (A/B) or "ratio_x"
+	// (X/B); null where nothing was measured.
 	for _, f := range r.order {
 		v := r.vals[f.key]
-		jf := jsonFigure{
-			Label: f.label, Unit: f.unit,
-			A: summarize(v["A"]), B: summarize(v["B"]), C: summarize(v["C"]),
-			Ratio:  summarize(ratios(v["A"], v["B"])),
-			RatioC: summarize(ratios(v["C"], v["B"])),
+		jf := map[string]any{"label": f.label, "unit": f.unit}
+		for _, sd := range r.sides {
+			jf[strings.ToLower(sd.name)] = summarize(v[sd.name])
+		}
+		for _, sd := range r.ratioSides() {
+			k := "ratio_" + strings.ToLower(sd.name)
+			if sd.name == "A" {
+				k = "ratio"
+			}
+			jf[k] = summarize(ratios(v[sd.name], v["B"]))
 		}
 		rep.Figures[f.key] = jf
 	}

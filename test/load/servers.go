@@ -15,36 +15,46 @@ import (
 )
 
 // The servers under test. Echo tests (pingpong, churn, idle, hold) run
-// sides A, B and C, chosen with -servers:
+// sides A to D, those chosen with -servers, always in that order:
 //
 //	etcp  A: ./examples/echo, built with `go build` (or -a CMD, plus -a-args)
 //	net   B: this binary as `-serve plain`, the plain net baseline (or -b CMD)
 //	gnet  C: ./test/load/gnetecho, built with `go build` in that nested
-//	         module, so gnet stays out of the library's go.mod (or -c CMD,
-//	         plus -c-args)
+//	         module, so that no peer library enters the library's go.mod
+//	         (or -c CMD, plus -c-args)
+//	nbio  D: the same module's nbio echo server, `-engine nbio` (or -d CMD,
+//	         plus -d-args)
 //
 // The redis test runs side A, ./examples/kv (or -a CMD, plus -a-args),
-// against side B, redis-server (or -b CMD), and, with -c, a side C: -c gnet
-// or -c net builds ./test/load/gnetecho and runs its reference
-// Redis-protocol server (-resp) on gnet or on plain net; any other -c is a
-// command. A command whose program is named redis-server is started the
-// Redis way (startRedisServer) instead of through the `listening ADDR`
-// contract (startServer).
+// against side B, redis-server (or -b CMD), and, with -c or -d, sides C
+// and D: a reference engine's name (gnet, net or redcon) builds
+// ./test/load/gnetecho and runs its reference Redis-protocol server (-resp)
+// on that engine; anything else is a command (plus -c-args or -d-args). A
+// command whose program is named redis-server is started the Redis way
+// (startRedisServer) instead of through the `listening ADDR` contract
+// (startServer).
 //
 // Ratios are always against side B.
 
 // moduleName is the module the tool belongs to; builds run in its root.
 const moduleName = "github.com/etcp-go/etcp"
 
-// serverNames are the names -servers accepts, in side order.
-var serverNames = []string{"etcp", "net", "gnet"}
+// serverNames are the names -servers accepts, in side order (A, B, C, D).
+var serverNames = []string{"etcp", "net", "gnet", "nbio"}
 
-const defaultServers = "etcp,net,gnet"
+const defaultServers = "etcp,net,gnet,nbio"
+
+// respEngines are the reference Redis-protocol servers -c and -d name in
+// the redis test: gnetecho -resp -engine NAME.
+var respEngines = []string{"gnet", "net", "redcon"}
+
+// peerDir is the nested module of the peers' servers, from the module root.
+var peerDir = filepath.Join("test", "load", "gnetecho")
 
 // side is one side under test: its server command and, if a test uses
 // one, its long-lived server.
 type side struct {
-	name  string   // "A", "B" or "C"
+	name  string   // "A" to "D"
 	label string   // column title, e.g. "A(etcp)"
 	argv  []string // the server command; {"none"} when absent
 	// absent: not measured (-b none, or not in -servers); for side B its
@@ -76,72 +86,107 @@ func parseServers(list string) ([]string, error) {
 	return out, nil
 }
 
+// newSide returns side name running cmd, split on spaces, or, if cmd is
+// empty, def's command under def's label; then args, split on spaces.
+func newSide(name, cmd, args string, def func() (label string, argv []string, err error)) (*side, error) {
+	sd := &side{name: name, label: name, argv: strings.Fields(cmd)}
+	if len(sd.argv) == 0 {
+		label, argv, err := def()
+		if err != nil {
+			return nil, err
+		}
+		sd.label, sd.argv = name+"("+label+")", argv
+	}
+	sd.argv = append(sd.argv, strings.Fields(args)...)
+	return sd, nil
+}
+
+// buildPeer builds the nested peer module into tmp as bin (one name per
+// engine, so that the table's command lines say which runs).
+func buildPeer(ctx context.Context, tmp, bin string, stderr io.Writer) (string, error) {
+	out, err := buildGo(ctx, peerDir, ".", filepath.Join(tmp, bin), stderr)
+	if err != nil {
+		return "", fmt.Errorf("%w; it needs gnet, nbio and redcon from the module proxy", err)
+	}
+	return out, nil
+}
+
 // prepareSides builds what needs building into tmp and returns the sides,
 // in the order each round measures them.
 func prepareSides(ctx context.Context, cfg *config, tmp string, stderr io.Writer) ([]*side, error) {
 	if cfg.redisMode {
 		return prepareRedisSides(ctx, cfg, tmp, stderr)
 	}
-	a := &side{name: "A", label: "A", argv: strings.Fields(cfg.aCmd)}
-	b := &side{name: "B", label: "B", argv: strings.Fields(cfg.bCmd)}
-	c := &side{name: "C", label: "C", argv: strings.Fields(cfg.cCmd)}
+	// peer is a default echo server of the nested module.
+	peer := func(engine string) func() (string, []string, error) {
+		return func() (string, []string, error) {
+			bin, err := buildPeer(ctx, tmp, engine+"echo", stderr)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w; leave %s out of -servers, or pass its command", err, engine)
+			}
+			return engine, []string{bin, "-engine", engine, "-addr", "127.0.0.1:0"}, nil
+		}
+	}
 	var sides []*side
-	if slices.Contains(cfg.servers, "etcp") {
-		if len(a.argv) == 0 {
-			bin, err := buildGo(ctx, "", "./examples/echo", filepath.Join(tmp, "echo"), stderr)
-			if err != nil {
-				return nil, fmt.Errorf("%w; pass -a CMD to use another server", err)
-			}
-			a.label, a.argv = "A(etcp)", []string{bin, "-addr", "127.0.0.1:0"}
+	for _, name := range serverNames {
+		selected := slices.Contains(cfg.servers, name)
+		var sd *side
+		var err error
+		switch {
+		case name == "net" && (!selected || cfg.bCmd == "none"):
+			// B is always a column: the ratios' denominator.
+			sd = &side{name: "B", label: "B(none)", argv: []string{"none"}, absent: true}
+		case !selected:
+			continue
+		case name == "etcp":
+			sd, err = newSide("A", cfg.aCmd, cfg.aArgs, func() (string, []string, error) {
+				bin, err := buildGo(ctx, "", "./examples/echo", filepath.Join(tmp, "echo"), stderr)
+				if err != nil {
+					return "", nil, fmt.Errorf("%w; pass -a CMD to use another server", err)
+				}
+				return "etcp", []string{bin, "-addr", "127.0.0.1:0"}, nil
+			})
+		case name == "net":
+			sd, err = newSide("B", cfg.bCmd, "", func() (string, []string, error) {
+				self, err := os.Executable()
+				if err != nil {
+					self = os.Args[0]
+				}
+				return "plain", []string{self, "-serve", "plain", "-addr", "127.0.0.1:0"}, nil
+			})
+		case name == "gnet":
+			sd, err = newSide("C", cfg.cCmd, cfg.cArgs, peer("gnet"))
+		case name == "nbio":
+			sd, err = newSide("D", cfg.dCmd, cfg.dArgs, peer("nbio"))
 		}
-		a.argv = append(a.argv, strings.Fields(cfg.aArgs)...)
-		sides = append(sides, a)
-	}
-	switch {
-	case !slices.Contains(cfg.servers, "net") || cfg.bCmd == "none":
-		b.label, b.argv, b.absent = "B(none)", []string{"none"}, true
-	case len(b.argv) == 0:
-		self, err := os.Executable()
 		if err != nil {
-			self = os.Args[0]
+			return nil, err
 		}
-		b.label, b.argv = "B(plain)", []string{self, "-serve", "plain", "-addr", "127.0.0.1:0"}
-	}
-	sides = append(sides, b)
-	if slices.Contains(cfg.servers, "gnet") {
-		if len(c.argv) == 0 {
-			bin, err := buildGo(ctx, filepath.Join("test", "load", "gnetecho"), ".", filepath.Join(tmp, "gnetecho"), stderr)
-			if err != nil {
-				return nil, fmt.Errorf("%w; it needs github.com/panjf2000/gnet/v2 from the module proxy; "+
-					"pass -servers etcp,net to leave gnet out, or -c CMD", err)
-			}
-			c.label, c.argv = "C(gnet)", []string{bin, "-addr", "127.0.0.1:0"}
-		}
-		c.argv = append(c.argv, strings.Fields(cfg.cArgs)...)
-		sides = append(sides, c)
+		sides = append(sides, sd)
 	}
 	return sides, nil
 }
 
 // prepareRedisSides returns the sides of the redis test: A, ./examples/kv
-// or -a, B, redis-server or -b, and C with -c.
+// or -a, B, redis-server or -b, and C and D with -c and -d.
 func prepareRedisSides(ctx context.Context, cfg *config, tmp string, stderr io.Writer) ([]*side, error) {
-	a := &side{name: "A", label: "A", argv: strings.Fields(cfg.aCmd)}
-	if len(a.argv) == 0 {
+	a, err := newSide("A", cfg.aCmd, cfg.aArgs, func() (string, []string, error) {
 		root, err := moduleRoot()
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if _, err := os.Stat(filepath.Join(root, "examples", "kv")); err != nil {
-			return nil, fmt.Errorf("no ./examples/kv in %s to build; pass -a CMD (e.g. -a redis-server)", root)
+			return "", nil, fmt.Errorf("no ./examples/kv in %s to build; pass -a CMD (e.g. -a redis-server)", root)
 		}
 		bin, err := buildGo(ctx, "", "./examples/kv", filepath.Join(tmp, "kv"), stderr)
 		if err != nil {
-			return nil, fmt.Errorf("%w; pass -a CMD to use another server", err)
+			return "", nil, fmt.Errorf("%w; pass -a CMD to use another server", err)
 		}
-		a.label, a.argv = "A(kv)", []string{bin, "-addr", "127.0.0.1:0"}
+		return "kv", []string{bin, "-addr", "127.0.0.1:0"}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	a.argv = append(a.argv, strings.Fields(cfg.aArgs)...)
 	b := &side{name: "B", label: "B", argv: strings.Fields(cfg.bCmd)}
 	switch {
 	case cfg.bCmd == "none":
@@ -150,18 +195,25 @@ func prepareRedisSides(ctx context.Context, cfg *config, tmp string, stderr io.W
 		b.argv = []string{"redis-server"}
 	}
 	sides := []*side{a, b}
-	if cfg.cCmd != "" {
-		c := &side{name: "C", label: "C", argv: strings.Fields(cfg.cCmd)}
-		if engine := cfg.cCmd; engine == "gnet" || engine == "net" {
-			bin, err := buildGo(ctx, filepath.Join("test", "load", "gnetecho"), ".", filepath.Join(tmp, "gnetecho"), stderr)
-			if err != nil {
-				return nil, fmt.Errorf("%w; pass -c CMD to use another server", err)
-			}
-			c.label = "C(" + engine + " resp)"
-			c.argv = []string{bin, "-resp", "-engine", engine, "-addr", "127.0.0.1:0"}
+	for _, p := range []struct{ name, cmd, args string }{{"C", cfg.cCmd, cfg.cArgs}, {"D", cfg.dCmd, cfg.dArgs}} {
+		if p.cmd == "" {
+			continue
 		}
-		c.argv = append(c.argv, strings.Fields(cfg.cArgs)...)
-		sides = append(sides, c)
+		cmd, engine := p.cmd, ""
+		if slices.Contains(respEngines, cmd) {
+			cmd, engine = "", cmd
+		}
+		sd, err := newSide(p.name, cmd, p.args, func() (string, []string, error) {
+			bin, err := buildPeer(ctx, tmp, engine+"resp", stderr)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w; pass -%s CMD to use another server", err, strings.ToLower(p.name))
+			}
+			return engine + " resp", []string{bin, "-resp", "-engine", engine, "-addr", "127.0.0.1:0"}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sides = append(sides, sd)
 	}
 	for _, sd := range sides {
 		if !sd.absent && isRedisServer(sd.argv) {
@@ -243,7 +295,7 @@ func (sd *side) measure(ctx context.Context, cfg *config, l *launcher, f *figure
 }
 
 // buildGo runs `go build -o out pkg` in dir, relative to the module root
-// ("" for the root itself), and returns out. The nested gnetecho module is
+// ("" for the root itself), and returns out. The nested peer module is
 // built with GOWORK=off so that no workspace file above it pulls it into
 // another build list.
 func buildGo(ctx context.Context, dir, pkg, out string, stderr io.Writer) (string, error) {

@@ -1,19 +1,21 @@
-// Command gnetecho is an echo server on gnet v2, the event-loop library, run
-// by the load tool beside the etcp and plain net echo servers.
+// Command gnetecho holds the peers the load tool measures beside the etcp
+// servers: an echo server on gnet v2 (the default) or on lesismal/nbio
+// (-engine nbio, nbio.go), the event-loop libraries, beside the etcp and
+// plain net echo servers; and, with -resp, a reference Redis-protocol
+// server (resp.go) on gnet, on plain net (-engine net) or on tidwall/redcon
+// (-engine redcon, redcon.go), beside examples/kv and redis-server.
 //
 //	go build -o /tmp/gnetecho . && /tmp/gnetecho -addr 127.0.0.1:0
 //
-// It lives in a module of its own so that gnet never becomes a dependency
-// of the library. It keeps the load tool's server contract: the first line
-// on stdout is "listening ADDR" with the bound address, every byte read is
-// written back, and SIGTERM or SIGINT stops it with exit status 0 once the
-// engine has shut down. It runs as a realistic gnet deployment does: with
-// multicore on (one event loop per GOMAXPROCS), TCP_NODELAY (gnet's
-// default), and gnet's log lines on stderr.
-//
-// With -resp it is a reference Redis-protocol server instead (resp.go), on
-// gnet or, with -engine net, on plain net, which the load tool measures
-// beside examples/kv and redis-server.
+// It lives in a module of its own so that none of these libraries becomes
+// a dependency of the library. It keeps the load tool's server contract:
+// the first line on stdout is "listening ADDR" with the bound address,
+// every byte read is written back (or, with -resp, every command
+// answered), and SIGTERM or SIGINT stops it with exit status 0 once the
+// engine has shut down. On gnet it runs as a realistic gnet deployment
+// does: with multicore on (one event loop per GOMAXPROCS), TCP_NODELAY
+// (gnet's default), and gnet's log lines on stderr; nbio.go and redcon.go
+// say how those run.
 package main
 
 import (
@@ -45,23 +47,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on (port 0 = any free port)")
 	multicore := fs.Bool("multicore", true, "one event loop per GOMAXPROCS instead of one in all")
+	pollers := fs.Int("pollers", 0, "-engine nbio: poller goroutines (0: nbio's default, NumCPU/4 and at least one)")
 	resp := fs.Bool("resp", false, "serve the reference Redis-protocol subset instead of echoing (resp.go)")
-	engine := fs.String("engine", "gnet", "with -resp: gnet, or net (one goroutine per connection)")
+	engine := fs.String("engine", "gnet", "gnet, or nbio; with -resp: gnet, net (one goroutine per connection) or redcon")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
-	case *engine != "gnet" && (*engine != "net" || !*resp):
-		return fmt.Errorf("-engine %q: want gnet, or net with -resp", *engine)
+	case !*resp && *engine != "gnet" && *engine != "nbio":
+		return fmt.Errorf("-engine %q: want gnet or nbio (net and redcon serve -resp only)", *engine)
+	case *resp && *engine != "gnet" && *engine != "net" && *engine != "redcon":
+		return fmt.Errorf("-engine %q with -resp: want gnet, net or redcon", *engine)
 	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	if *engine == "net" {
+	switch *engine {
+	case "nbio":
+		return runNbio(*addr, *pollers, stdout, stderr, sigs)
+	case "net":
 		return runRespNet(*addr, stdout, sigs)
+	case "redcon":
+		return runRespRedcon(*addr, stdout, sigs)
 	}
 
 	h := &echo{stdout: stdout, booted: make(chan gnet.Engine, 1)}
