@@ -56,6 +56,10 @@ import (
 // holderConns is the most connections one holder process opens.
 const holderConns = 17000
 
+// holderDials bounds the dials a holder has under way: six holders at 100
+// each stay well inside a listener's accept backlog.
+const holderDials = 100
+
 // clusterConfig holds the cluster scenario's flags.
 type clusterConfig struct {
 	nodes, conns, calls int
@@ -464,7 +468,7 @@ func runHolderCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	_, err := forEachConn(context.Background(), *n, holdWorkers, true, func(_, i int) error {
+	_, err := forEachConn(context.Background(), *n, holderDials, true, func(_, i int) error {
 		c, err := dialFrom(list[(*first+i)%len(list)], local, *timeout)
 		if err != nil {
 			return err

@@ -16,7 +16,7 @@ import (
 // nbio and redcon from the module proxy): tens of seconds, so `go test
 // ./...` leaves them out. `.ci/run` runs them as a step of their own:
 //
-//	ETCP_LOAD=1 go test -race -count=1 -run 'Gnet|Redis|Nbio|Redcon' ./test/load/
+//	ETCP_LOAD=1 go test -race -count=1 -run 'Gnet|Redis|Nbio|Redcon|Cluster' ./test/load/
 const envLoad = "ETCP_LOAD"
 
 // needLoad skips t unless ETCP_LOAD=1.

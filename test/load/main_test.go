@@ -32,6 +32,8 @@ func TestMain(m *testing.M) {
 			os.Exit(serveBroken(os.Args[2]))
 		case "-load":
 			os.Exit(run(os.Args[2:], os.Stdout, os.Stderr))
+		case "holder": // the cluster scenario's holders (cluster.go)
+			os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 		}
 	}
 	goleak.VerifyTestMain(m)
