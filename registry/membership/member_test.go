@@ -1,0 +1,155 @@
+package membership_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcp-go/etcp/registry"
+	"github.com/etcp-go/etcp/registry/internal/nodetest"
+	"github.com/etcp-go/etcp/registry/membership"
+)
+
+// Environment of a member process.
+const (
+	envEtcd   = "ETCP_TEST_ETCD"        // etcd's client endpoint, host:port
+	envPrefix = "ETCP_TEST_ETCD_PREFIX" // the etcd provider's base key
+)
+
+// clusterName is the protoactor cluster the members join.
+const clusterName = "etcp-test"
+
+// Registry heartbeats: every 100 ms, and a peer is taken for lost only
+// after a minute of silence, so that within the tests' bounds only the
+// membership (or a broken connection) can drop a node's names.
+const (
+	regHeartbeat = 100 * time.Millisecond
+	regTimeout   = time.Minute
+)
+
+// startMember runs StartMember, which panics on any error.
+func startMember(c *cluster.Cluster) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("StartMember: %v", p)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+// memberServer is one protoactor cluster member over etcd, with a
+// registry that follows its membership, driven line by line.
+func memberServer() *nodetest.Server {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("ETCP_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
+	var (
+		c      *cluster.Cluster
+		reg    *registry.Cluster
+		follow *membership.Follower
+		mu     sync.Mutex
+		left   = map[string]bool{} // members this node saw leave
+	)
+	recorder := actor.PropsFromFunc(func(actor.Context) {})
+	return &nodetest.Server{
+		Init: func() string {
+			provider, err := etcd.NewWithConfig(os.Getenv(envPrefix), clientv3.Config{
+				Endpoints:   []string{os.Getenv(envEtcd)},
+				DialTimeout: 5 * time.Second,
+			})
+			if err != nil {
+				return "error " + err.Error()
+			}
+			// 1. The cluster, with a remote on loopback and a free port.
+			c = cluster.New(sys, cluster.Configure(clusterName, provider, disthash.New(),
+				remote.Configure("127.0.0.1", 0)))
+			sys.EventStream.Subscribe(func(ev any) {
+				if t, ok := ev.(*cluster.ClusterTopology); ok {
+					mu.Lock()
+					for _, m := range t.Left {
+						left[m.Address()] = true
+					}
+					mu.Unlock()
+				}
+			})
+			// 2. StartMember starts the remote and joins.
+			if err := startMember(c); err != nil {
+				return "error " + err.Error()
+			}
+			// 3. The registry's node is the remote StartMember started.
+			node, err := registry.AttachNode(sys)
+			if err != nil {
+				return "error " + err.Error()
+			}
+			// 4. A registry without static peers.
+			if reg, err = registry.NewCluster(node, nil, registry.WithHeartbeat(regHeartbeat, regTimeout),
+				registry.WithClusterLogger(logger)); err != nil {
+				return "error " + err.Error()
+			}
+			// 5. Its peers are the cluster's members.
+			if follow, err = membership.Follow(c, reg); err != nil {
+				return "error " + err.Error()
+			}
+			return "ready " + node.Address()
+		},
+		Commands: map[string]nodetest.Handler{
+			// reg NAME: register NAME for a new actor of this node.
+			"reg": func(a []string) string {
+				if err := reg.Register(a[0], sys.Root.Spawn(recorder), registry.Meta{Owner: "test"}); err != nil {
+					return "error " + err.Error()
+				}
+				return "ok"
+			},
+			// lookup NAME: "found NODE", or "notfound".
+			"lookup": func(a []string) string {
+				e, err := reg.Lookup(a[0])
+				if err != nil {
+					return "notfound"
+				}
+				return "found " + e.Node
+			},
+			// members: the registry's peers, ADDRESS:UP, sorted.
+			"members": func([]string) string {
+				ms, err := reg.Members()
+				if err != nil {
+					return "error " + err.Error()
+				}
+				var out []string
+				for _, m := range ms {
+					out = append(out, fmt.Sprintf("%s:%v", m.Address, m.Up))
+				}
+				return "members " + strings.Join(out, ",")
+			},
+			// left ADDR: whether the cluster told this node ADDR left.
+			"left": func(a []string) string {
+				mu.Lock()
+				defer mu.Unlock()
+				return fmt.Sprint(left[a[0]])
+			},
+			// leave: this member leaves the cluster cleanly, as a user
+			// shuts a member down (the provider deregisters it from
+			// etcd). The registry is not closed first, so the other
+			// nodes drop its names from the membership alone, not from
+			// the registry's own Leave.
+			"leave": func([]string) string {
+				follow.Stop()
+				c.Shutdown(true)
+				return "left"
+			},
+		},
+	}
+}

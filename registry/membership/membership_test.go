@@ -1,0 +1,120 @@
+package membership_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/etcp-go/etcp/registry/internal/nodetest"
+)
+
+type member struct {
+	*nodetest.Proc
+	addr string
+	name string // the name it registers
+}
+
+func startMembers(t *testing.T, e *etcdServer, n int) []*member {
+	t.Helper()
+	prefix := fmt.Sprintf("/etcp-test-%d-%s", os.Getpid(), t.Name())
+	var ms []*member
+	for i := range n {
+		p := nodetest.Start(t, "member", envEtcd+"="+e.Endpoint, envPrefix+"="+prefix)
+		addr, ok := strings.CutPrefix(p.First, "ready ")
+		require.True(t, ok, p.First)
+		m := &member{Proc: p, addr: addr, name: fmt.Sprintf("name-%c", 'a'+i)}
+		require.Equal(t, "ok", m.Do("reg %s", m.name))
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// resolves waits until on sees name held by owner.
+func resolves(t *testing.T, on *member, name, owner string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return on.Do("lookup %s", name) == "found "+owner },
+		20*time.Second, 10*time.Millisecond, "%s does not resolve %s to %s", on.addr, name, owner)
+}
+
+// gone waits until on no longer knows name; it returns how long that took.
+func gone(t *testing.T, on *member, name string, bound time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	require.Eventually(t, func() bool { return on.Do("lookup %s", name) == "notfound" },
+		bound, 10*time.Millisecond, "%s still resolves %s", on.addr, name)
+	return time.Since(start)
+}
+
+// sawLeave waits until the cluster told on that addr left.
+func sawLeave(t *testing.T, on *member, addr string, bound time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return on.Do("left %s", addr) == "true" },
+		bound, 10*time.Millisecond, "%s was not told that %s left", on.addr, addr)
+}
+
+// notMember checks that on's registry no longer lists addr as a peer.
+func notMember(t *testing.T, on *member, addr string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !strings.Contains(on.Do("members"), addr+":") },
+		10*time.Second, 10*time.Millisecond, "%s still lists %s", on.addr, addr)
+}
+
+// Four protoactor cluster members over a real etcd, each with a registry
+// that has no static peer and follows the cluster's membership: they
+// find each other and resolve each other's names; one leaves cleanly,
+// one is frozen (its connections stay open: only etcd's lease expiry
+// can tell the others) and one is killed, and every time its names go
+// from the others and it is no longer their peer.
+func TestFollowEtcd(t *testing.T) {
+	e := startEtcd(t)
+	t.Logf("%s at %s", etcdVersion(), e.Endpoint)
+	ms := startMembers(t, e, 4)
+	a, b, c, d := ms[0], ms[1], ms[2], ms[3]
+
+	// Joined: every node resolves every name, held by its node.
+	for _, on := range ms {
+		for _, of := range ms {
+			resolves(t, on, of.name, of.addr)
+		}
+	}
+
+	// b leaves the cluster cleanly (the provider deletes its key).
+	require.Equal(t, "left", b.Do("leave"))
+	for _, on := range []*member{a, c, d} {
+		gone(t, on, b.name, 20*time.Second)
+		sawLeave(t, on, b.addr, 20*time.Second)
+		notMember(t, on, b.addr)
+	}
+	b.Quit(10 * time.Second)
+
+	// c freezes: its connections stay open, and the registry's heartbeat
+	// timeout (a minute) is beyond the bound, so its names can go only
+	// when etcd's lease expires (the provider's TTL: 3 s) and the
+	// cluster reports it left.
+	require.NoError(t, c.Signal(syscall.SIGSTOP))
+	took := gone(t, a, c.name, 30*time.Second)
+	t.Logf("a frozen member's names went from another node %v after SIGSTOP", took.Round(time.Millisecond))
+	sawLeave(t, a, c.addr, time.Second)
+	gone(t, d, c.name, 10*time.Second)
+	notMember(t, a, c.addr)
+	notMember(t, d, c.addr)
+	c.Kill()
+
+	// d is killed: its connections break at once, and etcd's lease
+	// expiry then takes it out of the cluster.
+	d.Kill()
+	took = gone(t, a, d.name, 30*time.Second)
+	t.Logf("a killed member's names went from another node %v after kill -9", took.Round(time.Millisecond))
+	start := time.Now()
+	sawLeave(t, a, d.addr, 30*time.Second)
+	t.Logf("the cluster reported the killed member left %v after its names went", time.Since(start).Round(time.Millisecond))
+	notMember(t, a, d.addr)
+
+	// a still holds its own name.
+	require.Equal(t, "found "+a.addr, a.Do("lookup %s", a.name))
+}
