@@ -15,6 +15,6 @@ import (
 // etcd provider never closes its etcd client, and the cluster's
 // throttles live 60 s; see DISTRIBUTION.md §1.8.)
 func TestMain(m *testing.M) {
-	nodetest.Main(map[string]func() *nodetest.Server{"member": memberServer})
+	nodetest.Main(map[string]func() *nodetest.Server{"member": memberServer, "outsider": outsiderServer})
 	goleak.VerifyTestMain(m)
 }

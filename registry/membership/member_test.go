@@ -13,7 +13,6 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
-	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcp-go/etcp/registry"
@@ -25,6 +24,8 @@ import (
 const (
 	envEtcd   = "ETCP_TEST_ETCD"        // etcd's client endpoint, host:port
 	envPrefix = "ETCP_TEST_ETCD_PREFIX" // the etcd provider's base key
+	envCookie = "ETCP_TEST_COOKIE"      // the nodes' cookie
+	envPeer   = "ETCP_TEST_PEER"        // outsider: the registry peer it tries
 )
 
 // clusterName is the protoactor cluster the members join.
@@ -59,6 +60,7 @@ func memberServer() *nodetest.Server {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
 	var (
 		c      *cluster.Cluster
+		node   *registry.Node
 		reg    *registry.Cluster
 		follow *membership.Follower
 		mu     sync.Mutex
@@ -74,9 +76,14 @@ func memberServer() *nodetest.Server {
 			if err != nil {
 				return "error " + err.Error()
 			}
-			// 1. The cluster, with a remote on loopback and a free port.
-			c = cluster.New(sys, cluster.Configure(clusterName, provider, disthash.New(),
-				remote.Configure("127.0.0.1", 0)))
+			// 1. The remote's config, with the registry node's guard
+			// (loopback, a free port, the cookie).
+			rcfg, err := registry.RemoteConfig(sys, registry.WithCookie(os.Getenv(envCookie)))
+			if err != nil {
+				return "error " + err.Error()
+			}
+			// 2. The cluster, on that config.
+			c = cluster.New(sys, cluster.Configure(clusterName, provider, disthash.New(), rcfg))
 			sys.EventStream.Subscribe(func(ev any) {
 				if t, ok := ev.(*cluster.ClusterTopology); ok {
 					mu.Lock()
@@ -86,21 +93,23 @@ func memberServer() *nodetest.Server {
 					mu.Unlock()
 				}
 			})
-			// 2. StartMember starts the remote and joins.
+			// 3. StartMember starts the remote and joins.
 			if err := startMember(c); err != nil {
 				return "error " + err.Error()
 			}
-			// 3. The registry's node is the remote StartMember started.
-			node, err := registry.AttachNode(sys)
-			if err != nil {
+			// 4. The registry's node is the remote StartMember started.
+			if node, err = registry.AttachNode(sys); err != nil {
 				return "error " + err.Error()
 			}
-			// 4. A registry without static peers.
+			if !registry.Guarded(sys) {
+				return "error the node is not guarded"
+			}
+			// 5. A registry without static peers.
 			if reg, err = registry.NewCluster(node, nil, registry.WithHeartbeat(regHeartbeat, regTimeout),
 				registry.WithClusterLogger(logger)); err != nil {
 				return "error " + err.Error()
 			}
-			// 5. Its peers are the cluster's members.
+			// 6. Its peers are the cluster's members.
 			if follow, err = membership.Follow(c, reg); err != nil {
 				return "error " + err.Error()
 			}
@@ -140,6 +149,9 @@ func memberServer() *nodetest.Server {
 				defer mu.Unlock()
 				return fmt.Sprint(left[a[0]])
 			},
+			// unauthenticated: connections and streams the guard refused
+			// for want of proof.
+			"unauthenticated": func([]string) string { return fmt.Sprint(node.Stats().Unauthenticated) },
 			// leave: this member leaves the cluster cleanly, as a user
 			// shuts a member down (the provider deregisters it from
 			// etcd). The registry is not closed first, so the other
@@ -150,6 +162,30 @@ func memberServer() *nodetest.Server {
 				c.Shutdown(true)
 				return "left"
 			},
+		},
+	}
+}
+
+// outsiderServer is a registry node that is no cluster member and does
+// not know the members' cookie: it names a member as its peer and
+// registers a name there.
+func outsiderServer() *nodetest.Server {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
+	var reg *registry.Cluster
+	return &nodetest.Server{
+		Init: func() string {
+			node, err := registry.StartNode(sys, registry.WithCookie(os.Getenv(envCookie)), registry.WithConnectRetries(1))
+			if err != nil {
+				return "error " + err.Error()
+			}
+			if reg, err = registry.NewCluster(node, []string{os.Getenv(envPeer)}, registry.WithHeartbeat(regHeartbeat, regTimeout)); err != nil {
+				return "error " + err.Error()
+			}
+			if err := reg.Register("intruder", sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {})), registry.Meta{}); err != nil {
+				return "error " + err.Error()
+			}
+			return "ready " + node.Address()
 		},
 	}
 }

@@ -15,21 +15,25 @@
 // # Setup order
 //
 // A protoactor cluster member starts its own remote in StartMember, and
-// a registry reaches a member at the member's address, so the registry
-// runs on the cluster's actor system and remote:
+// cannot take one already started; a registry reaches a member at the
+// member's address. So the registry's node and the member share one
+// actor system and one remote, which StartMember starts with a config
+// that carries the node's guard:
 //
-//  1. build the actor system and the cluster (cluster.New);
-//  2. c.StartMember(): it starts the remote and joins the membership;
-//  3. registry.AttachNode(sys): the node on the remote StartMember started;
-//  4. registry.NewCluster(node, nil): no static peers;
-//  5. Follow(c, reg): the members so far, then every change.
+//  1. rcfg, err := registry.RemoteConfig(sys, nodeOptions...): the
+//     options of registry.StartNode (listen address, cookie or mutual
+//     TLS, roles), checked, and nothing started;
+//  2. c := cluster.New(sys, cluster.Configure(name, provider, lookup, rcfg));
+//  3. c.StartMember(): it starts the remote and joins the membership;
+//  4. node, err := registry.AttachNode(sys): the node, guarded;
+//  5. reg, err := registry.NewCluster(node, nil): no static peers;
+//  6. f, err := Follow(c, reg): the members so far, then every change.
 //
-// To stop: [Follower.Stop], reg.Close, then the cluster's Shutdown.
-//
-// A node from [registry.AttachNode] has no guard of its own (protoactor's
-// cluster starts the remote with the options of its remote.Config), so
-// [registry.NewCluster] accepts it only when it listens on loopback; see
-// the README's section "Registry on a protoactor cluster".
+// A member's registry address is then the member's address
+// (Member.Address, host:port), which is sys.Address() on that member.
+// To stop: f.Stop(), reg.Close(), node.Shutdown() (it ends the streams
+// from other nodes and leaves the remote to the cluster), then the
+// cluster's Shutdown.
 package membership
 
 import (

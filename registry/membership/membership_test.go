@@ -1,6 +1,8 @@
 package membership_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -19,12 +21,20 @@ type member struct {
 	name string // the name it registers
 }
 
-func startMembers(t *testing.T, e *etcdServer, n int) []*member {
+// newCookie is a cookie for the nodes of one test.
+func newCookie(t *testing.T) string {
+	b := make([]byte, 24)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+func startMembers(t *testing.T, e *etcdServer, cookie string, n int) []*member {
 	t.Helper()
 	prefix := fmt.Sprintf("/etcp-test-%d-%s", os.Getpid(), t.Name())
 	var ms []*member
 	for i := range n {
-		p := nodetest.Start(t, "member", envEtcd+"="+e.Endpoint, envPrefix+"="+prefix)
+		p := nodetest.Start(t, "member", envEtcd+"="+e.Endpoint, envPrefix+"="+prefix, envCookie+"="+cookie)
 		addr, ok := strings.CutPrefix(p.First, "ready ")
 		require.True(t, ok, p.First)
 		m := &member{Proc: p, addr: addr, name: fmt.Sprintf("name-%c", 'a'+i)}
@@ -73,7 +83,7 @@ func notMember(t *testing.T, on *member, addr string) {
 func TestFollowEtcd(t *testing.T) {
 	e := startEtcd(t)
 	t.Logf("%s at %s", etcdVersion(), e.Endpoint)
-	ms := startMembers(t, e, 4)
+	ms := startMembers(t, e, newCookie(t), 4)
 	a, b, c, d := ms[0], ms[1], ms[2], ms[3]
 
 	// Joined: every node resolves every name, held by its node.
@@ -82,6 +92,16 @@ func TestFollowEtcd(t *testing.T) {
 			resolves(t, on, of.name, of.addr)
 		}
 	}
+
+	// The members' remote is the registry node's, guarded: a node
+	// without their cookie that names a as its peer is refused, and its
+	// name reaches no one.
+	out := nodetest.Start(t, "outsider", envCookie+"="+newCookie(t), envPeer+"="+a.addr)
+	require.True(t, strings.HasPrefix(out.First, "ready "), out.First)
+	require.Eventually(t, func() bool { return a.Do("unauthenticated") != "0" },
+		20*time.Second, 10*time.Millisecond, "a did not refuse the outsider")
+	require.Equal(t, "notfound", a.Do("lookup intruder"))
+	out.Kill()
 
 	// b leaves the cluster cleanly (the provider deletes its key).
 	require.Equal(t, "left", b.Do("leave"))
