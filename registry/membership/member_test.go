@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -59,12 +60,14 @@ func memberServer() *nodetest.Server {
 	}
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
 	var (
-		c      *cluster.Cluster
-		node   *registry.Node
-		reg    *registry.Cluster
-		follow *membership.Follower
-		mu     sync.Mutex
-		left   = map[string]bool{} // members this node saw leave
+		c        *cluster.Cluster
+		node     *registry.Node
+		reg      *registry.Cluster
+		follow   *membership.Follower
+		mu       sync.Mutex
+		left     = map[string]bool{} // members this node saw leave
+		leaving  atomic.Bool
+		shutDown = make(chan struct{}) // closed once "leave" has shut the member down
 	)
 	recorder := actor.PropsFromFunc(func(actor.Context) {})
 	return &nodetest.Server{
@@ -153,15 +156,25 @@ func memberServer() *nodetest.Server {
 			// for want of proof.
 			"unauthenticated": func([]string) string { return fmt.Sprint(node.Stats().Unauthenticated) },
 			// leave: this member leaves the cluster cleanly, as a user
-			// shuts a member down (the provider deregisters it from
-			// etcd). The registry is not closed first, so the other
-			// nodes drop its names from the membership alone, not from
-			// the registry's own Leave.
+			// shuts a member down (the provider deletes its key from
+			// etcd first, and the remote goes 2 s later), in the
+			// background: "quit" waits for it. The registry is not
+			// closed first, so the other nodes drop its names from the
+			// membership, not from the registry's own Leave.
 			"leave": func([]string) string {
 				follow.Stop()
-				c.Shutdown(true)
-				return "left"
+				leaving.Store(true)
+				go func() {
+					defer close(shutDown)
+					c.Shutdown(true)
+				}()
+				return "leaving"
 			},
+		},
+		Close: func() {
+			if leaving.Load() {
+				<-shutDown
+			}
 		},
 	}
 }

@@ -104,20 +104,22 @@ func TestFollowEtcd(t *testing.T) {
 	out.Kill()
 
 	// b leaves the cluster cleanly (the provider deletes its key).
-	require.Equal(t, "left", b.Do("leave"))
+	require.Equal(t, "leaving", b.Do("leave"))
+	took := gone(t, a, b.name, 20*time.Second)
+	t.Logf("a member's names went from another node %v after it began to leave", took.Round(time.Millisecond))
 	for _, on := range []*member{a, c, d} {
 		gone(t, on, b.name, 20*time.Second)
 		sawLeave(t, on, b.addr, 20*time.Second)
 		notMember(t, on, b.addr)
 	}
-	b.Quit(10 * time.Second)
+	b.Quit(30 * time.Second)
 
 	// c freezes: its connections stay open, and the registry's heartbeat
 	// timeout (a minute) is beyond the bound, so its names can go only
 	// when etcd's lease expires (the provider's TTL: 3 s) and the
 	// cluster reports it left.
 	require.NoError(t, c.Signal(syscall.SIGSTOP))
-	took := gone(t, a, c.name, 30*time.Second)
+	took = gone(t, a, c.name, 30*time.Second)
 	t.Logf("a frozen member's names went from another node %v after SIGSTOP", took.Round(time.Millisecond))
 	sawLeave(t, a, c.addr, time.Second)
 	gone(t, d, c.name, 10*time.Second)
