@@ -1,6 +1,7 @@
 package membership_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,6 +49,31 @@ func startMember(c *cluster.Cluster) (err error) {
 		}
 	}()
 	c.StartMember()
+	return nil
+}
+
+// notShared checks that Follow refuses a registry on another remote
+// than the member's.
+func notShared(c *cluster.Cluster) error {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+	node, err := registry.StartNode(sys, registry.WithCookie(os.Getenv(envCookie)))
+	if err != nil {
+		return err
+	}
+	defer node.Shutdown()
+	reg, err := registry.NewCluster(node, nil)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if f, err := membership.Follow(c, reg); !errors.Is(err, membership.ErrNotShared) {
+		if f != nil {
+			f.Stop()
+		}
+		return fmt.Errorf("Follow with a registry on another remote: %v, want ErrNotShared", err)
+	}
 	return nil
 }
 
@@ -114,6 +140,9 @@ func memberServer() *nodetest.Server {
 			}
 			// 6. Its peers are the cluster's members.
 			if follow, err = membership.Follow(c, reg); err != nil {
+				return "error " + err.Error()
+			}
+			if err := notShared(c); err != nil {
 				return "error " + err.Error()
 			}
 			return "ready " + node.Address()

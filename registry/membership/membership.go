@@ -96,6 +96,9 @@ func Follow(c *cluster.Cluster, reg *registry.Cluster) (*Follower, error) {
 		_, ok := ev.(*cluster.ClusterTopology)
 		return ok
 	})
+	// MemberList.Members reads the member set without the list's lock
+	// (protoactor's accessor); a member joining at this moment is also
+	// in the event that follows.
 	if ms := c.MemberList.Members(); ms != nil {
 		for _, m := range ms.Members() {
 			f.join(m)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/registry/internal/nodetest"
+	"github.com/etcp-go/etcp/registry/membership"
 )
 
 type member struct {
@@ -139,4 +141,9 @@ func TestFollowEtcd(t *testing.T) {
 
 	// a still holds its own name.
 	require.Equal(t, "found "+a.addr, a.Do("lookup %s", a.name))
+}
+
+func TestFollowRefusesNil(t *testing.T) {
+	_, err := membership.Follow(nil, nil)
+	require.ErrorIs(t, err, registry.ErrInvalid)
 }
