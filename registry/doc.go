@@ -150,6 +150,8 @@
 // error for a taken address where remote.Start panics, and installs
 // recovering gRPC interceptors first: at the pinned protoactor, a message
 // of a type the receiver does not know would otherwise end the process.
+// [RemoteConfig] builds the same setup for a remote that a protoactor
+// cluster's StartMember starts, and [AttachNode] then returns its node.
 //
 // # Nodes that prove who they are
 //
