@@ -181,6 +181,8 @@ func memberServer() *nodetest.Server {
 				defer mu.Unlock()
 				return fmt.Sprint(left[a[0]])
 			},
+			// refused: messages from proven nodes the guard dropped.
+			"refused": func([]string) string { return fmt.Sprint(node.Stats().Refused) },
 			// received: messages the registry received from peers.
 			"received": func([]string) string { return fmt.Sprint(reg.Stats().Received) },
 			// unauthenticated: connections and streams the guard refused

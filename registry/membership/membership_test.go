@@ -96,6 +96,11 @@ func TestFollowEtcd(t *testing.T) {
 		}
 	}
 
+	// The cluster's own traffic (gossip, cluster events) passes the guard.
+	for _, m := range ms {
+		require.Equal(t, "0", m.Do("refused"), "%s refused messages of its peers", m.addr)
+	}
+
 	// The members' remote is the registry node's, guarded: a node
 	// without their cookie that names a as its peer is refused, and its
 	// name reaches no one.
