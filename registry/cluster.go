@@ -364,9 +364,8 @@ func (c *Cluster) Members() ([]Member, error) {
 }
 
 // AddPeer adds addr (host:port) to the peers this node keeps trying to
-// reach, like one given to NewCluster. With a protoactor cluster, call it
-// for every member a ClusterTopology event lists as joined (see the
-// package doc).
+// reach, like one given to NewCluster. With a protoactor cluster,
+// package registry/membership calls it for every member that joins.
 func (c *Cluster) AddPeer(addr string) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -380,8 +379,8 @@ func (c *Cluster) AddPeer(addr string) error {
 
 // RemovePeer drops addr's names now, stops talking to it and ignores it
 // until AddPeer names it again or it restarts (a new incarnation says
-// Hello). With a protoactor cluster, call it for every member a
-// ClusterTopology event lists as left.
+// Hello). With a protoactor cluster, package registry/membership calls
+// it for every member that leaves.
 func (c *Cluster) RemovePeer(addr string) error {
 	if c.closed.Load() {
 		return ErrClosed

@@ -59,19 +59,11 @@
 //
 // Membership starts from the peer addresses given to [NewCluster], and
 // [Cluster.AddPeer] and [Cluster.RemovePeer] change it at run time. A
-// user who runs a protoactor cluster can feed its topology to them
-// (this package does not import protoactor's cluster package):
-//
-//	sys.EventStream.Subscribe(func(ev any) {
-//		if t, ok := ev.(*cluster.ClusterTopology); ok {
-//			for _, m := range t.Joined {
-//				_ = reg.AddPeer(m.Address())
-//			}
-//			for _, m := range t.Left {
-//				_ = reg.RemovePeer(m.Address())
-//			}
-//		}
-//	})
+// user who runs a protoactor cluster lets package registry/membership
+// feed its topology to them (this package does not import protoactor's
+// cluster package): the node then runs on the cluster's remote, started
+// by StartMember with the config of [RemoteConfig], and its peers are
+// the cluster's members, whatever provider finds them.
 //
 // # The conflict rule
 //
@@ -158,6 +150,8 @@
 // error for a taken address where remote.Start panics, and installs
 // recovering gRPC interceptors first: at the pinned protoactor, a message
 // of a type the receiver does not know would otherwise end the process.
+// [RemoteConfig] builds the same setup for a remote that a protoactor
+// cluster's StartMember starts, and [AttachNode] then returns its node.
 //
 // # Nodes that prove who they are
 //

@@ -39,6 +39,7 @@ type Node struct {
 	tls    *tls.Config  // the client side of WithMutualTLS; nil without
 	cookie *cookieCreds // without mutual TLS; nil for an attached node
 	owned  bool         // started here: Shutdown stops it
+	ext    *external    // its remote started by a protoactor cluster (RemoteConfig)
 	log    *slog.Logger
 
 	roles           Roles
@@ -73,6 +74,7 @@ type nodeConfig struct {
 	tlsClient  *tls.Config
 	cookie     string
 	roles      Roles
+	external   **remote.Config // RemoteConfig: build the remote's config, start nothing
 }
 
 // noHost is the address of an actor system without remote.
@@ -258,6 +260,11 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	}
 	cfg := remote.Configure(host, port, ropts...)
 	cfg.MaxRetryCount = c.retries
+	if c.external != nil {
+		n.prepare(c.advertise == "" && port == 0, c.listen)
+		*c.external = cfg
+		return n, nil
+	}
 	n.remote = remote.NewRemote(sys, cfg)
 	if err := startRemote(n.remote); err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
@@ -363,6 +370,9 @@ func startRemote(r *remote.Remote) (err error) {
 // AttachNode wraps a remote the user started on sys. The library cannot
 // add its interceptors to it: install them yourself (see the package
 // doc) or prefer [StartNode]. Shutdown on an attached node does nothing.
+// A remote started with the config of [RemoteConfig] (by a protoactor
+// cluster's StartMember) is the exception: AttachNode returns the node
+// RemoteConfig prepared, guarded.
 func AttachNode(sys *actor.ActorSystem) (n *Node, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -373,6 +383,9 @@ func AttachNode(sys *actor.ActorSystem) (n *Node, err error) {
 	addr := sys.Address()
 	if r == nil || addr == "" || addr == noHost {
 		return nil, fmt.Errorf("%w: no remote started on this actor system", ErrInvalid)
+	}
+	if g := guarded.get(sys); g != nil && g.ext != nil {
+		return g.attach(r) // its guard is in the remote's config (RemoteConfig)
 	}
 	n = &Node{sys: sys, remote: r, addr: addr, listen: addr, log: sys.Logger()}
 	n.subscribe()
@@ -460,14 +473,16 @@ func (n *Node) Shutdown() {
 		n.closed = true
 		n.mu.Unlock()
 		n.sys.EventStream.Unsubscribe(n.sub)
-		if n.owned {
+		if n.owned || n.ext != nil {
 			// Let every stream's goroutine finish its message first
 			// (see guard.go).
 			n.stopping.Store(true)
 			n.streams.Lock()
 			//lint:ignore SA2001 an empty critical section is the barrier
 			n.streams.Unlock()
-			n.remote.Shutdown(true)
+			if n.owned { // else the remote is the cluster's to shut down
+				n.remote.Shutdown(true)
+			}
 			guarded.set(n.sys, nil)
 		}
 	})
