@@ -53,6 +53,9 @@ func (c *conn) apply(cb callback, r *behaviours.Result) {
 		}
 		c.upgrade = cfg
 	}
+	if !c.applyHalfClose(cb, r) { // halfclose.go
+		return
+	}
 	if reason, ok := r.StopReason(); ok {
 		c.terminate(reason)
 		return

@@ -400,16 +400,7 @@ func (c *conn) onRead(ev *readEvent) {
 		c.terminate(err)
 		return
 	}
-	r, cerr := c.invoke(cbDisconnect, nil, nil, behaviours.From{})
-	if cerr != nil {
-		c.terminate(cerr)
-		return
-	}
-	c.apply(cbDisconnect, &r)
-	if c.life != lifeDone {
-		reason, _ := r.StopReason()
-		c.terminate(reason)
-	}
+	c.onPeerClosed() // halfclose.go
 }
 
 // reset makes the socket's close a reset (linger 0), so the peer sees

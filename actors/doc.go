@@ -43,11 +43,31 @@
 //
 // [ConnOptions] are what a server, client or pool gives every one of its
 // connections (socket options, logger, tracer, idle hibernation,
-// parking, the event loop). [WithSocket], [WithLogger], [WithTracer],
-// [WithIdleHibernate], [WithParkAfter], [WithEventLoop] and the other
+// parking, the event loop, half-close). [WithSocket], [WithLogger], [WithTracer],
+// [WithIdleHibernate], [WithParkAfter], [WithEventLoop], [WithHalfClose] and the other
 // With functions of this package set them and are accepted by
 // server.Start, client.Dial and pool.Start alike; each of those packages
 // adds options of its own.
+//
+// # Half-close
+//
+// Each direction of a connection can end on its own, as TCP allows. By
+// default the peer's FIN (it shut down its write side, or closed) runs
+// HandleDisconnect and then ends the connection. With [WithHalfClose]
+// (Erlang's {exit_on_close, false}) HandleDisconnect runs and the
+// connection stays up for writing: its handler's packets, and the sends,
+// calls, casts and other messages of others, go on working, so a reply
+// computed after a request and its FIN (`printf 'req' | nc -N`) still
+// reaches the peer, on the goroutine reader and the event loop alike, and
+// across hibernation. Nothing is read any more (a Recv or a StartTLS is
+// then an invalid Result). It ends when a Result closes or stops it, when
+// a write fails, or when the handler shuts its own side down.
+//
+// A handler shuts down its own write side with behaviours.CloseWrite (TCP
+// and Unix send a FIN, TLS a close_notify and then a FIN), once every byte
+// asked for before it is written; the connection reads on. Anything sent
+// after it ends the connection with [ErrWriteClosed]. When both sides are
+// shut, the connection ends normally (Terminate sees nil).
 //
 // # Idle connections and hibernation
 //
@@ -156,6 +176,7 @@
 //	parked         the poller: the registration (c.pollKey), until Ready or until the
 //	               actor takes it back with Remove (no goroutine)
 //	asleep         the process: the sleep record and its registration (no actor, no goroutine)
+//	half-closed    the actor: the socket, for writing only (the peer's FIN was read; nothing is read again)
 //	closed         no one: the socket is closed or closing
 //
 // The transitions (from, to, who makes it, why):
@@ -181,10 +202,12 @@
 //	posted        -> reading       actor   the read is consumed; read on
 //	posted        -> kick-park     actor   the read is consumed; hibernate
 //	posted        -> idle          actor   the read is consumed; no more bytes wanted (passive, StartTLS)
+//	posted        -> half-closed   actor   the read was the peer's FIN and the connection writes on (WithHalfClose)
 //	posted        -> closed        actor   the connection ends
 //	waiting       -> reading       actor   the read is consumed; read on (the reader is woken)
 //	waiting       -> kick-park     actor   the read is consumed; hibernate (the reader is woken)
 //	waiting       -> idle          actor   the read is consumed; no more bytes wanted (the reader is woken)
+//	waiting       -> half-closed   actor   the read was the peer's FIN; the connection writes on (the reader is woken)
 //	waiting       -> closed        actor   the connection ends (the reader is woken)
 //	parking       -> parked        reader  registered with the poller: the goroutine ends
 //	parking       -> reading       poller  bytes came while parking: the parking reader reads on
@@ -207,7 +230,10 @@
 //	parked        -> asleep        actor   passivation: the actor took the registration back
 //	parked        -> closed        actor   the connection ends: the actor took the registration back
 //	asleep        -> idle          process a message, bytes or a close: the actor is spawned again
+//	asleep        -> half-closed   process a message to a half-closed connection: the actor is spawned again
 //	asleep        -> closed        process the actor could not be spawned again
+//	half-closed   -> asleep        actor   passivation of a half-closed connection
+//	half-closed   -> closed        actor   the connection ends
 //
 // The poller and the actor never race for a parked socket: the poller
 // takes a fired registration under its lock before it calls Ready, and
@@ -238,18 +264,21 @@
 //	failed    the actor: the flusher's write failed; the connection ends with its error
 //	closing   the flusher: the connection ended; it delivers the backlog, then closes
 //	closed    no one: the socket is closed or closing
+//	shut      the actor: its write side is shut down (CloseWrite); nothing is written again
 //
 // The transitions (from, to, who makes it, why):
 //
 //	direct    => flushing  actor   the socket did not take a write whole: the rest is the backlog, a flusher starts
 //	direct    => closing   actor   an error end whose replies must reach the peer before the reset
 //	direct    => closed    actor   the connection ends with nothing to deliver: the actor closes the socket
+//	direct    => shut      actor   CloseWrite with nothing left to write: the actor shuts the socket's write side down
 //	flushing  => direct    flusher the backlog is written: the flusher ends
 //	flushing  => failed    flusher a write failed or stalled for the write timeout: the actor is told
 //	flushing  => closing   actor   the connection ends: the flusher delivers the backlog, then closes
 //	flushing  => closed    actor   the connection ends at once (a timeout, an overflow, a forced stop): the backlog is dropped
 //	failed    => closed    actor   the connection ends on the failure: the actor closes the socket
 //	closing   => closed    flusher delivered, or given up: the flusher closes the socket
+//	shut      => closed    actor   the connection ends: the actor closes the socket
 //
 // What is queued (handler packets the socket did not take, and every
 // Send, local or remote, from the moment it is posted) is counted in one

@@ -38,6 +38,10 @@ var (
 	// ErrWriteBlocked: a SendSync found the connection over its high
 	// watermark and was told not to wait (WithWriteQueue).
 	ErrWriteBlocked = errors.New("etcp: write queue over the high watermark")
+	// ErrWriteClosed: something was sent to a connection after its
+	// handler shut its write side down (behaviours.CloseWrite); the
+	// connection ended with it.
+	ErrWriteClosed = errors.New("etcp: write side closed")
 )
 
 // closedAs is ErrClosed with a text of its own: it reads as its text and

@@ -50,8 +50,12 @@ type outbox struct {
 	// lw is the event loop's writer of the backlog, if it has one.
 	lw *loopWriter
 	// wantDrain: the actor waits for the backlog to be gone (a StartTLS,
-	// a passivation): the flusher tells it then.
+	// a passivation, a CloseWrite): the flusher tells it then.
 	wantDrain atomic.Bool
+	// closeWrite: the handler asked for CloseWrite; nothing more is
+	// written, and the write side shuts once the backlog is gone (the
+	// actor's; halfclose.go).
+	closeWrite bool
 }
 
 // flushChunk is the most one write call of the flusher is given, so that

@@ -35,6 +35,7 @@ type Group struct {
 	idleHibernate time.Duration
 	parkAfter     time.Duration
 	idleTimeout   time.Duration
+	halfClose     bool           // the peer's FIN leaves the connection up for writing (WithHalfClose)
 	loops         []*poll.Poller // the event loop's pollers; none without one
 	writeQueue    WriteQueue
 	mailboxLimit  int
@@ -82,7 +83,7 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 		loops = append(loops, p)
 	}
 	return &Group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
-		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout,
+		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout, halfClose: o.HalfClose,
 		writeQueue: o.WriteQueue, mailboxLimit: o.MailboxLimit, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 

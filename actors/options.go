@@ -68,6 +68,10 @@ type ConnOptions struct {
 	// start time), and where its handler's names go. Default: the actor
 	// system's (registry.Of); registry.None() keeps no list.
 	Registry registry.Registry
+	// HalfClose keeps a connection up for writing once its peer has shut
+	// down its write side (Erlang's {exit_on_close, false}): see
+	// [WithHalfClose]. Default off: the peer's FIN ends the connection.
+	HalfClose bool
 }
 
 func (o *ConnOptions) connOptions() *ConnOptions { return o }
@@ -153,6 +157,18 @@ func WithEventLoop(loops int) Option {
 		o.EventLoops = loops
 	})
 }
+
+// WithHalfClose keeps each connection up for writing after its peer shut
+// down its write side (sent a FIN: a shutdown(SHUT_WR), CloseWrite, `nc
+// -N`), as Erlang's {exit_on_close, false} does. HandleDisconnect still
+// runs when the FIN is read; but Terminate does not follow, and the
+// connection's sends, calls, casts and other messages work on, so a reply
+// computed after the peer's FIN still reaches it. Nothing is read any
+// more. The connection ends when a Result closes or stops it, when it
+// shuts down its own write side too (behaviours.CloseWrite), or when a
+// write fails (the peer went away for good). Off by default: the peer's
+// FIN ends the connection once HandleDisconnect returns.
+func WithHalfClose() Option { return connOption(func(o *ConnOptions) { o.HalfClose = true }) }
 
 // WithIdleTimeout closes connections that receive no complete frame for
 // d (0: never).

@@ -37,7 +37,8 @@ import (
 // A connection stays an actor while it hibernates when it cannot be
 // rebuilt from a descriptor (TLS), when something watches it or it has
 // children or a receive timeout (protoactor keeps those in the context),
-// or while a write, a timed Recv or a StartTLS is under way.
+// or while a write, a timed Recv or a StartTLS is under way, or once its
+// write side is shut (CloseWrite).
 
 // process is the connection's protoactor Process, and the holder of its
 // state word for its whole life.
@@ -65,20 +66,21 @@ var _ actor.Process = (*process)(nil)
 
 // sleepRecord is what a passivated connection keeps.
 type sleepRecord struct {
-	handler  behaviours.Handler
-	names    []string // names the handler registered
-	notify   *actor.PID
-	tracer   Tracer
-	pending  []byte
-	idle     time.Duration
-	activeN  int32
-	recvN    int32
-	sock     transport.Detached
-	key      poll.Key // the registration while watched
-	accepted bool
-	passive  bool
-	recvWant bool
-	watched  bool // the socket is registered with the poller
+	handler    behaviours.Handler
+	names      []string // names the handler registered
+	notify     *actor.PID
+	tracer     Tracer
+	pending    []byte
+	idle       time.Duration
+	activeN    int32
+	recvN      int32
+	sock       transport.Detached
+	key        poll.Key // the registration while watched
+	accepted   bool
+	passive    bool
+	recvWant   bool
+	watched    bool // the socket is registered with the poller
+	halfClosed bool // the peer's FIN was read (WithHalfClose): it wakes half-closed
 
 	noBackPressure bool
 }
@@ -270,7 +272,7 @@ func (c *conn) passivate() bool {
 	r := &sleepRecord{handler: c.handler, names: c.names, notify: c.notify, tracer: c.tracer, pending: c.pending,
 		idle: c.idle, activeN: c.activeN, recvN: c.recvN, sock: d,
 		accepted: c.accepted, passive: c.passive, recvWant: c.recvWant, watched: watch,
-		noBackPressure: c.noBackPressure}
+		halfClosed: c.proc.st.load() == stHalfClosed, noBackPressure: c.noBackPressure}
 	if watch {
 		if r.key, err = p.poller().AddNew(d.FD(), p); err != nil {
 			// The socket is gone from c: without the poller it cannot wait.
@@ -332,7 +334,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 			c.unref()
 		}
 	}
-	p.awaken(true)
+	p.awaken(true, r.halfClosed)
 	p.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
 	pid.Id = p.self.Id                // ...and take the connection's; the actor has not run yet
 	p.mb.Store(&c.mb)
@@ -346,7 +348,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 // the registry, and its parent and owner hear of it as if it had stopped
 // (p locked; wake's caller then takes it out of its group).
 func (p *process) lost(c *conn, reason error) {
-	p.awaken(false)
+	p.awaken(false, false)
 	g := c.g
 	g.hibernated.Add(-1)
 	p.sys.ProcessRegistry.Remove(p.self)

@@ -33,12 +33,13 @@ const (
 	stParkingClose              // parking while the connection ended: the reader cleans up
 	stParked                    // no goroutine: the poller owns the socket
 	stAsleep                    // passivated: no actor, no goroutine; the process owns the socket
+	stHalfClosed                // the peer's FIN was read and the connection writes on (halfclose.go): the actor owns the socket; nothing is read again
 	stClosed                    // ended
 	numStates
 )
 
 var stateNames = [numStates]string{"starting", "idle", "reading", "kick-park", "kick-stop", "posted", "waiting",
-	"parking", "parking-nudge", "parking-stop", "parking-close", "parked", "asleep", "closed"}
+	"parking", "parking-nudge", "parking-stop", "parking-close", "parked", "asleep", "half-closed", "closed"}
 
 func (s state) String() string {
 	if s < numStates {
@@ -110,11 +111,13 @@ var transitions = [...]transition{
 	{stPosted, stReading, byActor, "the read is consumed; read on"},
 	{stPosted, stKickPark, byActor, "the read is consumed; hibernate"},
 	{stPosted, stIdle, byActor, "the read is consumed; no more bytes wanted (passive, StartTLS)"},
+	{stPosted, stHalfClosed, byActor, "the read was the peer's FIN and the connection writes on (WithHalfClose)"},
 	{stPosted, stClosed, byActor, "the connection ends"},
 
 	{stWaiting, stReading, byActor, "the read is consumed; read on (the reader is woken)"},
 	{stWaiting, stKickPark, byActor, "the read is consumed; hibernate (the reader is woken)"},
 	{stWaiting, stIdle, byActor, "the read is consumed; no more bytes wanted (the reader is woken)"},
+	{stWaiting, stHalfClosed, byActor, "the read was the peer's FIN; the connection writes on (the reader is woken)"},
 	{stWaiting, stClosed, byActor, "the connection ends (the reader is woken)"},
 
 	{stParking, stParked, byReader, "registered with the poller: the goroutine ends"},
@@ -143,7 +146,11 @@ var transitions = [...]transition{
 	{stParked, stClosed, byActor, "the connection ends: the actor took the registration back"},
 
 	{stAsleep, stIdle, byProcess, "a message, bytes or a close: the actor is spawned again"},
+	{stAsleep, stHalfClosed, byProcess, "a message to a half-closed connection: the actor is spawned again"},
 	{stAsleep, stClosed, byProcess, "the actor could not be spawned again"},
+
+	{stHalfClosed, stAsleep, byActor, "passivation of a half-closed connection"},
+	{stHalfClosed, stClosed, byActor, "the connection ends"},
 }
 
 // legal[from] has bit to set when from -> to is a transition.
@@ -218,7 +225,7 @@ func (c *conn) startReading() {
 // read's turn).
 func (c *conn) releaseRead(next state) {
 	st := &c.proc.st
-	if next == stIdle {
+	if next == stIdle || next == stHalfClosed {
 		c.readerGen.Add(1) // before the state says so: the reader reads it after (awaitRelease)
 	}
 	if st.move(stPosted, next) {
@@ -316,7 +323,7 @@ func (c *conn) closeRead() {
 		switch s := st.load(); s {
 		case stClosed, stParkingClose:
 			return
-		case stStarting, stIdle, stPosted: // the actor's: so is the event loop's watch
+		case stStarting, stIdle, stPosted, stHalfClosed: // the actor's: so is the event loop's watch
 			c.dropWatch()
 			if st.move(s, stClosed) {
 				return
@@ -636,7 +643,7 @@ func (c *conn) register(fd int) (err error) {
 // stays as it was until sleep or restoreReader.
 func (c *conn) takeForSleep() (watch, ok bool) {
 	switch c.proc.st.load() {
-	case stIdle:
+	case stIdle, stHalfClosed:
 		c.dropWatch()
 		return false, true
 	case stParked:
@@ -656,6 +663,8 @@ func (c *conn) sleep(watched bool) {
 	from := stIdle
 	if watched {
 		from = stParked
+	} else if c.proc.st.load() == stHalfClosed {
+		from = stHalfClosed
 	}
 	if !c.proc.st.move(from, stAsleep) {
 		panic("etcp: a passivating connection changed state")
@@ -677,12 +686,16 @@ func (c *conn) restoreReader(watched bool) {
 // close arrived (poller; the wake-up runs on a goroutine of its own).
 func (p *process) Ready() { go p.readyAsleep() }
 
-// awaken moves a passivated connection back to life, or to its end when
-// it cannot be spawned again (process, locked).
-func (p *process) awaken(ok bool) {
+// awaken moves a passivated connection back to life (idle, or
+// half-closed as it slept), or to its end when it cannot be spawned again
+// (process, locked).
+func (p *process) awaken(ok, halfClosed bool) {
 	to := stIdle
-	if !ok {
+	switch {
+	case !ok:
 		to = stClosed
+	case halfClosed:
+		to = stHalfClosed
 	}
 	if !p.st.move(stAsleep, to) {
 		panic("etcp: a passivated connection changed state while asleep")

@@ -111,6 +111,9 @@ func (c *conn) flush() error {
 	b := *c.out
 	credit := c.outCredit
 	c.outCredit = 0
+	if c.ob != nil && c.ob.closeWrite { // nothing is written after CloseWrite (halfclose.go)
+		return c.refuseWrite(credit)
+	}
 	if c.writeState() == wsDirect {
 		n, err := c.tryWrite(b)
 		c.took(n)

@@ -190,6 +190,9 @@ func (c *conn) onWriteNotice() {
 		c.terminate(c.ob.err)
 		return
 	}
+	if c.ob != nil && c.ob.closeWrite && !c.shutWhenWritten() { // halfclose.go
+		return
+	}
 	wq := c.proc.wq.Load()
 	if wq == nil {
 		return

@@ -23,10 +23,11 @@ const (
 	wsFailed                 // the flusher's write failed: the actor ends the connection
 	wsClosing                // the connection ended with bytes to deliver: the flusher delivers them, then closes
 	wsClosed                 // the write side is done: the socket is closed
+	wsShut                   // the handler shut the write side down (CloseWrite, halfclose.go): nothing is written again
 	numWStates
 )
 
-var wstateNames = [numWStates]string{"direct", "flushing", "failed", "closing", "closed"}
+var wstateNames = [numWStates]string{"direct", "flushing", "failed", "closing", "closed", "shut"}
 
 func (s wstate) String() string {
 	if s < numWStates {
@@ -59,6 +60,7 @@ var wtransitions = [...]wtransition{
 	{wsDirect, wsFlushing, wByActor, "the socket did not take a write whole: the rest is the backlog, a flusher starts"},
 	{wsDirect, wsClosing, wByActor, "an error end whose replies must reach the peer before the reset"},
 	{wsDirect, wsClosed, wByActor, "the connection ends with nothing to deliver: the actor closes the socket"},
+	{wsDirect, wsShut, wByActor, "CloseWrite with nothing left to write: the actor shuts the socket's write side down"},
 
 	{wsFlushing, wsDirect, wByFlusher, "the backlog is written: the flusher ends"},
 	{wsFlushing, wsFailed, wByFlusher, "a write failed or stalled for the write timeout: the actor is told"},
@@ -68,6 +70,8 @@ var wtransitions = [...]wtransition{
 	{wsFailed, wsClosed, wByActor, "the connection ends on the failure: the actor closes the socket"},
 
 	{wsClosing, wsClosed, wByFlusher, "delivered, or given up: the flusher closes the socket"},
+
+	{wsShut, wsClosed, wByActor, "the connection ends: the actor closes the socket"},
 }
 
 var wlegal = func() (m [numWStates]uint8) {

@@ -35,7 +35,8 @@ func (Base) HandleEvent(Conn, any) Result { return Continue() }
 // HandleInfo ignores the message.
 func (Base) HandleInfo(Conn, any) Result { return Continue() }
 
-// HandleDisconnect lets the connection end normally.
+// HandleDisconnect lets the connection end normally (with half-close on,
+// it keeps the connection up for writing: the handler closes it).
 func (Base) HandleDisconnect(Conn) Result { return Continue() }
 
 // Timeout does nothing; the timeout stays armed.

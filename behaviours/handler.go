@@ -30,8 +30,12 @@ type Handler interface {
 	HandleEvent(c Conn, ev any) Result
 	// HandleInfo runs for any other message that reaches the actor.
 	HandleInfo(c Conn, msg any) Result
-	// HandleDisconnect runs when the peer closes the connection. Unless it
-	// asks for something else, Terminate then runs with a nil reason.
+	// HandleDisconnect runs when the peer closes the connection (its FIN:
+	// it may only have shut down its write side). Unless it asks for
+	// something else, Terminate then runs with a nil reason. With
+	// half-close on (actors.WithHalfClose) the connection stays up for
+	// writing instead, until a Result closes or stops it (or shuts its
+	// own write side: [Result.CloseWrite]) or a write fails.
 	HandleDisconnect(c Conn) Result
 	// Timeout runs when nothing arrived within the timeout last asked for
 	// with [Result.Timeout].

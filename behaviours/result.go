@@ -14,7 +14,7 @@ import (
 // sends a packet and then arms the idle timeout. The connection applies a
 // Result in a fixed order: packets are sent (in order, before anything
 // else is read), replies go out, the mode and timeout change, then
-// StartTLS, then Close or Stop, and hibernation last.
+// StartTLS, then CloseWrite, then Close or Stop, and hibernation last.
 //
 // A Result with one packet costs no allocation.
 type Result struct {
@@ -69,6 +69,7 @@ const (
 	flagStartTLS
 	flagActive
 	flagPassive
+	flagCloseWrite
 )
 
 // Continue asks for nothing: the connection waits for the next event.
