@@ -5,7 +5,8 @@
 //
 // Its first line on stdout is "listening ADDR" with the bound address (then,
 // with -manage, "manage ADDR": the management endpoint's node, for
-// etcpctl -node ADDR); it
+// etcpctl -node ADDR; with -metrics, "metrics http://ADDR/metrics": the
+// library's metrics as Prometheus text); it
 // echoes every byte (or, with -framing, every frame, framed the same way)
 // until the peer closes. On SIGINT or SIGTERM it stops accepting, lets
 // connections finish for -grace, then stops what is left (every
@@ -115,6 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	peers := fs.String("peers", "", "with -registry cluster: comma-separated addresses of nodes of the cluster to join (none for its first node)")
 	nameConns := fs.String("name-conns", "", "register every connection as PREFIX-ID (its id in the server); a Call answers with that name")
 	manageAddr := fs.String("manage", "", "serve the management endpoint at this loopback address, actions allowed (etcpctl -node ADDR)")
+	metricsAddr := fs.String("metrics", "", "serve the library's metrics as Prometheus text at http://ADDR/metrics (none if unset)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,9 +149,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	sysOpts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("lib", "protoactor")
-	}))
+	})}
+	var metrics *metricsServer
+	if *metricsAddr != "" {
+		if metrics, err = startMetrics(*metricsAddr); err != nil {
+			return err
+		}
+		defer func() { _ = metrics.stop() }()
+		sysOpts = append(sysOpts, actor.WithMetricProviders(metrics.provider))
+	}
+	sys := actor.NewActorSystem(sysOpts...)
 	defer sys.Shutdown()
 	node, err := startNode(sys, *manageAddr)
 	if err != nil {
@@ -200,6 +211,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Deferred after the node's stop, so it runs first: the cluster
 		// leaves before its node shuts down.
 		defer func() { _ = cl.Close() }()
+	}
+	if metrics != nil {
+		metrics.announce(stdout)
 	}
 	<-ctx.Done()
 	// Stop accepting, let the connections finish for the grace, then stop

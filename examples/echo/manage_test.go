@@ -64,7 +64,8 @@ func init() {
 }
 
 // startEcho runs run with args and returns its first lines by their
-// first word (listening, and manage with -manage), and what stops it.
+// first word (listening, manage with -manage, metrics with -metrics), and
+// what stops it.
 func startEcho(t *testing.T, args ...string) (lines map[string]string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,14 +76,17 @@ func startEcho(t *testing.T, args ...string) (lines map[string]string, stop func
 		pw.Close()
 		done <- err
 	}()
+	want := 1 // listening, then manage and metrics if asked for
+	for _, a := range args {
+		if a == "-manage" || a == "-metrics" {
+			want++
+		}
+	}
 	lines = map[string]string{}
 	sc := bufio.NewScanner(pr)
-	for len(lines) < 2 && sc.Scan() {
+	for len(lines) < want && sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), " ")
 		lines[k] = v
-		if k == "listening" && !strings.Contains(strings.Join(args, " "), "-manage") {
-			break
-		}
 	}
 	go io.Copy(io.Discard, pr)
 	var once sync.Once
