@@ -66,23 +66,23 @@ var _ actor.Process = (*process)(nil)
 
 // sleepRecord is what a passivated connection keeps.
 type sleepRecord struct {
-	handler    behaviours.Handler
-	names      []string // names the handler registered
-	notify     *actor.PID
-	tracer     Tracer
-	pending    []byte
-	idle       time.Duration
-	activeN    int32
-	recvN      int32
-	sock       transport.Detached
-	key        poll.Key // the registration while watched
-	accepted   bool
-	passive    bool
-	recvWant   bool
-	watched    bool // the socket is registered with the poller
-	halfClosed bool // the peer's FIN was read (WithHalfClose): it wakes half-closed
+	handler  behaviours.Handler
+	names    []string // names the handler registered
+	notify   *actor.PID
+	tracer   Tracer
+	pending  []byte
+	idle     time.Duration
+	activeN  int32
+	recvN    int32
+	sock     transport.Detached
+	key      poll.Key // the registration while watched
+	accepted bool
+	passive  bool
+	recvWant bool
+	watched  bool // the socket is registered with the poller
 
 	noBackPressure bool
+	halfClosed     bool // the peer's FIN was read (WithHalfClose): it wakes half-closed
 }
 
 var stopSystemMessage = &actor.Stop{}

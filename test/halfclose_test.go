@@ -311,3 +311,55 @@ func TestHalfClosedRefusesRecvAndStartTLS(t *testing.T) {
 		})
 	}
 }
+
+// answerOnFIN answers what it read once the peer's side is shut, then
+// closes.
+type answerOnFIN struct {
+	base
+	req []byte
+}
+
+func (h *answerOnFIN) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	h.req = append(h.req, p...)
+	return behaviours.Continue()
+}
+
+func (h *answerOnFIN) HandleDisconnect(behaviours.Conn) behaviours.Result {
+	return behaviours.Send([]byte("reply:" + string(h.req))).Close()
+}
+
+// askThenShut is a client that sends its request and shuts its side at
+// once, from Init, then reads the answer to the end.
+type askThenShut struct{ sink }
+
+func (h *askThenShut) Init(_ behaviours.Conn, arg any) behaviours.Result {
+	h.bind(arg)
+	return behaviours.Send([]byte("req")).CloseWrite()
+}
+
+func (h *askThenShut) HandleDisconnect(behaviours.Conn) behaviours.Result {
+	h.p.emit("disconnect", nil)
+	return behaviours.Continue()
+}
+
+// Both ends on this library: the client sends a request and its FIN
+// (CloseWrite from Init); the server, half-closing, answers on the FIN
+// and closes; the client reads the answer, then the end.
+func TestHalfCloseClientAndServer(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	sp := newProbe()
+	srv := testkit.StartServer(t, sys, "", func() behaviours.Handler { return &answerOnFIN{} }, sp, actors.WithHalfClose())
+	cp := newProbe()
+	pid, err := testkit.TryDial(t, sys, srv.Addr().String(), func() behaviours.Handler { return &askThenShut{} }, cp)
+	require.NoError(t, err)
+	require.NotNil(t, pid)
+	sp.expect(t, "init")
+	var got string
+	for ev := cp.next(t); ev.kind != "disconnect"; ev = cp.next(t) {
+		require.Equal(t, "packet", ev.kind)
+		got += ev.val.(string)
+	}
+	assert.Equal(t, "reply:req", got)
+	assert.NoError(t, cp.terminated(t), "both sides shut: the client ends normally")
+	assert.NoError(t, sp.terminated(t))
+}
