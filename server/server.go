@@ -536,9 +536,6 @@ func (s *Server) Err() error {
 	return s.err
 }
 
-// errStray answers a request an infrastructure actor does not know.
-var errStray = errors.New("etcp/server: unknown request")
-
 func typeName(v any) string {
 	if v == nil {
 		return "nil"

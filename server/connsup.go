@@ -2,36 +2,11 @@ package server
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
-	"github.com/etcp-go/etcp/transport"
 )
-
-// handoff is an accepted socket on its way to a connection supervisor.
-// Hand-offs are recycled (newHandoff, recycle): the supervisor's mailbox
-// holds one only until the supervisor takes the socket.
-type handoff struct {
-	sock transport.Conn
-	id   uint64
-}
-
-var handoffs = sync.Pool{New: func() any { return new(handoff) }}
-
-func newHandoff(sock transport.Conn, id uint64) *handoff {
-	h := handoffs.Get().(*handoff)
-	h.sock, h.id = sock, id
-	return h
-}
-
-// recycle gives h back once its socket was taken. A hand-off that went
-// to dead letters is not recycled: the dead-letter event keeps it.
-func (h *handoff) recycle() {
-	*h = handoff{}
-	handoffs.Put(h)
-}
 
 // connsSup is a connection supervisor: the parent of its share of the
 // connections (ranch's ranch_conns_sup; see Server.handOff), so that no
@@ -89,14 +64,5 @@ func (c *connsSup) Receive(ctx actor.Context) {
 	case *actor.Started, *actor.Restarting, *actor.Terminated:
 	default:
 		stray(c.s, ctx, "connection supervisor")
-	}
-}
-
-// stray logs and drops a message an infrastructure actor does not know;
-// a request gets an error reply rather than a timeout.
-func stray(s *Server, ctx actor.Context, role string) {
-	s.log.Warn("etcp: stray message dropped", "to", role, "type", typeName(ctx.Message()))
-	if ctx.Sender() != nil {
-		ctx.Respond(&actors.Reply{Err: errStray})
 	}
 }
