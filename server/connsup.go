@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // connsSup is a connection supervisor: the parent of its share of the
@@ -21,12 +22,25 @@ type connsSup struct {
 	stopped  bool            // it has stopped: what is handed to it now is refused
 }
 
-// props returns the connection supervisor's Props: its mailbox refuses
-// the sockets handed over once it has stopped (see connsMailbox).
+// props returns the connection supervisor's Props. Its mailbox refuses
+// the sockets handed over once it has stopped (see refuseLate).
 func (c *connsSup) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
-		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{c: c} }))
+		actor.WithMailbox(host.NewMailbox(host.MailboxHooks{Take: c.refuseLate})))
+}
+
+// refuseLate refuses a socket that reaches the supervisor once it has
+// stopped: protoactor drops, unseen, what reaches a stopped actor, and a
+// socket there would never be closed, nor its slot given back.
+func (c *connsSup) refuseLate(msg any) bool {
+	h, ok := msg.(*handoff)
+	if !ok || !c.stopped {
+		return false
+	}
+	c.s.refuse(h.sock)
+	h.recycle()
+	return true
 }
 
 // connSupervision stops a connection that failed outside its callbacks
