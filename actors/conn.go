@@ -36,7 +36,7 @@ const (
 // sees.
 type conn struct {
 	mb       mailbox // first: the hot fields sit together
-	g        *Group
+	g        *group
 	proc     *process // its registry entry and state word; outlives passivation
 	sock     transport.Conn
 	raw      syscall.RawConn // set when reads can park without a buffer
@@ -106,7 +106,7 @@ type conn struct {
 }
 
 // newConn prepares the actor for a connected socket.
-func newConn(g *Group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
+func newConn(g *group, sock transport.Conn, id uint64, accepted bool, notify *actor.PID, upOnly bool) *conn {
 	c := &conn{g: g, id: id, accepted: accepted, notify: notify, upOnly: upOnly, passive: g.socket.Passive,
 		noBackPressure: g.writeQueue.NoBackPressure, idle: behaviours.Never, tracer: g.tracer,
 		proc: &process{id: id, g: g}}

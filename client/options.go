@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // ErrInvalidOptions: Dial was given a bad option. It is
@@ -43,12 +44,12 @@ type Option = actors.Option
 
 // WithName names the connection's actor and registers it under name.
 func WithName(name string) Option {
-	return actors.OwnOption("client.WithName", func(o *Options) { o.Name = name })
+	return host.OwnOption("client.WithName", func(o *Options) { o.Name = name })
 }
 
 func options(opts []Option) (Options, error) {
 	var o Options
-	if err := actors.Apply(&o, opts); err != nil {
+	if err := host.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
 	return o, nil

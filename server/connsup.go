@@ -5,7 +5,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/etcp-go/etcp/actors"
 	"github.com/etcp-go/etcp/actors/host"
 )
 
@@ -17,9 +16,9 @@ import (
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
 	s        *Server
-	spawn    *actors.Spawner // made at the first hand-off
-	stopping bool            // it is stopping: what is handed to it now is stopped as it starts
-	stopped  bool            // it has stopped: what is handed to it now is refused
+	spawn    host.Spawner // made at the first hand-off
+	stopping bool         // it is stopping: what is handed to it now is stopped as it starts
+	stopped  bool         // it has stopped: what is handed to it now is refused
 }
 
 // props returns the connection supervisor's Props. Its mailbox refuses
@@ -59,7 +58,7 @@ func (c *connsSup) Receive(ctx actor.Context) {
 		var buf [24]byte // "c" and the id: built in one allocation, the name's
 		name := string(strconv.AppendUint(append(buf[:0], 'c'), id, 10))
 		if c.spawn == nil {
-			c.spawn = c.s.conns.Spawner()
+			c.spawn = host.NewSpawner(c.s.conns)
 		}
 		pid, err := c.spawn.Spawn(ctx, name, id, sock, true, nil)
 		switch {

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // Defaults of [Options]. In every server option zero means the default,
@@ -82,55 +83,55 @@ type Option = actors.Option
 
 // WithName names the server.
 func WithName(name string) Option {
-	return actors.OwnOption("server.WithName", func(o *Options) { o.Name = name })
+	return host.OwnOption("server.WithName", func(o *Options) { o.Name = name })
 }
 
 // WithAcceptors sets the number of acceptors (0: [DefaultAcceptors]).
 func WithAcceptors(n int) Option {
-	return actors.OwnOption("server.WithAcceptors", func(o *Options) { o.Acceptors = n })
+	return host.OwnOption("server.WithAcceptors", func(o *Options) { o.Acceptors = n })
 }
 
 // WithStartAsleep starts the server with its acceptors asleep.
 func WithStartAsleep() Option {
-	return actors.OwnOption("server.WithStartAsleep", func(o *Options) { o.StartAsleep = true })
+	return host.OwnOption("server.WithStartAsleep", func(o *Options) { o.StartAsleep = true })
 }
 
 // WithMaxConnections bounds the live connections (0:
 // [DefaultMaxConnections]; [NoLimit]: none).
 func WithMaxConnections(n int) Option {
-	return actors.OwnOption("server.WithMaxConnections", func(o *Options) { o.MaxConnections = n })
+	return host.OwnOption("server.WithMaxConnections", func(o *Options) { o.MaxConnections = n })
 }
 
 // WithRejectOverLimit closes peers past the connection limit at once
 // instead of leaving them in the backlog.
 func WithRejectOverLimit() Option {
-	return actors.OwnOption("server.WithRejectOverLimit", func(o *Options) { o.RejectOverLimit = true })
+	return host.OwnOption("server.WithRejectOverLimit", func(o *Options) { o.RejectOverLimit = true })
 }
 
 // WithListeners opens n listening sockets sharing the address with
 // SO_REUSEPORT (TCP, Linux); 0: [DefaultListeners]. It may not exceed the
 // number of acceptors.
 func WithListeners(n int) Option {
-	return actors.OwnOption("server.WithListeners", func(o *Options) { o.Listeners = n })
+	return host.OwnOption("server.WithListeners", func(o *Options) { o.Listeners = n })
 }
 
 // WithStopGrace sets how long a stopping connection may take before its
 // blocked socket is interrupted (0: [DefaultStopGrace]).
 func WithStopGrace(d time.Duration) Option {
-	return actors.OwnOption("server.WithStopGrace", func(o *Options) { o.StopGrace = d })
+	return host.OwnOption("server.WithStopGrace", func(o *Options) { o.StopGrace = d })
 }
 
 // WithParent starts the server under parent (an actor's context, from
 // inside its Receive), as that actor's child.
 func WithParent(parent actor.SpawnerContext) Option {
-	return actors.OwnOption("server.WithParent", func(o *Options) { o.Parent = parent })
+	return host.OwnOption("server.WithParent", func(o *Options) { o.Parent = parent })
 }
 
 // options applies opts over the defaults and validates what is the
 // server's own.
 func options(opts []Option) (Options, error) {
 	var o Options
-	if err := actors.Apply(&o, opts); err != nil {
+	if err := host.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
 	switch {
