@@ -70,7 +70,7 @@ type Pool struct {
 	sys   *actor.ActorSystem
 	name  string
 	pid   *actor.PID
-	o     Options
+	o     config
 	conns host.Group // every connection of the pool
 	log   *slog.Logger
 

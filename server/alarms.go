@@ -49,7 +49,7 @@ type AlarmEvent struct {
 // WithAlarm adds a threshold alarm on the connection count; several may
 // be given. Start validates it.
 func WithAlarm(a Alarm) Option {
-	return host.OwnOption("server.WithAlarm", func(o *Options) { o.Alarms = append(o.Alarms, a) })
+	return host.OwnOption("server.WithAlarm", func(o *config) { o.Alarms = append(o.Alarms, a) })
 }
 
 // validate checks a and fills in its defaults.

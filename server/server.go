@@ -31,7 +31,7 @@ type Server struct {
 	sys       *actor.ActorSystem
 	name      string
 	pid       *actor.PID
-	opts      Options
+	opts      config
 	log       *slog.Logger
 	listening listening
 	acceptors []acceptorRef
