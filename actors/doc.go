@@ -24,7 +24,7 @@
 // understands besides socket events; anything else reaches the handler's
 // HandleInfo. Package client wraps them in functions that take any
 // connection PID, and [Request] sends one and waits for its reply within
-// a context ([Tell] without waiting, [SendSync] for a write). To a
+// a context. To a
 // connection on another node they travel as protobuf (package
 // etcp.conn.v1): a payload is a protobuf message, a string or a []byte,
 // anything else is [ErrNotWire]. The actor that spawned a connection

@@ -13,7 +13,7 @@ import (
 // deadline in the past (group.Force) interrupts a blocked socket
 // operation, but a callback that does not return is in none: its peer
 // would stay connected, and its owner's stop held, until the callback
-// returns. ForceClose and group.ForceClose end the connection on the
+// returns. forceCloseConn and group.ForceClose end the connection on the
 // wire at once: the socket is shut down in both directions, so the peer
 // sees the end of the stream and a read or write the actor makes
 // afterwards fails, and the descriptor itself is closed by the actor as
@@ -22,12 +22,12 @@ import (
 // to another socket while the actor, its reader or the event loop still
 // use it.
 
-// ForceClose shuts down the socket of the connection pid of sys (as its
+// forceCloseConn shuts down the socket of the connection pid of sys (as its
 // owner's forced stop does for each connection), reporting false if pid
 // is not a live connection of this process or has no actor (a
 // passivated connection is in no callback). Its owner calls it when a
-// stop it asked for did not finish in time.
-func ForceClose(sys *actor.ActorSystem, pid *actor.PID) bool {
+// stop it asked for did not finish in time (host.ForceClose).
+func forceCloseConn(sys *actor.ActorSystem, pid *actor.PID) bool {
 	p := localConn(sys, pid)
 	if p == nil {
 		return false

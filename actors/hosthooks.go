@@ -28,5 +28,8 @@ func init() {
 		}
 		return applyOptions(c, opts.([]Option))
 	}
+	hostapi.Tell = tell
+	hostapi.SendSync = sendSync
+	hostapi.ForceClose = forceCloseConn
 	hostapi.OwnOption = func(name string, set func(o any) bool) any { return ownOption{name: name, set: set} }
 }

@@ -5,6 +5,7 @@
 package hostapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,6 +23,9 @@ var (
 	NewSpawner func(group any) any
 	Apply      func(o any, opts any) error
 	OwnOption  func(name string, set func(o any) bool) any
+	Tell       func(s actor.SenderContext, pid *actor.PID, msg any) error
+	SendSync   func(ctx context.Context, s actor.SenderContext, pid *actor.PID, p []byte) error
+	ForceClose func(sys *actor.ActorSystem, pid *actor.PID) bool
 )
 
 // ForceSettle is how long after a group's Force a connection still alive,
