@@ -26,7 +26,7 @@ func invalidOptions(err error) error {
 }
 
 // ConnOptions are the options a server, client or pool gives every one of
-// its connections. Each of those packages embeds them in its own Options;
+// its connections. Each of those packages embeds them in its own options;
 // the With* functions of this package set them, and all three accept
 // them.
 type ConnOptions struct {
@@ -86,7 +86,7 @@ type Option interface {
 	apply(configurable) error
 }
 
-// configurable is the Options of a server, client or pool: each embeds
+// configurable is the options of a server, client or pool: each embeds
 // ConnOptions.
 type configurable interface{ connOptions() *ConnOptions }
 
@@ -172,7 +172,7 @@ func WithMailboxLimit(n int) Option {
 	return connOption(func(o *ConnOptions) { o.MailboxLimit = n })
 }
 
-// ownOption is an option that only one kind of owner takes (an Options of
+// ownOption is an option that only one kind of owner takes (the options of
 // package server, client or pool; made by host.OwnOption): set sets it
 // and reports whether o is of that kind.
 type ownOption struct {
@@ -187,7 +187,7 @@ func (o ownOption) apply(c configurable) error {
 	return nil
 }
 
-// applyOptions applies opts in order to o, the Options of a server, client
+// applyOptions applies opts in order to o, the options of a server, client
 // or pool (host.Apply). A nil option, or one of another kind of owner, is
 // an error wrapping [ErrInvalidOptions].
 func applyOptions(o configurable, opts []Option) error {
