@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
