@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -76,9 +78,9 @@ func (c *conn) replyAll(r *behaviours.Result, replying bool, v any) {
 	if replying {
 		c.replyAfter(c.from.PID(), v)
 	}
-	r.DeferredReplies(func(to behaviours.From, dv any) {
-		if to.Valid() {
-			c.replyAfter(to.PID(), dv)
+	r.DeferredReplies(func(to *actor.PID, dv any) {
+		if to != nil {
+			c.replyAfter(to, dv)
 		}
 	})
 }

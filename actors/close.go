@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/etcp-go/etcp/transport"
 )
@@ -113,4 +114,15 @@ func closedBy(reason error) error {
 		return errConnClosed
 	}
 	return fmt.Errorf("%w: %w", errConnClosed, reason)
+}
+
+// reset makes the socket's close a reset (linger 0), so the peer sees
+// ECONNRESET rather than a clean end of stream.
+func reset(sock any) {
+	switch s := sock.(type) {
+	case interface{ SetLinger(int) error }:
+		_ = s.SetLinger(0)
+	case interface{ NetConn() net.Conn }:
+		reset(s.NetConn())
+	}
 }

@@ -24,20 +24,20 @@
 // understands besides socket events; anything else reaches the handler's
 // HandleInfo. Package client wraps them in functions that take any
 // connection PID, and [Request] sends one and waits for its reply within
-// a context ([Tell] without waiting, [SendSync] for a write). To a
+// a context. To a
 // connection on another node they travel as protobuf (package
 // etcp.conn.v1): a payload is a protobuf message, a string or a []byte,
 // anything else is [ErrNotWire]. The actor that spawned a connection
-// through [Group.Spawn] may hear [ConnUp] and [ConnDown].
+// may hear [ConnUp] and [ConnDown].
 //
 // # Owners
 //
-// A [Group] is the connections of one owner (a server, a client
+// A group is the connections of one owner (a server, a client
 // connection, a pool): what they share, their supervision set (for
-// [Group.Force] and the idle timeout), their registration in a registry,
-// and their counts ([Group.Stats], [Group.ConnStats]). Packages server,
-// client and pool each make one; a user with a socket accepted elsewhere
-// can make one too and [Group.Spawn] a connection actor for it.
+// forcing a stop and the idle timeout), their registration in a registry,
+// and their counts. Packages server, client and pool each make one
+// through package actors/host, which is theirs, not an application's:
+// applications meet a group as a server, client or pool.
 //
 // # Options
 //
@@ -103,7 +103,7 @@
 // the PID, and (when the handler wants bytes) bytes or a close, spawn the
 // actor again with the same PID, parent and handler state; Init does not
 // run again. TLS connections keep their actor and reader goroutine;
-// connections something watches keep their actor. [Group.Stats] and
+// connections something watches keep their actor. An owner's Stats and
 // [StatsOf] count connections by what they hold.
 //
 // # Errors

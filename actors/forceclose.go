@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/etcp-go/etcp/actors/internal/hostapi"
 )
 
 // Forcing a connection's socket closed while its actor may still run. A
-// deadline in the past ([Group.Force]) interrupts a blocked socket
+// deadline in the past (group.Force) interrupts a blocked socket
 // operation, but a callback that does not return is in none: its peer
 // would stay connected, and its owner's stop held, until the callback
-// returns. ForceClose and [Group.ForceClose] end the connection on the
+// returns. forceCloseConn and group.ForceClose end the connection on the
 // wire at once: the socket is shut down in both directions, so the peer
 // sees the end of the stream and a read or write the actor makes
 // afterwards fails, and the descriptor itself is closed by the actor as
@@ -21,12 +23,12 @@ import (
 // to another socket while the actor, its reader or the event loop still
 // use it.
 
-// ForceClose shuts down the socket of the connection pid of sys (as
-// [Group.ForceClose] does for one connection), reporting false if pid
+// forceCloseConn shuts down the socket of the connection pid of sys (as its
+// owner's forced stop does for each connection), reporting false if pid
 // is not a live connection of this process or has no actor (a
 // passivated connection is in no callback). Its owner calls it when a
-// stop it asked for did not finish in time.
-func ForceClose(sys *actor.ActorSystem, pid *actor.PID) bool {
+// stop it asked for did not finish in time (host.ForceClose).
+func forceCloseConn(sys *actor.ActorSystem, pid *actor.PID) bool {
 	p := localConn(sys, pid)
 	if p == nil {
 		return false
@@ -35,12 +37,12 @@ func ForceClose(sys *actor.ActorSystem, pid *actor.PID) bool {
 }
 
 // ForceClose shuts down the socket of every connection of the group that
-// still has an actor, after setting its deadline in the past as [Group.Force]
+// still has an actor, after setting its deadline in the past as group.Force
 // does: an owner calls it once Force has had time to take effect, for
 // the connections stuck in a callback that never returns, so that their
 // peers see their connections end and the owner's stop need not wait for
 // them.
-func (g *Group) ForceClose() {
+func (g *group) ForceClose() {
 	g.conns.each(func(p *process) { p.forceClose() })
 }
 
@@ -80,21 +82,14 @@ func shutdownSocket(sock any) {
 	}
 }
 
-// ForceSettle is how long after [Group.Force] a connection still alive,
-// which can only be in a callback that does not return, has its socket
-// shut down ([Group.ForceClose]). The interruption comes first, and alone
-// for that long, so that a connection blocked on its socket ends with its
-// owner's stop reason rather than the error of a shut-down socket.
-const ForceSettle = 200 * time.Millisecond
-
 // ForceAfter forces the group's connections to end once grace has
-// passed: [Group.Force] then, [Group.ForceClose] ForceSettle later. An
+// passed: Force then, ForceClose hostapi.ForceSettle later. An
 // owner calls it as it begins to stop its connections; the function it
 // returns cancels what has not run yet (call it once they have all
 // ended).
-func (g *Group) ForceAfter(grace time.Duration) (cancel func()) {
+func (g *group) ForceAfter(grace time.Duration) (cancel func()) {
 	force := time.AfterFunc(grace, g.Force)
-	forceClose := time.AfterFunc(grace+ForceSettle, g.ForceClose)
+	forceClose := time.AfterFunc(grace+hostapi.ForceSettle, g.ForceClose)
 	return func() {
 		force.Stop()
 		forceClose.Stop()

@@ -20,13 +20,13 @@ import (
 	"github.com/etcp-go/etcp/transport"
 )
 
-// Group is the set of connections one server, client or pool owns: what
+// group is the set of connections one server, client or pool owns: what
 // they share (socket options, handler factory, init argument, logger,
 // tracer), the list of those that are up, their counts by state, and the
 // goroutines they run. Packages server, client and pool each make one;
-// [Group.Spawn] turns a connected socket into a connection actor of the
+// group.Spawn turns a connected socket into a connection actor of the
 // group. Its methods are safe for concurrent use.
-type Group struct {
+type group struct {
 	socket        transport.Options
 	factory       behaviours.Factory
 	arg           any
@@ -55,11 +55,11 @@ type Group struct {
 	metrics    *groupMetrics // nil unless the system has a MeterProvider (metrics.go)
 }
 
-// NewGroup validates o and makes a group of sys's whose connections, owned
+// newGroup validates o and makes a group of sys's whose connections, owned
 // by owner (a name for logs and registry entries), get a handler from
 // factory and arg as their Init argument. An invalid option is an error
 // wrapping [ErrInvalidOptions].
-func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory behaviours.Factory, arg any) (*Group, error) {
+func newGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory behaviours.Factory, arg any) (*group, error) {
 	so, err := o.validate()
 	if err != nil {
 		return nil, err
@@ -82,18 +82,18 @@ func NewGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 		p.OnError = func(err error) { logger.Error("etcp: an event loop's poller failed", "owner", owner, "err", err) }
 		loops = append(loops, p)
 	}
-	return &Group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
+	return &group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
 		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout, halfClose: o.HalfClose,
 		writeQueue: o.WriteQueue, mailboxLimit: o.MailboxLimit, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }
 
 // Registry is where the group's connections are registered.
-func (g *Group) Registry() registry.Registry { return g.reg }
+func (g *group) Registry() registry.Registry { return g.reg }
 
 // Connections lists the group's connections from its registry, by ID; a
 // registry that keeps nothing returns an error matching
 // registry.ErrNoRegistry.
-func (g *Group) Connections() ([]ConnInfo, error) {
+func (g *group) Connections() ([]ConnInfo, error) {
 	entries, err := g.reg.Select(registry.ByOwner(g.owner))
 	if err != nil {
 		return nil, err
@@ -119,33 +119,33 @@ func netAddr(ap netip.AddrPort) net.Addr {
 }
 
 // Socket is the group's validated socket options.
-func (g *Group) Socket() *transport.Options { return &g.socket }
+func (g *group) Socket() *transport.Options { return &g.socket }
 
 // Logger is the group's logger.
-func (g *Group) Logger() *slog.Logger { return g.logger }
+func (g *group) Logger() *slog.Logger { return g.logger }
 
 // SetLogger replaces the logger (for example with one tagged with the
 // owner's name); call it before the first Spawn.
-func (g *Group) SetLogger(l *slog.Logger) { g.logger = l }
+func (g *group) SetLogger(l *slog.Logger) { g.logger = l }
 
 // SetAlias makes every connection of the group register under name too,
 // from its start to its end (a client's WithName); call it before the
 // first Spawn.
-func (g *Group) SetAlias(name string) { g.alias = name }
+func (g *group) SetAlias(name string) { g.alias = name }
 
 // SetArg replaces the init argument (a server's ListenInit may); call it
 // before the first Spawn.
-func (g *Group) SetArg(arg any) { g.arg = arg }
+func (g *group) SetArg(arg any) { g.arg = arg }
 
 // SetOnEnd sets a function called once for every connection of the
 // group when it has ended (its actor stopped, or its start failed): an
 // owner counting connections against a limit frees a slot there, if
 // counted (the connection was not taken out of the count by
-// [Group.Uncount]). Call it before the first Spawn.
-func (g *Group) SetOnEnd(f func(counted bool)) { g.onEnd = f }
+// group.Uncount). Call it before the first Spawn.
+func (g *group) SetOnEnd(f func(counted bool)) { g.onEnd = f }
 
 // ended takes a connection out of the group once it has ended.
-func (g *Group) ended(p *process) {
+func (g *group) ended(p *process) {
 	if g.metrics != nil {
 		g.metrics.ended(g, p) // removes p, adding what it counted
 	} else {
@@ -160,10 +160,10 @@ func (g *Group) ended(p *process) {
 // HandshakeFailures counts the transport handshakes (TLS, a StartTLS
 // upgrade included) that failed or timed out since the group was made:
 // peers that sent garbage or a plain-TCP hello, or went silent.
-func (g *Group) HandshakeFailures() int64 { return g.handshakes.Load() }
+func (g *group) HandshakeFailures() int64 { return g.handshakes.Load() }
 
 // handshakeFailed counts a failed handshake, in the metrics too.
-func (g *Group) handshakeFailed() {
+func (g *group) handshakeFailed() {
 	g.handshakes.Add(1)
 	if g.metrics != nil {
 		g.metrics.handshakeFailed(g)
@@ -173,7 +173,7 @@ func (g *Group) handshakeFailed() {
 // BeginStop tells the group its owner is stopping its connections:
 // their Terminate sees reason (nil: [ErrShutdown]), and they no longer
 // send ConnDown (the owner is going away). Call it before stopping them.
-func (g *Group) BeginStop(reason error) {
+func (g *group) BeginStop(reason error) {
 	if reason != nil {
 		g.stopReason.Store(&reason)
 	}
@@ -181,7 +181,7 @@ func (g *Group) BeginStop(reason error) {
 	g.stopSweep()
 }
 
-func (g *Group) ownerStopReason() error {
+func (g *group) ownerStopReason() error {
 	if r := g.stopReason.Load(); r != nil {
 		return *r
 	}
@@ -195,12 +195,12 @@ func (g *Group) ownerStopReason() error {
 // *[ConnUp] once Init has run (or the start failed), and a *[ConnDown]
 // when a connection that came up ends. If the spawn fails, the socket is
 // closed.
-func (g *Group) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+func (g *group) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
 	accepted bool, notify *actor.PID) (*actor.PID, error) {
 	return g.spawn(spawner, name, id, sock, accepted, notify, false)
 }
 
-func (g *Group) spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+func (g *group) spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
 	accepted bool, notify *actor.PID, upOnly bool) (*actor.PID, error) {
 	c := newConn(g, sock, id, accepted, notify, upOnly)
 	pid, err := spawner.SpawnNamed(c.props(), name)
@@ -211,19 +211,19 @@ func (g *Group) spawn(spawner actor.SpawnerContext, name string, id uint64, sock
 	return pid, nil
 }
 
-// Spawner is Spawn for one goroutine (or one actor) at a time: its Props
+// spawner is Spawn for one goroutine (or one actor) at a time: its Props
 // are made once and reused for every connection it spawns, where Spawn
 // makes a Props per connection. A server's connection supervisors use
-// one each.
-type Spawner struct {
-	g     *Group
+// one each (host.NewSpawner).
+type spawner struct {
+	g     *group
 	next  *conn // the connection being spawned, read by the Props' functions
 	props *actor.Props
 }
 
-// Spawner returns a Spawner of the group's connections.
-func (g *Group) Spawner() *Spawner {
-	s := &Spawner{g: g}
+// newSpawner returns a spawner of g's connections.
+func (g *group) newSpawner() *spawner {
+	s := &spawner{g: g}
 	s.props = actor.PropsFromProducer(func() actor.Actor { return s.next },
 		actor.WithMailbox(func() actor.Mailbox { return &s.next.mb }),
 		actor.WithSpawnFunc(func(sys *actor.ActorSystem, id string, p *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
@@ -232,8 +232,8 @@ func (g *Group) Spawner() *Spawner {
 	return s
 }
 
-// Spawn is [Group.Spawn].
-func (s *Spawner) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
+// Spawn is group.Spawn.
+func (s *spawner) Spawn(spawner actor.SpawnerContext, name string, id uint64, sock transport.Conn,
 	accepted bool, notify *actor.PID) (*actor.PID, error) {
 	s.next = newConn(s.g, sock, id, accepted, notify, false)
 	pid, err := spawner.SpawnNamed(s.props, name)
@@ -248,7 +248,7 @@ func (s *Spawner) Spawn(spawner actor.SpawnerContext, name string, id uint64, so
 // reason the handshake or Init failed (wrapping [ErrDeclined] for a
 // decline), or ctx's error if ctx ends first (the connection is then
 // stopped).
-func (g *Group) Start(ctx context.Context, spawner actor.SpawnerContext, name string, id uint64,
+func (g *group) Start(ctx context.Context, spawner actor.SpawnerContext, name string, id uint64,
 	sock transport.Conn) (*actor.PID, error) {
 	sys := spawner.ActorSystem()
 	w := newWaiter(sys)
@@ -273,7 +273,7 @@ func (g *Group) Start(ctx context.Context, spawner actor.SpawnerContext, name st
 // deadline in the past, so that a stop no peer can hold up: an owner
 // calls it when its connections take longer than it allows to end. The
 // connections then end with their owner's stop reason.
-func (g *Group) Force() {
+func (g *group) Force() {
 	g.forced.Store(true)
 	g.conns.each(func(p *process) {
 		p.mu.Lock()
@@ -285,7 +285,7 @@ func (g *Group) Force() {
 }
 
 // Stats counts the group's connections by state.
-func (g *Group) Stats() Stats {
+func (g *group) Stats() Stats {
 	s := g.conns.stats()
 	s.Hibernated = int(g.hibernated.Load())
 	return s
@@ -293,7 +293,7 @@ func (g *Group) Stats() Stats {
 
 // Wait returns once every connection the group spawned has ended and its
 // goroutines have exited. Stop the connections first.
-func (g *Group) Wait() { g.live.Wait() }
+func (g *group) Wait() { g.live.Wait() }
 
 // ConnInfo identifies one connection.
 type ConnInfo struct {
@@ -328,7 +328,7 @@ type Stats struct {
 // StatsOf counts one connection of sys by its state (Up is 1, and the
 // rest say what it holds), read without waking it. It reports false if
 // pid is not a live connection of this process. Hibernated is counted
-// only for a passivated connection (see [Group.Stats] for all).
+// only for a passivated connection (an owner's Stats count all).
 func StatsOf(sys *actor.ActorSystem, pid *actor.PID) (Stats, bool) {
 	if pid == nil {
 		return Stats{}, false

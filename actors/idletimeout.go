@@ -28,7 +28,7 @@ type idleExpired struct{}
 var idleExpiry = &idleExpired{}
 
 // arm starts the group's sweep if it is off (a connection joined).
-func (g *Group) armSweep() {
+func (g *group) armSweep() {
 	if g.idleTimeout <= 0 {
 		return
 	}
@@ -50,7 +50,7 @@ func (g *Group) armSweep() {
 // connection of the list keeps the sweep going, those still starting (a
 // handshake or an Init slower than the timeout) included: nothing arms
 // it again when they come up. Only those that are up can expire.
-func (g *Group) sweepIdle() {
+func (g *group) sweepIdle() {
 	now := time.Since(epoch)
 	var expired []*process
 	n := 0
@@ -76,7 +76,7 @@ func (g *Group) sweepIdle() {
 }
 
 // stopSweep stops the sweep as the group's owner stops.
-func (g *Group) stopSweep() {
+func (g *group) stopSweep() {
 	g.sweep.mu.Lock()
 	defer g.sweep.mu.Unlock()
 	if g.sweep.timer != nil {

@@ -1,10 +1,11 @@
 package actors
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	inbox "github.com/etcp-go/etcp/actors/internal/mailbox"
 )
 
 // mailbox is a connection actor's protoactor mailbox. It behaves like
@@ -18,12 +19,11 @@ import (
 // It lives inside the connection struct, so it costs no allocation of its
 // own, and it drops its queue's backing array after a burst.
 type mailbox struct {
-	mu        sync.Mutex
-	user, sys queue
-	running   atomic.Bool         // a goroutine runs (or holds) the mailbox
-	status    mbStatus            // guarded by mu
-	suspended bool                // protoactor's SuspendMailbox; guarded by mu
-	closedTo  actor.SenderContext // answers user messages once closed; guarded by mu
+	inbox.Queues                     // its lock guards the fields marked mu
+	running      atomic.Bool         // a goroutine runs (or holds) the mailbox
+	status       mbStatus            // mu
+	suspended    bool                // protoactor's SuspendMailbox; mu
+	closedTo     actor.SenderContext // answers user messages once closed; mu
 
 	conn       *conn // reads go to it directly (see drain)
 	invoker    actor.MessageInvoker
@@ -83,26 +83,26 @@ func (m *mailbox) postLimit(msg any, system bool, limit int) (open, full bool) {
 // it, and so does a full one (see postLimit); a user message reaching a
 // closed one is answered instead.
 func (m *mailbox) enqueue(msg any, system bool, limit int) (queued, retired, full bool) {
-	m.mu.Lock()
+	m.Mu.Lock()
 	switch {
 	case m.status == mbRetired:
-		m.mu.Unlock()
+		m.Mu.Unlock()
 		return false, true, false
 	case m.status == mbClosed && !system:
 		s := m.closedTo
-		m.mu.Unlock()
+		m.Mu.Unlock()
 		rejectClosed(s, msg)
 		return false, false, false
-	case limit > 0 && !system && m.user.len() >= limit:
-		m.mu.Unlock()
+	case limit > 0 && !system && m.User.Len() >= limit:
+		m.Mu.Unlock()
 		return false, false, true
 	}
 	if system {
-		m.sys.push(msg)
+		m.Sys.Push(msg)
 	} else {
-		m.user.push(msg)
+		m.User.Push(msg)
 	}
-	m.mu.Unlock()
+	m.Mu.Unlock()
 	return true, false, false
 }
 
@@ -119,9 +119,9 @@ func (m *mailbox) release() {
 // retire refuses posts from now on if nothing is queued, reporting
 // whether it did (mailbox owner only, with the process locked).
 func (m *mailbox) retire() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sys.len() > 0 || m.user.len() > 0 || m.status != mbOpen {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if m.Sys.Len() > 0 || m.User.Len() > 0 || m.status != mbOpen {
 		return false
 	}
 	m.status = mbRetired
@@ -130,11 +130,11 @@ func (m *mailbox) retire() bool {
 
 // unretire takes back a retire whose passivation failed.
 func (m *mailbox) unretire() {
-	m.mu.Lock()
+	m.Mu.Lock()
 	if m.status == mbRetired {
 		m.status = mbOpen
 	}
-	m.mu.Unlock()
+	m.Mu.Unlock()
 }
 
 // closeTo runs once the actor has stopped. protoactor drops, unanswered,
@@ -143,13 +143,13 @@ func (m *mailbox) unretire() {
 // before it died, would wait out their timeout. They are answered with
 // ErrClosed through s instead, now and from now on.
 func (m *mailbox) closeTo(s actor.SenderContext) {
-	m.mu.Lock()
+	m.Mu.Lock()
 	m.status, m.closedTo = mbClosed, s
 	var left []any
-	for msg := m.user.pop(); msg != nil; msg = m.user.pop() {
+	for msg := m.User.Pop(); msg != nil; msg = m.User.Pop() {
 		left = append(left, msg)
 	}
-	m.mu.Unlock()
+	m.Mu.Unlock()
 	for _, msg := range left {
 		rejectClosed(s, msg)
 	}
@@ -171,21 +171,21 @@ func rejectClosed(s actor.SenderContext, msg any) {
 func (m *mailbox) postInline(ev *readEvent, onLoop bool) {
 	if m.running.CompareAndSwap(false, true) {
 		m.conn.onLoop = onLoop
-		m.mu.Lock()
-		direct := m.user.len() == 0 && m.sys.len() == 0 && !m.suspended
+		m.Mu.Lock()
+		direct := m.User.Len() == 0 && m.Sys.Len() == 0 && !m.suspended
 		if !direct {
-			m.user.push(ev)
+			m.User.Push(ev)
 		}
-		m.mu.Unlock()
+		m.Mu.Unlock()
 		if direct {
 			m.handleRead(ev)
 		}
 		m.run()
 		return
 	}
-	m.mu.Lock()
-	m.user.push(ev)
-	m.mu.Unlock()
+	m.Mu.Lock()
+	m.User.Push(ev)
+	m.Mu.Unlock()
 	if m.running.CompareAndSwap(false, true) {
 		m.conn.onLoop = onLoop
 		m.run()
@@ -219,12 +219,6 @@ func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher acto
 }
 
 func (m *mailbox) Start() {}
-
-func (m *mailbox) UserMessageCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.user.len()
-}
 
 // run drains the mailbox, then goes idle; it loops again if a message
 // slipped in between the last pop and going idle. A hibernating
@@ -267,9 +261,9 @@ func (m *mailbox) idle() bool {
 	onLoop := m.conn.onLoop // the running goroutine's: cleared before another may run
 	m.conn.onLoop = false
 	m.running.Store(false)
-	m.mu.Lock()
-	more := m.sys.len() > 0 || (!m.suspended && m.user.len() > 0)
-	m.mu.Unlock()
+	m.Mu.Lock()
+	more := m.Runnable(m.suspended)
+	m.Mu.Unlock()
 	if more && m.running.CompareAndSwap(false, true) {
 		m.conn.onLoop = onLoop
 		return true
@@ -310,69 +304,24 @@ func (m *mailbox) drain() {
 		case *actor.Watch:
 			m.conn.watched = true
 			m.invoker.InvokeSystemMessage(msg)
-		case *actor.SuspendMailbox:
-			m.setSuspended(true)
-		case *actor.ResumeMailbox:
-			m.setSuspended(false)
 		default:
-			m.invoker.InvokeSystemMessage(msg)
+			if s, ok := inbox.Suspension(msg); ok {
+				m.setSuspended(s)
+			} else {
+				m.invoker.InvokeSystemMessage(msg)
+			}
 		}
 	}
 }
 
 func (m *mailbox) setSuspended(s bool) {
-	m.mu.Lock()
+	m.Mu.Lock()
 	m.suspended = s
-	m.mu.Unlock()
+	m.Mu.Unlock()
 }
 
 func (m *mailbox) pop() (any, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if msg := m.sys.pop(); msg != nil {
-		return msg, true
-	}
-	if m.suspended {
-		return nil, false
-	}
-	return m.user.pop(), false
-}
-
-// queue is a FIFO of messages. It reuses its array while it is in use and
-// lets a large one go once it is empty. Its first array is its own: a
-// queue that never holds more than one message at a time (a connection's
-// system messages: Started, then Stop) costs no allocation.
-type queue struct {
-	items []any
-	head  int
-	one   [1]any // items' array until a second message is queued behind the first
-}
-
-const keepQueueCap = 16
-
-func (q *queue) push(v any) {
-	if q.items == nil {
-		q.items = q.one[:0]
-	}
-	q.items = append(q.items, v)
-}
-
-func (q *queue) len() int { return len(q.items) - q.head }
-
-func (q *queue) pop() any {
-	if q.head == len(q.items) {
-		return nil
-	}
-	v := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.head = 0
-		if cap(q.items) > keepQueueCap {
-			q.items = nil
-		} else {
-			q.items = q.items[:0]
-		}
-	}
-	return v
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	return m.Pop(m.suspended)
 }

@@ -53,8 +53,7 @@ type Info struct{}
 // bytes or a close wake it.
 type Hibernate struct{}
 
-// ConnUp tells the actor a connection was spawned for (see
-// [Group.Spawn]) that it started: Err is nil once Init accepted it, or
+// ConnUp tells the actor a connection was spawned for (a pool's) that it started: Err is nil once Init accepted it, or
 // says why the handshake or Init failed ([ErrDeclined] for a decline).
 type ConnUp struct {
 	Info ConnInfo

@@ -41,7 +41,7 @@ type sysMetrics struct {
 	hist metric.Float64Histogram
 
 	mu     sync.Mutex
-	groups map[*Group]struct{}   // groups with connections in their list
+	groups map[*group]struct{}   // groups with connections in their list
 	ended  map[string]*endedSums // by owner: what ended connections counted
 
 	accepted, terminated, active, hibernated metric.Int64Observable
@@ -96,7 +96,7 @@ func newGroupMetrics(sys *actor.ActorSystem, owner string) *groupMetrics {
 }
 
 func newSysMetrics(meter metric.Meter) (*sysMetrics, error) {
-	m := &sysMetrics{groups: map[*Group]struct{}{}, ended: map[string]*endedSums{}}
+	m := &sysMetrics{groups: map[*group]struct{}{}, ended: map[string]*endedSums{}}
 	var err error
 	counter := func(name, unit, desc string) metric.Int64Observable {
 		var c metric.Int64ObservableCounter
@@ -132,7 +132,7 @@ func newSysMetrics(meter metric.Meter) (*sysMetrics, error) {
 }
 
 // track notes that g has a connection in its list (after the add).
-func (gm *groupMetrics) track(g *Group) {
+func (gm *groupMetrics) track(g *group) {
 	m := gm.sys
 	m.mu.Lock()
 	m.groups[g] = struct{}{}
@@ -142,7 +142,7 @@ func (gm *groupMetrics) track(g *Group) {
 // ended takes p out of g's list and adds what it counted to its owner's
 // sums, at once for a collection, so that each connection is observed
 // live or ended, never both and never neither.
-func (gm *groupMetrics) ended(g *Group, p *process) {
+func (gm *groupMetrics) ended(g *group, p *process) {
 	m := gm.sys
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -161,7 +161,7 @@ func (gm *groupMetrics) ended(g *Group, p *process) {
 }
 
 // handshakeFailed counts a failed handshake of g's connections.
-func (gm *groupMetrics) handshakeFailed(g *Group) {
+func (gm *groupMetrics) handshakeFailed(g *group) {
 	m := gm.sys
 	m.mu.Lock()
 	defer m.mu.Unlock()

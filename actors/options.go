@@ -26,7 +26,7 @@ func invalidOptions(err error) error {
 }
 
 // ConnOptions are the options a server, client or pool gives every one of
-// its connections. Each of those packages embeds them in its own Options;
+// its connections. Each of those packages embeds them in its own options;
 // the With* functions of this package set them, and all three accept
 // them.
 type ConnOptions struct {
@@ -90,7 +90,7 @@ type Option interface {
 	apply(configurable) error
 }
 
-// configurable is the Options of a server, client or pool: each embeds
+// configurable is the options of a server, client or pool: each embeds
 // ConnOptions.
 type configurable interface{ connOptions() *ConnOptions }
 
@@ -188,29 +188,25 @@ func WithMailboxLimit(n int) Option {
 	return connOption(func(o *ConnOptions) { o.MailboxLimit = n })
 }
 
-// OwnOption makes an option that only an Options of type T takes (an
-// Options of package server, client or pool): it sets what f sets, and
-// [Apply] refuses it for any other kind of owner.
-func OwnOption[T any](name string, f func(*T)) Option { return ownOption[T]{name: name, f: f} }
-
-type ownOption[T any] struct {
+// ownOption is an option that only one kind of owner takes (the options of
+// package server, client or pool; made by host.OwnOption): set sets it
+// and reports whether o is of that kind.
+type ownOption struct {
 	name string
-	f    func(*T)
+	set  func(o any) bool
 }
 
-func (o ownOption[T]) apply(c configurable) error {
-	t, ok := any(c).(*T)
-	if !ok {
+func (o ownOption) apply(c configurable) error {
+	if !o.set(c) {
 		return fmt.Errorf("%w: %s is not an option of a %T", ErrInvalidOptions, o.name, c)
 	}
-	o.f(t)
 	return nil
 }
 
-// Apply applies opts in order to o, the Options of a server, client or
-// pool. A nil option, or one of another kind of owner, is an error
-// wrapping [ErrInvalidOptions].
-func Apply(o configurable, opts []Option) error {
+// applyOptions applies opts in order to o, the options of a server, client
+// or pool (host.Apply). A nil option, or one of another kind of owner, is
+// an error wrapping [ErrInvalidOptions].
+func applyOptions(o configurable, opts []Option) error {
 	for i, opt := range opts {
 		if opt == nil {
 			return fmt.Errorf("%w: option %d is nil", ErrInvalidOptions, i)

@@ -50,7 +50,7 @@ type process struct {
 	lastFrame  atomic.Int64               // when the last frame arrived, as time.Since(epoch)
 	counters   counters                   // bytes and frames in and out (stats.go)
 	wq         atomic.Pointer[writeQueue] // made by the first send
-	g          *Group
+	g          *group
 	mu         sync.Mutex              // taken to passivate and to wake
 	mb         atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
 	sys        *actor.ActorSystem
@@ -151,7 +151,7 @@ func (p *process) refuse(msg any, err error) {
 }
 
 // group is the connection's group.
-func (p *process) group() *Group { return p.g }
+func (p *process) group() *group { return p.g }
 
 // post delivers to the live actor, waking it first if it sleeps.
 func (p *process) post(msg any, system bool) { p.postLimit(msg, system, 0) }

@@ -46,7 +46,7 @@ func TestWakeWithLostSocketEndsTheConnection(t *testing.T) {
 	require.NoError(t, err)
 
 	done := make(chan error, 1)
-	g, err := NewGroup(sys, "test", &ConnOptions{}, func() behaviours.Handler { return &sleepy{done: done} }, nil)
+	g, err := newGroup(sys, "test", &ConnOptions{}, func() behaviours.Handler { return &sleepy{done: done} }, nil)
 	require.NoError(t, err)
 	pid, err := g.Spawn(sys.Root, "lost", 1, sock, true, nil)
 	require.NoError(t, err)

@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"errors"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -303,3 +305,26 @@ func (c *conn) deliver(frame []byte, now time.Duration) {
 	}
 	c.run(cbPacket, nil, frame)
 }
+
+// isTimeout reports whether err is a deadline's. The common case, Go's
+// own deadline error, is found without errors.As, which allocates: the
+// reader meets it every ParkAfter on a busy connection.
+func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// readerStep is what the reader does after a read deadline passed.
+type readerStep uint8
+
+const (
+	readOn     readerStep = iota // read again
+	readerDone                   // exit, dropping the reader's reference
+	readerGone                   // exit: the reference went to the poller
+)

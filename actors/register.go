@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors/internal/hostapi"
 	"github.com/etcp-go/etcp/registry"
 )
 
@@ -19,19 +20,7 @@ import (
 // it by peer address. Its handler may add names of its own (Conn.Register,
 // say after a login); all go when the connection ends, whatever ends it.
 
-// SelfName is the name a connection is registered under in reg, besides
-// any its handler chose: its PID's id, unique in its process; in a
-// registry shared with other nodes (anything but a Local one), prefixed
-// with its node's address, since two nodes may run servers of the same
-// names.
-func SelfName(reg registry.Registry, pid *actor.PID) string {
-	if _, local := reg.(*registry.Local); local {
-		return pid.Id
-	}
-	return pid.Address + "/" + pid.Id
-}
-
-func (g *Group) selfName(pid *actor.PID) string { return SelfName(g.reg, pid) }
+func (g *group) selfName(pid *actor.PID) string { return hostapi.SelfName(g.reg, pid) }
 
 // registerSelf registers the connection under its own name (actor, as
 // Init accepted it).

@@ -185,10 +185,10 @@ func unpack(a *anypb.Any) (any, error) {
 	return m, nil
 }
 
-// Tell sends msg (a Cast, Event, Send, or any message for HandleInfo)
+// tell sends msg (a Cast, Event, Send, or any message for HandleInfo)
 // to a connection without waiting, in its wire form when the connection
-// is on another node.
-func Tell(s actor.SenderContext, pid *actor.PID, msg any) error {
+// is on another node (host.Tell).
+func tell(s actor.SenderContext, pid *actor.PID, msg any) error {
 	if remote(s.ActorSystem(), pid) {
 		w, err := toWire(msg)
 		if err != nil {

@@ -171,7 +171,7 @@ func testConn(t *testing.T) (*conn, net.Conn, *invoker) {
 	t.Cleanup(func() { peer.Close() })
 	sock, err := ln.Accept()
 	require.NoError(t, err)
-	g, err := NewGroup(actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	g, err := newGroup(actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	})), "test", &ConnOptions{}, func() behaviours.Handler { return behaviours.Base{} }, nil)
 	require.NoError(t, err)

@@ -59,7 +59,7 @@ func ConnStatsOf(sys *actor.ActorSystem, pid *actor.PID) (ConnStats, bool) {
 }
 
 // ConnStats describes every connection of the group that is up.
-func (g *Group) ConnStats() []ConnStats {
+func (g *group) ConnStats() []ConnStats {
 	var out []ConnStats
 	g.conns.each(func(p *process) {
 		if p.st.load().up() {
@@ -76,8 +76,8 @@ func (g *Group) ConnStats() []ConnStats {
 // call the group. Unless full, the fields read from the registry and the
 // mailbox (Started, Local, Peer, Transport, Mailbox) are left zero: a walk
 // that ranks 100,000 connections by traffic then costs a fraction of
-// [Group.ConnStats], and [ConnStatsOf] reads them for the few it keeps.
-func (g *Group) EachConnStats(full bool, fn func(*ConnStats) bool) {
+// group.ConnStats, and [ConnStatsOf] reads them for the few it keeps.
+func (g *group) EachConnStats(full bool, fn func(*ConnStats) bool) {
 	var s ConnStats
 	more := true
 	g.conns.each(func(p *process) {

@@ -6,7 +6,7 @@ import "github.com/asynkron/protoactor-go/actor"
 // connection limit (ranch's remove_connection takes it out). One word per
 // connection (process.count), changed only by compare-and-swap or swap:
 //
-//	counted   -> uncounted  Group.Uncount (the owner, e.g. server.RemoveConnection; any goroutine)
+//	counted   -> uncounted  group.Uncount (the owner, e.g. server.RemoveConnection; any goroutine)
 //	counted   -> ended      the connection ended while counted: its owner frees its slot
 //	uncounted -> ended      the connection ended uncounted: nothing to free
 //
@@ -23,7 +23,7 @@ const (
 // or has ended) and whether pid is a connection of this group at all. The
 // group's onEnd function then hears that the connection ended uncounted.
 // Safe from any goroutine, a callback of the connection included.
-func (g *Group) Uncount(sys *actor.ActorSystem, pid *actor.PID) (done, ours bool) {
+func (g *group) Uncount(sys *actor.ActorSystem, pid *actor.PID) (done, ours bool) {
 	if pid == nil {
 		return false, false
 	}

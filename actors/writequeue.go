@@ -216,13 +216,13 @@ func (c *conn) Writable() bool {
 	return wq == nil || !wq.over.Load()
 }
 
-// SendSync writes p on the connection pid and returns once its socket
+// sendSync writes p on the connection pid and returns once its socket
 // has taken it (or the write failed). While the connection is over its high
 // watermark it first waits for its queue to drain (or fails with
 // ErrWriteBlocked, WriteQueue.FailFast); waiting, like the request, ends
 // with ctx. A PID with no live connection gives an error wrapping
-// ErrClosed.
-func SendSync(ctx context.Context, s actor.SenderContext, pid *actor.PID, p []byte) error {
+// ErrClosed (host.SendSync).
+func sendSync(ctx context.Context, s actor.SenderContext, pid *actor.PID, p []byte) error {
 	if proc := localConn(s.ActorSystem(), pid); proc != nil {
 		if g := proc.group(); g != nil {
 			if err := proc.awaitWritable(ctx, &g.writeQueue); err != nil {

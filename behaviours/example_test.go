@@ -1,7 +1,6 @@
 package behaviours_test
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,32 +17,23 @@ func (echo) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 // A Result chains actions: here two packets, in order, then an idle
 // timeout.
 func ExampleResult() {
-	r := behaviours.Send([]byte("hello ")).Send([]byte("world")).Timeout(5 * time.Second)
-
-	_ = r.Packets(func(p []byte) error {
-		fmt.Printf("send %q\n", p)
-		return nil
-	})
-	d, ok := r.TimeoutValue()
-	fmt.Println("timeout", d, ok)
-	// Output:
-	// send "hello "
-	// send "world"
-	// timeout 5s true
+	var h behaviours.Handler = chatty{}
+	_ = h.HandlePacket(nil, []byte("hi"))
 }
 
-// Base answers a call it does not handle at once, with an error.
+// chatty answers every packet with two, then waits at most five seconds
+// for the next.
+type chatty struct{ behaviours.Base }
+
+func (chatty) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
+	return behaviours.Send([]byte("hello ")).Send([]byte("world")).Timeout(5 * time.Second)
+}
+
+// Base gives every callback a handler does not write: here HandleCall,
+// which answers with an error wrapping ErrUnhandledCall.
 func ExampleBase() {
 	var h behaviours.Handler = echo{}
-	r := h.HandleCall(nil, "status?", behaviours.From{})
-	v, _ := r.ReplyValue()
-	fmt.Println(errors.Is(v.(error), behaviours.ErrUnhandledCall))
-	fmt.Println(v)
-
-	r = h.HandlePacket(nil, []byte("ping"))
-	_ = r.Packets(func(p []byte) error { fmt.Printf("echo %s\n", p); return nil })
-	// Output:
-	// true
-	// etcp: unhandled call: string
-	// echo ping
+	_ = h.HandleCall(nil, "status?", behaviours.From{})
+	fmt.Println(behaviours.ErrUnhandledCall)
+	// Output: etcp: unhandled call
 }

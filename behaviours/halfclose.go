@@ -1,5 +1,7 @@
 package behaviours
 
+import "github.com/etcp-go/etcp/behaviours/internal/result"
+
 // CloseWrite shuts down the connection's write side once everything
 // asked for so far is written (see [Result.CloseWrite]).
 func CloseWrite() Result { return Result{}.CloseWrite() }
@@ -13,10 +15,6 @@ func CloseWrite() Result { return Result{}.CloseWrite() }
 // down its own side too (HandleDisconnect ran), the connection ends,
 // Terminate seeing a nil reason.
 func (r Result) CloseWrite() Result {
-	r.flags |= flagCloseWrite
+	r.Flags |= result.FlagCloseWrite
 	return r
 }
-
-// ClosingWrite reports whether a CloseWrite was asked for (for the
-// connection actor that applies a Result).
-func (r *Result) ClosingWrite() bool { return r.flags&flagCloseWrite != 0 }

@@ -3,6 +3,8 @@ package behaviours
 import (
 	"crypto/tls"
 	"time"
+
+	"github.com/etcp-go/etcp/behaviours/internal/result"
 )
 
 // Result is what a callback asks for next. The zero value, [Continue],
@@ -18,59 +20,23 @@ import (
 //
 // A Result with one packet costs no allocation.
 type Result struct {
-	// The common actions live inline; the rare ones behind ext, so the
-	// value copied through every callback return stays small (and so do
-	// the stacks of the goroutines that run callbacks).
-	out     []byte
-	reply   any
-	timeout time.Duration
-	recvTO  time.Duration
-	recvN   int
-	activeN int32
-	flags   flag
-	ext     *resultExt // copied on write: Results are values
+	state // the actions asked for, read by the connection actor only
 }
 
-// resultExt holds the rarely used actions of a Result.
-type resultExt struct {
-	more    [][]byte
-	replies []deferredReply
-	stop    error
-	tlsConf *tls.Config
-}
+// state is a Result's actions (see package behaviours/internal/result).
+type state = result.State
 
-// withExt returns r with its own copy of ext, ready to change.
+// withExt returns r with its own copy of Ext, ready to change.
 func (r Result) withExt() Result {
-	e := &resultExt{}
-	if r.ext != nil {
-		*e = *r.ext
-		e.more = append([][]byte(nil), e.more...)
-		e.replies = append([]deferredReply(nil), e.replies...)
+	e := &result.Ext{}
+	if r.Ext != nil {
+		*e = *r.Ext
+		e.More = append([][]byte(nil), e.More...)
+		e.Replies = append([]result.Deferred(nil), e.Replies...)
 	}
-	r.ext = e
+	r.Ext = e
 	return r
 }
-
-type deferredReply struct {
-	to From
-	v  any
-}
-
-type flag uint16
-
-const (
-	flagTimeout flag = 1 << iota
-	flagHibernate
-	flagClose
-	flagStop
-	flagReply
-	flagRecv
-	flagDecline
-	flagStartTLS
-	flagActive
-	flagPassive
-	flagCloseWrite
-)
 
 // Continue asks for nothing: the connection waits for the next event.
 func Continue() Result { return Result{} }
@@ -103,26 +69,26 @@ func Recv(n int, timeout time.Duration) Result { return Result{}.Recv(n, timeout
 // Decline, returned from Init, closes the connection quietly (etcp's
 // ignore): Terminate does not run and a client start reports
 // ErrDeclined.
-func Decline() Result { return Result{flags: flagDecline} }
+func Decline() Result { return Result{state{Flags: result.FlagDecline}} }
 
 // Send adds a packet to write. p is framed into the connection's write
 // buffer as the Result is applied, right after the callback returns: the
 // handler may reuse p from its next callback on.
 func (r Result) Send(p []byte) Result {
-	if r.out == nil && (r.ext == nil || r.ext.more == nil) {
-		r.out = p
+	if r.Out == nil && (r.Ext == nil || r.Ext.More == nil) {
+		r.Out = p
 		return r
 	}
 	r = r.withExt()
-	r.ext.more = append(r.ext.more, p)
+	r.Ext.More = append(r.Ext.More, p)
 	return r
 }
 
 // Reply answers the call being handled; only valid from HandleCall. An
 // error value reaches the caller as its error.
 func (r Result) Reply(v any) Result {
-	r.flags |= flagReply
-	r.reply = v
+	r.Flags |= result.FlagReply
+	r.ReplyVal = v
 	return r
 }
 
@@ -130,7 +96,7 @@ func (r Result) Reply(v any) Result {
 // callback.
 func (r Result) ReplyTo(from From, v any) Result {
 	r = r.withExt()
-	r.ext.replies = append(r.ext.replies, deferredReply{from, v})
+	r.Ext.Replies = append(r.Ext.Replies, result.Deferred{To: from.pid, V: v})
 	return r
 }
 
@@ -138,8 +104,8 @@ func (r Result) ReplyTo(from From, v any) Result {
 // Timeout runs, and again every d while nothing arrives. Any arrival
 // re-arms it. 0 fires as soon as the mailbox is empty; [Never] clears it.
 func (r Result) Timeout(d time.Duration) Result {
-	r.flags |= flagTimeout
-	r.timeout = d
+	r.Flags |= result.FlagTimeout
+	r.TimeoutDur = d
 	return r
 }
 
@@ -150,21 +116,21 @@ func (r Result) Timeout(d time.Duration) Result {
 // when something arrives (Init does not run again). The Conn and actor
 // context a callback was given are not the ones after a wake.
 func (r Result) Hibernate() Result {
-	r.flags |= flagHibernate
+	r.Flags |= result.FlagHibernate
 	return r
 }
 
 // Close closes the connection normally once everything asked for is sent.
 func (r Result) Close() Result {
-	r.flags |= flagClose
+	r.Flags |= result.FlagClose
 	return r
 }
 
 // Stop ends the connection with reason (nil is a normal stop).
 func (r Result) Stop(reason error) Result {
 	r = r.withExt()
-	r.flags |= flagStop
-	r.ext.stop = reason
+	r.Flags |= result.FlagStop
+	r.Ext.StopErr = reason
 	return r
 }
 
@@ -172,8 +138,8 @@ func (r Result) Stop(reason error) Result {
 // available, or one frame when framing is on), within timeout (0 or
 // [Never] = no timeout). If the timeout passes, SocketReadTimeout runs.
 func (r Result) Recv(n int, timeout time.Duration) Result {
-	r.flags |= flagRecv
-	r.recvN, r.recvTO = n, timeout
+	r.Flags |= result.FlagRecv
+	r.RecvBytes, r.RecvTimeout = n, timeout
 	return r
 }
 
@@ -181,15 +147,15 @@ func (r Result) Recv(n int, timeout time.Duration) Result {
 // as it arrives. n > 0 delivers n more frames, then turns passive
 // (Erlang's {active, N}); n <= 0 means no limit.
 func (r Result) Active(n int) Result {
-	r.flags = r.flags&^flagPassive | flagActive
-	r.activeN = int32(min(max(n, 0), 1<<31-1))
+	r.Flags = r.Flags&^result.FlagPassive | result.FlagActive
+	r.ActiveFrames = int32(min(max(n, 0), 1<<31-1))
 	return r
 }
 
 // Passive switches the connection to passive mode: nothing is read until
 // the handler asks with [Result.Recv].
 func (r Result) Passive() Result {
-	r.flags = r.flags&^flagActive | flagPassive
+	r.Flags = r.Flags&^result.FlagActive | result.FlagPassive
 	return r
 }
 
@@ -199,7 +165,7 @@ func (r Result) Passive() Result {
 // handshake ends the connection.
 func (r Result) StartTLS(cfg *tls.Config) Result {
 	r = r.withExt()
-	r.flags |= flagStartTLS
-	r.ext.tlsConf = cfg
+	r.Flags |= result.FlagStartTLS
+	r.Ext.TLS = cfg
 	return r
 }

@@ -73,8 +73,8 @@ func TestCombinedActions(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, 1, v)
 	var deferred []any
-	r.DeferredReplies(func(f behaviours.From, v any) {
-		assert.Equal(t, from, f)
+	r.DeferredReplies(func(to *actor.PID, v any) {
+		assert.Equal(t, from.PID(), to)
 		deferred = append(deferred, v)
 	})
 	assert.Equal(t, []any{2}, deferred)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/behaviours"
 )
 
@@ -33,7 +33,7 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 	if name == "" {
 		name = fmt.Sprintf("conn-%d", id)
 	}
-	g, err := actors.NewGroup(spawner.ActorSystem(), name, &o.ConnOptions, factory, arg)
+	g, err := host.NewGroup(spawner.ActorSystem(), name, &o.ConnOptions, factory, arg)
 	if err != nil {
 		return nil, invalidOptions(err)
 	}

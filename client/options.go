@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // ErrInvalidOptions: Dial was given a bad option. It is
@@ -21,9 +22,9 @@ func invalidOptions(err error) error {
 	return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 }
 
-// Options configure a client connection. Dial fills in the defaults and
+// config is a client connection's options. Dial fills in the defaults and
 // validates them.
-type Options struct {
+type config struct {
 	// Name spawns the connection actor under this name, and registers the
 	// connection under it in its registry (local, or a cluster's) while it
 	// lives: client functions find it as Name(name). Default: a unique
@@ -41,14 +42,17 @@ type Options struct {
 // actors.WithIdleHibernate, actors.WithParkAfter).
 type Option = actors.Option
 
-// WithName names the connection's actor and registers it under name.
+// WithName spawns the connection actor under name, and registers the
+// connection under it in its registry (local, or a cluster's) while it
+// lives: client functions find it as Name(name). Default: a unique
+// "conn-N", not registered under a name.
 func WithName(name string) Option {
-	return actors.OwnOption("client.WithName", func(o *Options) { o.Name = name })
+	return host.OwnOption("client.WithName", func(o *config) { o.Name = name })
 }
 
-func options(opts []Option) (Options, error) {
-	var o Options
-	if err := actors.Apply(&o, opts); err != nil {
+func options(opts []Option) (config, error) {
+	var o config
+	if err := host.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
 	return o, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/registry"
 )
 
@@ -63,7 +64,7 @@ func SendSync[T Target](ctx context.Context, s actor.SenderContext, to T, p []by
 	if err != nil {
 		return err
 	}
-	return actors.SendSync(ctx, s, pid, p)
+	return host.SendSync(ctx, s, pid, p)
 }
 
 // SendAsync writes p on the connection without waiting; a write error
@@ -74,7 +75,7 @@ func SendAsync[T Target](s actor.SenderContext, to T, p []byte) error {
 	if err != nil {
 		return err
 	}
-	return actors.Tell(s, pid, &actors.Send{Data: p})
+	return host.Tell(s, pid, &actors.Send{Data: p})
 }
 
 // Call makes a synchronous request to the handler's HandleCall and
@@ -95,7 +96,7 @@ func Cast[T Target](s actor.SenderContext, to T, msg any) error {
 	if err != nil {
 		return err
 	}
-	return actors.Tell(s, pid, &actors.Cast{Message: msg})
+	return host.Tell(s, pid, &actors.Cast{Message: msg})
 }
 
 // Event sends ev to the handler's HandleEvent. The error is only a
@@ -105,7 +106,7 @@ func Event[T Target](s actor.SenderContext, to T, ev any) error {
 	if err != nil {
 		return err
 	}
-	return actors.Tell(s, pid, &actors.Event{Event: ev})
+	return host.Tell(s, pid, &actors.Event{Event: ev})
 }
 
 // Info sends msg to the handler's HandleInfo (any message that is not a
@@ -115,7 +116,7 @@ func Info[T Target](s actor.SenderContext, to T, msg any) error {
 	if err != nil {
 		return err
 	}
-	return actors.Tell(s, pid, msg)
+	return host.Tell(s, pid, msg)
 }
 
 // Stop ends the connection with reason (nil is normal) and returns once
@@ -123,7 +124,7 @@ func Info[T Target](s actor.SenderContext, to T, msg any) error {
 // has already ended succeeds. If ctx ends first (the connection is
 // blocked, or its handler is in a callback that does not return), Stop
 // returns ctx's error and, for a connection of this process, interrupts
-// and shuts down its socket at once (actors.ForceClose): the peer sees
+// and shuts down its socket at once (host.ForceClose): the peer sees
 // the connection end, and Terminate runs when the callback returns.
 func Stop[T Target](ctx context.Context, s actor.SenderContext, to T, reason error) error {
 	pid, err := resolve(s, to)
@@ -136,7 +137,7 @@ func Stop[T Target](ctx context.Context, s actor.SenderContext, to T, reason err
 		return nil
 	}
 	if asked && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-		actors.ForceClose(s.ActorSystem(), pid)
+		host.ForceClose(s.ActorSystem(), pid)
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // Strategy is how a send picks one of the live connections.
@@ -32,9 +33,9 @@ func (s Strategy) String() string {
 	return fmt.Sprintf("Strategy(%d)", s)
 }
 
-// Options configure a pool. Start fills in the defaults and validates
+// config is a pool's options. Start fills in the defaults and validates
 // them, so a bad option fails Start, never later.
-type Options struct {
+type config struct {
 	// Name names the pool's actor ("etcp/<Name>"). Default: a unique
 	// "pool-N".
 	Name string
@@ -61,7 +62,7 @@ type Options struct {
 	Parent actor.SpawnerContext
 	// StopGrace is how long a stopping connection may take to deliver
 	// what it has queued and run Terminate before its socket is
-	// interrupted, and, actors.ForceSettle later, shut down if it is
+	// interrupted, and, host.ForceSettle later, shut down if it is
 	// still in a callback. Default [DefaultStopGrace].
 	StopGrace time.Duration
 
@@ -74,54 +75,58 @@ type Options struct {
 // actors.WithIdleHibernate, actors.WithParkAfter).
 type Option = actors.Option
 
-// WithName names the pool.
+// WithName names the pool's actor ("etcp/<name>"). Default: a unique
+// "pool-N".
 func WithName(name string) Option {
-	return actors.OwnOption("pool.WithName", func(o *Options) { o.Name = name })
+	return host.OwnOption("pool.WithName", func(o *config) { o.Name = name })
 }
 
 // WithExitPolicy sets the policy deciding, per connection, what happens
 // when it ends or fails to start; [Always] turns one [Decision] into a
-// policy.
+// policy. Default: Always(RestartBackoff()).
 func WithExitPolicy(p ExitPolicy) Option {
-	return actors.OwnOption("pool.WithExitPolicy", func(o *Options) { o.ExitPolicy, o.exitPolicySet = p, true })
+	return host.OwnOption("pool.WithExitPolicy", func(o *config) { o.ExitPolicy, o.exitPolicySet = p, true })
 }
 
 // WithParent starts the pool under parent (an actor's context, from
-// inside its Receive), as that actor's child.
+// inside its Receive), as that actor's child: stopping it stops the pool,
+// every Terminate run. Default: the actor system's root.
 func WithParent(parent actor.SpawnerContext) Option {
-	return actors.OwnOption("pool.WithParent", func(o *Options) { o.Parent = parent })
+	return host.OwnOption("pool.WithParent", func(o *config) { o.Parent = parent })
 }
 
-// WithBackoff sets the backoff of [ActionBackoff].
+// WithBackoff sets the delays of [ActionBackoff]; zero fields take the
+// defaults of [DefaultBackoff].
 func WithBackoff(b Backoff) Option {
-	return actors.OwnOption("pool.WithBackoff", func(o *Options) { o.Backoff = b })
+	return host.OwnOption("pool.WithBackoff", func(o *config) { o.Backoff = b })
 }
 
-// WithStrategy sets how sends pick a connection.
+// WithStrategy sets how sends pick a connection. Default [RoundRobin].
 func WithStrategy(s Strategy) Option {
-	return actors.OwnOption("pool.WithStrategy", func(o *Options) { o.Strategy = s })
+	return host.OwnOption("pool.WithStrategy", func(o *config) { o.Strategy = s })
 }
 
-// DefaultStopGrace is the default of Options.StopGrace, as a server's.
+// DefaultStopGrace is the default of [WithStopGrace], as a server's.
 const DefaultStopGrace = 500 * time.Millisecond
 
-// WithStopGrace sets how long a stopping connection may take before its
-// socket is interrupted.
+// WithStopGrace sets how long a stopping connection may take to deliver
+// what it has queued and run Terminate before its socket is interrupted
+// (0: [DefaultStopGrace]).
 func WithStopGrace(d time.Duration) Option {
-	return actors.OwnOption("pool.WithStopGrace", func(o *Options) { o.StopGrace = d })
+	return host.OwnOption("pool.WithStopGrace", func(o *config) { o.StopGrace = d })
 }
 
 // WithWaitForConnection makes a send that finds no live connection wait
 // up to d for one to come up before it fails with [ErrNoConnection].
 func WithWaitForConnection(d time.Duration) Option {
-	return actors.OwnOption("pool.WithWaitForConnection", func(o *Options) { o.WaitForConnection = d })
+	return host.OwnOption("pool.WithWaitForConnection", func(o *config) { o.WaitForConnection = d })
 }
 
 // options applies opts over the defaults and validates what is the
 // pool's own.
-func options(opts []Option) (Options, error) {
-	var o Options
-	if err := actors.Apply(&o, opts); err != nil {
+func options(opts []Option) (config, error) {
+	var o config
+	if err := host.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
 	var err error

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 )
@@ -69,8 +70,8 @@ type Pool struct {
 	sys   *actor.ActorSystem
 	name  string
 	pid   *actor.PID
-	o     Options
-	conns *actors.Group // every connection of the pool
+	o     config
+	conns host.Group // every connection of the pool
 	log   *slog.Logger
 
 	dials       sync.WaitGroup // dialling goroutines
@@ -122,7 +123,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addrs []
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("pool-%d", poolSeq.Add(1))
 	}
-	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
+	conns, err := host.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
 	if err != nil {
 		return nil, invalidOptions(err)
 	}

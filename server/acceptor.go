@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/transport"
 )
 
@@ -48,35 +49,25 @@ const (
 	maxBackoff = time.Second
 )
 
-// props returns the acceptor's Props, with the mailbox that makes a
-// blocked Accept return when a Stop arrives.
+// props returns the acceptor's Props. A Stop, or any message but a
+// tick, posted while the acceptor waits inside Accept makes that Accept
+// return at once (see interrupt).
 func (a *acceptor) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithMailbox(func() actor.Mailbox { return &acceptorMailbox{Mailbox: actor.Unbounded()(), a: a} }))
+		actor.WithMailbox(host.NewMailbox(host.MailboxHooks{Posted: a.posted})))
 }
 
-// acceptorMailbox is protoactor's mailbox, but a Stop, or any message but
-// a tick, posted while the acceptor waits inside Accept makes that Accept
-// return at once.
-type acceptorMailbox struct {
-	actor.Mailbox
-	a *acceptor
-}
-
-func (m *acceptorMailbox) PostSystemMessage(msg any) {
-	m.Mailbox.PostSystemMessage(msg)
-	if _, ok := msg.(*actor.Stop); ok {
-		m.a.interrupt()
+// posted interrupts Accept for a Stop, and for anything but the
+// acceptor's own tick (a stray message, which it answers or drops).
+func (a *acceptor) posted(msg any, system bool) {
+	if system {
+		if _, ok := msg.(*actor.Stop); !ok {
+			return
+		}
+	} else if msg == tick {
+		return
 	}
-}
-
-// PostUserMessage queues msg; anything but the acceptor's own tick (a
-// stray message, which it answers or drops) also makes it leave Accept.
-func (m *acceptorMailbox) PostUserMessage(msg any) {
-	m.Mailbox.PostUserMessage(msg)
-	if msg != tick {
-		m.a.interrupt()
-	}
+	a.interrupt()
 }
 
 // interrupt makes the acceptor leave Accept, or not enter it, so that its

@@ -8,7 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
 // DefaultAlarmCooldown is how long an [Alarm] stays quiet after it fired,
@@ -50,7 +50,7 @@ type AlarmEvent struct {
 // WithAlarm adds a threshold alarm on the connection count; several may
 // be given. Start validates it.
 func WithAlarm(a Alarm) Option {
-	return actors.OwnOption("server.WithAlarm", func(o *Options) { o.Alarms = append(o.Alarms, a) })
+	return host.OwnOption("server.WithAlarm", func(o *config) { o.Alarms = append(o.Alarms, a) })
 }
 
 // validate checks a and fills in its defaults.

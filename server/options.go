@@ -8,9 +8,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 )
 
-// Defaults of [Options]. In every server option zero means the default,
+// Defaults of the server's options. In every server option zero means the default,
 // and a negative value fails Start with [ErrInvalidOptions].
 const (
 	// DefaultAcceptors is the number of acceptors a server starts, as etcp
@@ -33,9 +34,9 @@ const (
 // what [Info].MaxConnections reads then.
 const NoLimit = math.MaxInt
 
-// Options configure a server. Start fills in the defaults and validates
+// config is a server's options. Start fills in the defaults and validates
 // them, so a bad option fails Start, never later.
-type Options struct {
+type config struct {
 	// Name names the server's actor ("etcp/<Name>"). Default: a unique
 	// "server-N".
 	Name string
@@ -80,57 +81,63 @@ type Options struct {
 // actors.WithIdleHibernate, actors.WithParkAfter).
 type Option = actors.Option
 
-// WithName names the server.
+// WithName names the server's actor ("etcp/<name>"). Default: a unique
+// "server-N".
 func WithName(name string) Option {
-	return actors.OwnOption("server.WithName", func(o *Options) { o.Name = name })
+	return host.OwnOption("server.WithName", func(o *config) { o.Name = name })
 }
 
 // WithAcceptors sets the number of acceptors (0: [DefaultAcceptors]).
 func WithAcceptors(n int) Option {
-	return actors.OwnOption("server.WithAcceptors", func(o *Options) { o.Acceptors = n })
+	return host.OwnOption("server.WithAcceptors", func(o *config) { o.Acceptors = n })
 }
 
 // WithStartAsleep starts the server with its acceptors asleep.
 func WithStartAsleep() Option {
-	return actors.OwnOption("server.WithStartAsleep", func(o *Options) { o.StartAsleep = true })
+	return host.OwnOption("server.WithStartAsleep", func(o *config) { o.StartAsleep = true })
 }
 
-// WithMaxConnections bounds the live connections (0:
-// [DefaultMaxConnections]; [NoLimit]: none).
+// WithMaxConnections bounds the live connections (ranch's
+// max_connections; 0: [DefaultMaxConnections]; [NoLimit]: none). At the
+// limit the acceptors stop accepting, so new peers wait in the listen
+// backlog, never reset; a connection ending admits the next.
 func WithMaxConnections(n int) Option {
-	return actors.OwnOption("server.WithMaxConnections", func(o *Options) { o.MaxConnections = n })
+	return host.OwnOption("server.WithMaxConnections", func(o *config) { o.MaxConnections = n })
 }
 
 // WithRejectOverLimit closes peers past the connection limit at once
 // instead of leaving them in the backlog.
 func WithRejectOverLimit() Option {
-	return actors.OwnOption("server.WithRejectOverLimit", func(o *Options) { o.RejectOverLimit = true })
+	return host.OwnOption("server.WithRejectOverLimit", func(o *config) { o.RejectOverLimit = true })
 }
 
 // WithListeners opens n listening sockets sharing the address with
-// SO_REUSEPORT (TCP, Linux); 0: [DefaultListeners]. It may not exceed the
-// number of acceptors.
+// SO_REUSEPORT (TCP, Linux; ranch's num_listen_sockets); 0:
+// [DefaultListeners]. Acceptor i accepts from socket i mod n, so n may not
+// exceed the number of acceptors.
 func WithListeners(n int) Option {
-	return actors.OwnOption("server.WithListeners", func(o *Options) { o.Listeners = n })
+	return host.OwnOption("server.WithListeners", func(o *config) { o.Listeners = n })
 }
 
 // WithStopGrace sets how long a stopping connection may take before its
 // blocked socket is interrupted (0: [DefaultStopGrace]).
 func WithStopGrace(d time.Duration) Option {
-	return actors.OwnOption("server.WithStopGrace", func(o *Options) { o.StopGrace = d })
+	return host.OwnOption("server.WithStopGrace", func(o *config) { o.StopGrace = d })
 }
 
 // WithParent starts the server under parent (an actor's context, from
-// inside its Receive), as that actor's child.
+// inside its Receive), as that actor's child: its supervisor sees it, and
+// stopping it stops the server, every Terminate run. Default: the actor
+// system's root.
 func WithParent(parent actor.SpawnerContext) Option {
-	return actors.OwnOption("server.WithParent", func(o *Options) { o.Parent = parent })
+	return host.OwnOption("server.WithParent", func(o *config) { o.Parent = parent })
 }
 
 // options applies opts over the defaults and validates what is the
 // server's own.
-func options(opts []Option) (Options, error) {
-	var o Options
-	if err := actors.Apply(&o, opts); err != nil {
+func options(opts []Option) (config, error) {
+	var o config
+	if err := host.Apply(&o, opts); err != nil {
 		return o, invalidOptions(err)
 	}
 	switch {

@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/transport"
 )
@@ -30,12 +31,12 @@ type Server struct {
 	sys       *actor.ActorSystem
 	name      string
 	pid       *actor.PID
-	opts      Options
+	opts      config
 	log       *slog.Logger
 	listening listening
 	acceptors []acceptorRef
 	sups      []atomic.Pointer[actor.PID] // connection supervisors, by acceptor
-	conns     *actors.Group
+	conns     host.Group
 	slots     slots
 	nextID    atomic.Uint64
 	deadSub   *eventstream.Subscription
@@ -85,7 +86,7 @@ func Start(sys *actor.ActorSystem, factory behaviours.Factory, arg any, addr str
 	if o.Name == "" {
 		o.Name = fmt.Sprintf("server-%d", serverSeq.Add(1))
 	}
-	conns, err := actors.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
+	conns, err := host.NewGroup(sys, o.Name, &o.ConnOptions, factory, arg)
 	if err != nil {
 		return nil, invalidOptions(err)
 	}
@@ -326,7 +327,7 @@ func (s *Server) Connections() ([]actors.ConnInfo, error) { return s.conns.Conne
 func (s *Server) ConnStats() []actors.ConnStats { return s.conns.ConnStats() }
 
 // EachConnStats walks the connections that are up without building a
-// list, as actors.Group.EachConnStats: fn gets each one's statistics in a
+// list, as host.Group.EachConnStats: fn gets each one's statistics in a
 // reused value until it returns false, and unless full the fields read
 // from the registry and the mailbox are left out, which is what lets a
 // supervisor rank 100,000 connections quickly.
@@ -436,7 +437,7 @@ func (s *Server) CodeChange(ctx context.Context, oldVersion string, extra any) e
 // stops accepting, new peers wait in the backlog), the connections are
 // left to finish; when ctx ends, what is left is stopped as by Stop
 // (reason ErrShutdown). It returns once the server has stopped, or at
-// the latest the stop grace plus 2 × actors.ForceSettle (400 ms) after ctx
+// the latest the stop grace plus 2 × host.ForceSettle (400 ms) after ctx
 // ended, whatever the handlers do: a connection whose callback never
 // returns has its socket shut down then (see Stop), and Done is closed
 // once its callback returns and its Terminate has run. As net/http's
@@ -448,9 +449,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var left int
 	waitErr := s.WaitConnections(ctx, func(n int) bool { left = n; return n == 0 })
 	// Bounded: a connection whose callback never returns has its socket
-	// shut down after the stop grace and actors.ForceSettle, and is not waited
-	// for longer than actors.ForceSettle more.
-	stopCtx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+2*actors.ForceSettle)
+	// shut down after the stop grace and host.ForceSettle, and is not waited
+	// for longer than host.ForceSettle more.
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+2*host.ForceSettle)
 	defer cancel()
 	stopErr := s.Stop(stopCtx, nil)
 	if stopErr != nil && stopCtx.Err() != nil {
@@ -477,7 +478,7 @@ func connCount(n int) string {
 // actors.ErrShutdown when reason is nil). A connection still blocked in
 // a write or handshake after the stop grace (WithStopGrace) has its
 // socket interrupted, so no peer can hold Stop up; one still alive
-// actors.ForceSettle (200 ms) later, in a callback that does not return, has
+// host.ForceSettle (200 ms) later, in a callback that does not return, has
 // its socket shut down, so its peer sees the connection end, and its
 // Terminate runs when the callback returns. It returns when all of
 // that is done and every connection goroutine has exited, or when ctx
@@ -499,7 +500,7 @@ func (s *Server) fail(err error) { s.stop(nil, err) }
 // told why, and the supervisor's stop (the whole tree, unless its parent
 // stopped it already) is awaited in the background; connections still
 // blocked after the stop grace are forced, and those still alive
-// actors.ForceSettle later have their sockets shut down.
+// host.ForceSettle later have their sockets shut down.
 func (s *Server) stop(reason, cause error) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
@@ -535,9 +536,6 @@ func (s *Server) Err() error {
 	defer s.mu.Unlock()
 	return s.err
 }
-
-// errStray answers a request an infrastructure actor does not know.
-var errStray = errors.New("etcp/server: unknown request")
 
 func typeName(v any) string {
 	if v == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/behaviours"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/pool"
@@ -283,7 +284,7 @@ func TestViaRegistry(t *testing.T) {
 	roundTrip(t, c, "hi")
 	conns := testkit.Conns(t, srv)
 	require.Len(t, conns, 1)
-	e, err := mine.Lookup(actors.SelfName(mine, conns[0].PID))
+	e, err := mine.Lookup(host.SelfName(mine, conns[0].PID))
 	require.NoError(t, err, "registered in the user's registry")
 	assert.Equal(t, srv.Name(), e.Owner)
 	_, err = registry.Of(sys).Lookup(conns[0].PID.Id)

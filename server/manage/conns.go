@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/server/manage/internal/managepb"
@@ -89,7 +90,7 @@ func (e *Endpoint) eachClient(owner string, managed map[string]bool, fn func(*ac
 	self := e.node.Address()
 	for i := range entries {
 		en := &entries[i]
-		if en.PID == nil || en.Name != actors.SelfName(e.reg, en.PID) || managed[en.Owner] || (en.Node != "" && en.Node != self) {
+		if en.PID == nil || en.Name != host.SelfName(e.reg, en.PID) || managed[en.Owner] || (en.Node != "" && en.Node != self) {
 			continue
 		}
 		if st, ok := actors.ConnStatsOf(e.sys, en.PID); ok {

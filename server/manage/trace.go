@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/server/manage/internal/managepb"
 )
@@ -214,7 +215,7 @@ func (e *Endpoint) watch() {
 		}
 		e.mu.Unlock()
 		for _, pid := range off {
-			_ = actors.Tell(e.sys.Root, pid, &actors.SetTrace{})
+			_ = host.Tell(e.sys.Root, pid, &actors.SetTrace{})
 		}
 		if done {
 			return

@@ -2,36 +2,11 @@ package server
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/etcp-go/etcp/actors"
-	"github.com/etcp-go/etcp/transport"
+	"github.com/etcp-go/etcp/actors/host"
 )
-
-// handoff is an accepted socket on its way to a connection supervisor.
-// Hand-offs are recycled (newHandoff, recycle): the supervisor's mailbox
-// holds one only until the supervisor takes the socket.
-type handoff struct {
-	sock transport.Conn
-	id   uint64
-}
-
-var handoffs = sync.Pool{New: func() any { return new(handoff) }}
-
-func newHandoff(sock transport.Conn, id uint64) *handoff {
-	h := handoffs.Get().(*handoff)
-	h.sock, h.id = sock, id
-	return h
-}
-
-// recycle gives h back once its socket was taken. A hand-off that went
-// to dead letters is not recycled: the dead-letter event keeps it.
-func (h *handoff) recycle() {
-	*h = handoff{}
-	handoffs.Put(h)
-}
 
 // connsSup is a connection supervisor: the parent of its share of the
 // connections (ranch's ranch_conns_sup; see Server.handOff), so that no
@@ -41,17 +16,30 @@ func (h *handoff) recycle() {
 // the extra actor costs no goroutine hop per connection.
 type connsSup struct {
 	s        *Server
-	spawn    *actors.Spawner // made at the first hand-off
-	stopping bool            // it is stopping: what is handed to it now is stopped as it starts
-	stopped  bool            // it has stopped: what is handed to it now is refused
+	spawn    host.Spawner // made at the first hand-off
+	stopping bool         // it is stopping: what is handed to it now is stopped as it starts
+	stopped  bool         // it has stopped: what is handed to it now is refused
 }
 
-// props returns the connection supervisor's Props: its mailbox refuses
-// the sockets handed over once it has stopped (see connsMailbox).
+// props returns the connection supervisor's Props. Its mailbox refuses
+// the sockets handed over once it has stopped (see refuseLate).
 func (c *connsSup) props() *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return c },
 		actor.WithDispatcher(connsDispatcher), actor.WithSupervisor(connSupervision),
-		actor.WithMailbox(func() actor.Mailbox { return &connsMailbox{c: c} }))
+		actor.WithMailbox(host.NewMailbox(host.MailboxHooks{Take: c.refuseLate})))
+}
+
+// refuseLate refuses a socket that reaches the supervisor once it has
+// stopped: protoactor drops, unseen, what reaches a stopped actor, and a
+// socket there would never be closed, nor its slot given back.
+func (c *connsSup) refuseLate(msg any) bool {
+	h, ok := msg.(*handoff)
+	if !ok || !c.stopped {
+		return false
+	}
+	c.s.refuse(h.sock)
+	h.recycle()
+	return true
 }
 
 // connSupervision stops a connection that failed outside its callbacks
@@ -70,7 +58,7 @@ func (c *connsSup) Receive(ctx actor.Context) {
 		var buf [24]byte // "c" and the id: built in one allocation, the name's
 		name := string(strconv.AppendUint(append(buf[:0], 'c'), id, 10))
 		if c.spawn == nil {
-			c.spawn = c.s.conns.Spawner()
+			c.spawn = host.NewSpawner(c.s.conns)
 		}
 		pid, err := c.spawn.Spawn(ctx, name, id, sock, true, nil)
 		switch {
@@ -89,14 +77,5 @@ func (c *connsSup) Receive(ctx actor.Context) {
 	case *actor.Started, *actor.Restarting, *actor.Terminated:
 	default:
 		stray(c.s, ctx, "connection supervisor")
-	}
-}
-
-// stray logs and drops a message an infrastructure actor does not know;
-// a request gets an error reply rather than a timeout.
-func stray(s *Server, ctx actor.Context, role string) {
-	s.log.Warn("etcp: stray message dropped", "to", role, "type", typeName(ctx.Message()))
-	if ctx.Sender() != nil {
-		ctx.Respond(&actors.Reply{Err: errStray})
 	}
 }
