@@ -28,14 +28,46 @@ type (
 	}
 )
 
+// peerState is a member's liveness as the registry actor sees it. Only
+// the actor reads and changes it. The transitions:
+//
+//	down    -> up       heard from: a Hello, or a message of an
+//	                    incarnation it knows (its names are then synced)
+//	up      -> suspect  silent for two heartbeat intervals (when that is
+//	                    shorter than the timeout): the connections this
+//	                    node dialled to it are dropped, and the next
+//	                    heartbeat dials again; its names stay
+//	suspect -> up       heard from
+//	up      -> down     silent for the heartbeat timeout (its
+//	suspect -> down     connections are dropped too), its connection
+//	                    lost (up only: in suspect, or within a heartbeat
+//	                    interval of a drop, the loss is this node's own
+//	                    drop), it left, it was removed, or it restarted
+//	                    (then straight back up): its names are dropped
+//
+// A seed that is down is greeted every five heartbeat intervals; other
+// members that go down are forgotten.
+type peerState uint8
+
+const (
+	peerDown peerState = iota
+	peerUp
+	peerSuspect
+)
+
+var peerStateNames = [...]string{peerDown: "down", peerUp: "up", peerSuspect: "suspect"}
+
+func (s peerState) String() string { return peerStateNames[s] }
+
 // member is a peer as the registry actor keeps it.
 type member struct {
 	addr      string
 	pid       *actor.PID // built for this node's actor system
 	seed      bool
-	up        bool
+	state     peerState
 	epoch     uint64
 	lastHeard time.Time
+	dropped   time.Time // when this node last dropped its connections
 	lastHello time.Time
 	applied   uint64 // seq of its last Delta applied here
 	syncing   bool   // waiting for a Snapshot: its Deltas are dropped
@@ -98,7 +130,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.tick()
 	case *lostMsg:
-		if p := a.members[m.addr]; p != nil && p.up {
+		if p := a.members[m.addr]; p != nil && p.state == peerUp && time.Since(p.dropped) > c.cfg.interval {
 			a.down(p, "connection lost")
 		}
 	case *peerMsg:
@@ -108,7 +140,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			p = a.member(m.addr)
 			a.promote(p)
 			p.seed = true
-			if !p.up {
+			if p.state == peerDown {
 				a.hello(p)
 			}
 		case !m.add:
@@ -116,7 +148,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			if p != nil {
 				epoch = p.epoch
 				p.seed = false
-				if p.up {
+				if p.live() {
 					a.down(p, "removed")
 				} else {
 					a.forget(p)
@@ -133,14 +165,14 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			if p.candidate {
 				continue
 			}
-			out = append(out, Member{Address: p.addr, Up: p.up, Seed: p.seed, LastHeard: p.lastHeard})
+			out = append(out, Member{Address: p.addr, Up: p.live(), Seed: p.seed, LastHeard: p.lastHeard})
 		}
 		slices.SortFunc(out, func(x, y Member) int { return strings.Compare(x.Address, y.Address) })
 		ctx.Respond(out)
 	case *closeMsg:
 		a.flush()
 		for _, p := range a.members {
-			if p.up {
+			if p.live() {
 				a.send(p, kindLeave, &registrypb.Leave{Node: c.self, Epoch: c.epoch})
 			}
 		}
@@ -210,7 +242,7 @@ func (a *clusterActor) fromPeer(sender *actor.PID, msg proto.Message) {
 		a.onHeartbeat(m)
 	case *registrypb.SyncRequest:
 		a.known(m.Node, m.Epoch) // brings an unknown sender up first
-		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
+		if p := a.members[m.Node]; p != nil && p.live() && p.epoch == m.Epoch {
 			a.snapshot(p)
 		}
 	case *registrypb.Snapshot:
@@ -218,7 +250,7 @@ func (a *clusterActor) fromPeer(sender *actor.PID, msg proto.Message) {
 	case *registrypb.Delta:
 		a.onDelta(m)
 	case *registrypb.Leave:
-		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
+		if p := a.members[m.Node]; p != nil && p.live() && p.epoch == m.Epoch {
 			a.down(p, "left")
 		}
 	}
@@ -305,7 +337,7 @@ func (a *clusterActor) hello(p *member) {
 func (a *clusterActor) helloMsg() *registrypb.Hello {
 	h := &registrypb.Hello{Protocol: protocolVersion, Node: a.c.self, Epoch: a.c.epoch}
 	for _, q := range a.members {
-		if q.up {
+		if q.live() {
 			h.Members = append(h.Members, q.addr)
 		}
 	}
@@ -320,8 +352,8 @@ func (a *clusterActor) arm() {
 // known returns the member at addr if it is up in incarnation epoch;
 // otherwise it treats the message as a Hello from it and returns nil.
 func (a *clusterActor) known(addr string, epoch uint64) *member {
-	if p := a.members[addr]; p != nil && p.up && p.epoch == epoch {
-		p.lastHeard = time.Now()
+	if p := a.members[addr]; p != nil && p.live() && p.epoch == epoch {
+		a.heard(p)
 		return p
 	}
 	if e, bad := a.badProtocol[addr]; bad && e == epoch {
@@ -347,12 +379,12 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 	}
 	p := a.member(addr)
 	a.promote(p) // it answered itself
-	p.lastHeard = time.Now()
-	if !p.up || p.epoch != epoch {
-		if p.up { // restarted: its old incarnation's names are gone
+	a.heard(p)
+	if p.state == peerDown || p.epoch != epoch {
+		if p.live() { // restarted: its old incarnation's names are gone
 			a.drop(p, "restarted")
 		}
-		p.up, p.epoch, p.applied = true, epoch, 0
+		p.state, p.epoch, p.applied = peerUp, epoch, 0
 		c.log.Debug("etcp/registry: peer up", slog.String("node", c.self), slog.String("peer", addr))
 		a.sync(p)
 		a.hello(p)
@@ -415,10 +447,11 @@ func (a *clusterActor) onHeartbeat(m *registrypb.Heartbeat) {
 
 func (a *clusterActor) onSnapshot(m *registrypb.Snapshot) {
 	p := a.members[m.Node]
-	if p == nil || !p.up || p.epoch != m.Epoch {
+	if p == nil || !p.live() || p.epoch != m.Epoch {
 		return
 	}
-	p.lastHeard, p.syncSince = time.Now(), time.Now()
+	a.heard(p)
+	p.syncSince = p.lastHeard
 	if m.Part == 0 || p.snap == nil {
 		p.syncing = true
 		p.snap = make(map[string]struct{}, len(m.Entries))
@@ -465,7 +498,7 @@ func (a *clusterActor) onDelta(m *registrypb.Delta) {
 				// that one is still known, fetch it again: its node may
 				// hold it still (this node may have settled the conflict
 				// otherwise than the two nodes involved did).
-				if q := a.members[beat]; q != nil && q.up && !q.syncing {
+				if q := a.members[beat]; q != nil && q.live() && !q.syncing {
 					if _, ok := q.beaten[name]; ok {
 						a.sync(q)
 					}
@@ -494,7 +527,7 @@ func (a *clusterActor) register(p *member, pe *registrypb.Entry, now int64, lost
 		delete(p.beaten, pe.Name)
 	}
 	if beaten != nil {
-		if q := a.members[beaten.x.node]; q != nil && q.up {
+		if q := a.members[beaten.x.node]; q != nil && q.live() {
 			if q.beaten == nil {
 				q.beaten = make(map[string]heardAt)
 			}
@@ -520,6 +553,28 @@ func (a *clusterActor) told(lost []lostConflict) {
 	a.flush()
 }
 
+// live reports whether a member is up or suspect: its names are kept,
+// and it is sent heartbeats and changes.
+func (p *member) live() bool { return p.state != peerDown }
+
+// heard records that p spoke: a suspect is up again.
+func (a *clusterActor) heard(p *member) {
+	p.lastHeard = time.Now()
+	if p.state == peerSuspect {
+		p.state = peerUp
+		a.c.log.Debug("etcp/registry: peer heard again", slog.String("node", a.c.self), slog.String("peer", p.addr))
+	}
+}
+
+// dropConnections closes the connections this node dialled to p, so that
+// the next message dials again rather than wait behind a stream TCP is
+// still retransmitting on. The loss protoactor then reports is this
+// node's own doing: a lostMsg within one heartbeat interval is ignored.
+func (a *clusterActor) dropConnections(p *member, now time.Time) {
+	p.dropped = now
+	a.c.node.dropPeer(p.addr)
+}
+
 // down drops a peer's names, and forgets it unless it is a seed.
 func (a *clusterActor) down(p *member, why string) {
 	a.drop(p, why)
@@ -535,7 +590,7 @@ func (a *clusterActor) drop(p *member, why string) {
 	c.stats.lost.Add(1)
 	c.log.Info("etcp/registry: peer down, its names dropped", slog.String("node", c.self),
 		slog.String("peer", p.addr), slog.String("why", why), slog.Int("names", n))
-	p.up, p.syncing, p.snap, p.applied, p.beaten = false, false, nil, 0, nil
+	p.state, p.syncing, p.snap, p.applied, p.beaten = peerDown, false, nil, 0, nil
 }
 
 // flush sends this node's pending changes to every member that is up.
@@ -559,7 +614,7 @@ func (a *clusterActor) flush() {
 			}
 		}
 		for _, p := range a.members {
-			if p.up {
+			if p.live() {
 				a.send(p, kindDelta, d)
 			}
 		}
@@ -594,10 +649,19 @@ func (a *clusterActor) tick() {
 	now := time.Now()
 	hb := &registrypb.Heartbeat{Node: c.self, Epoch: c.epoch, Seq: a.seq}
 	for _, p := range a.members {
+		silent := now.Sub(p.lastHeard)
 		switch {
-		case p.up && now.Sub(p.lastHeard) > c.cfg.timeout:
+		case p.live() && silent > c.cfg.timeout:
 			a.down(p, "heartbeat timeout")
-		case p.up:
+			a.dropConnections(p, now)
+		case p.state == peerUp && silent > 2*c.cfg.interval && 2*c.cfg.interval < c.cfg.timeout:
+			p.state = peerSuspect
+			c.stats.redials.Add(1)
+			c.log.Debug("etcp/registry: peer silent, redialling", slog.String("node", c.self),
+				slog.String("peer", p.addr), slog.Duration("silent", silent))
+			a.dropConnections(p, now)
+			fallthrough
+		case p.live():
 			a.send(p, kindHeartbeat, hb)
 			if p.syncing && now.Sub(p.syncSince) > c.cfg.timeout {
 				a.sync(p) // the request or its answer was lost
