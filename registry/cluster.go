@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,8 +113,9 @@ type Cluster struct {
 	closed      atomic.Bool
 	cancelWatch func()
 	stats       clusterCounters
-	greet       chan greeting // Hellos to candidates, sent by greeter
-	greeted     chan struct{} // closed when greeter returns
+	probes      sync.WaitGroup // probes of peers whose connection was lost
+	greet       chan greeting  // Hellos to candidates, sent by greeter
+	greeted     chan struct{}  // closed when greeter returns
 }
 
 // greeting is a Hello to a candidate.
@@ -407,6 +409,7 @@ func (c *Cluster) Close() error {
 	_, _ = c.sys.Root.RequestFuture(c.pid, &closeMsg{}, 5*time.Second).Result()
 	c.cancelWatch()
 	_ = c.sys.Root.StopFuture(c.pid).Wait()
+	c.probes.Wait()
 	close(c.greet)
 	<-c.greeted
 	c.s.closeSubscribers()

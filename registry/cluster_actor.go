@@ -1,11 +1,14 @@
 package registry
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -17,9 +20,14 @@ import (
 
 // Local messages of the registry actor.
 type (
-	flushMsg   struct{}
-	tickMsg    struct{}
-	lostMsg    struct{ addr string }
+	flushMsg  struct{}
+	tickMsg   struct{}
+	lostMsg   struct{ addr string }
+	probedMsg struct {
+		addr  string
+		epoch uint64
+		err   error // nil: it answered, or not in time
+	}
 	closeMsg   struct{}
 	membersMsg struct{}
 	peerMsg    struct {
@@ -40,10 +48,18 @@ type (
 //	suspect -> up       heard from
 //	up      -> down     silent for the heartbeat timeout (its
 //	suspect -> down     connections are dropped too), its connection
-//	                    lost (up only: in suspect, or within a heartbeat
-//	                    interval of a drop, the loss is this node's own
-//	                    drop), it left, it was removed, or it restarted
-//	                    (then straight back up): its names are dropped
+//	                    lost and a probe of its address refused, it
+//	                    left, it was removed, or it restarted (then
+//	                    straight back up): its names are dropped
+//
+// A lost connection alone proves nothing: protoactor reports one for
+// every connection this node drops, and a writer that failed to connect
+// reports its address lost seconds later, whatever connection serves it
+// by then. So a loss is checked with a probe ([Node.Probe], for at most
+// one heartbeat interval): a refused connection (nothing listens: the
+// process ended) takes the peer down at once; an answer, or no answer
+// within the interval (a partition, or a frozen process: the heartbeat
+// timeout decides), changes nothing.
 //
 // A seed that is down is greeted every five heartbeat intervals; other
 // members that go down are forgotten.
@@ -67,7 +83,6 @@ type member struct {
 	state     peerState
 	epoch     uint64
 	lastHeard time.Time
-	dropped   time.Time // when this node last dropped its connections
 	lastHello time.Time
 	applied   uint64 // seq of its last Delta applied here
 	syncing   bool   // waiting for a Snapshot: its Deltas are dropped
@@ -130,8 +145,12 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.tick()
 	case *lostMsg:
-		if p := a.members[m.addr]; p != nil && p.state == peerUp && time.Since(p.dropped) > c.cfg.interval {
-			a.down(p, "connection lost")
+		if p := a.members[m.addr]; p != nil && p.live() {
+			a.probe(p)
+		}
+	case *probedMsg:
+		if p := a.members[m.addr]; p != nil && p.live() && p.epoch == m.epoch && m.err != nil {
+			a.down(p, "connection lost: "+m.err.Error())
 		}
 	case *peerMsg:
 		switch p := a.members[m.addr]; {
@@ -568,11 +587,26 @@ func (a *clusterActor) heard(p *member) {
 
 // dropConnections closes the connections this node dialled to p, so that
 // the next message dials again rather than wait behind a stream TCP is
-// still retransmitting on. The loss protoactor then reports is this
-// node's own doing: a lostMsg within one heartbeat interval is ignored.
-func (a *clusterActor) dropConnections(p *member, now time.Time) {
-	p.dropped = now
-	a.c.node.dropPeer(p.addr)
+// still retransmitting on. Protoactor then reports the connection lost:
+// the probe that follows finds the peer reachable, or not within the
+// interval.
+func (a *clusterActor) dropConnections(p *member) { a.c.node.dropPeer(p.addr) }
+
+// probe checks, from another goroutine, whether p still listens; the
+// answer comes back as a probedMsg.
+func (a *clusterActor) probe(p *member) {
+	c, self, addr, epoch := a.c, a.self, p.addr, p.epoch
+	c.probes.Add(1)
+	go func() {
+		defer c.probes.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.interval)
+		defer cancel()
+		err := c.node.Probe(ctx, addr)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			err = nil // it answered, or not in time: the heartbeat timeout decides
+		}
+		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err})
+	}()
 }
 
 // down drops a peer's names, and forgets it unless it is a seed.
@@ -653,13 +687,13 @@ func (a *clusterActor) tick() {
 		switch {
 		case p.live() && silent > c.cfg.timeout:
 			a.down(p, "heartbeat timeout")
-			a.dropConnections(p, now)
+			a.dropConnections(p)
 		case p.state == peerUp && silent > 2*c.cfg.interval && 2*c.cfg.interval < c.cfg.timeout:
 			p.state = peerSuspect
 			c.stats.redials.Add(1)
 			c.log.Debug("etcp/registry: peer silent, redialling", slog.String("node", c.self),
 				slog.String("peer", p.addr), slog.Duration("silent", silent))
-			a.dropConnections(p, now)
+			a.dropConnections(p)
 			fallthrough
 		case p.live():
 			a.send(p, kindHeartbeat, hb)

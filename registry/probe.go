@@ -16,14 +16,15 @@ var ErrUnreachable = errors.New("etcp: node unreachable")
 // that is down, or that refuses this node's certificate or cookie, is
 // reported at once rather than after protoactor's connection retries
 // (2 s each). It fails with [ErrUnreachable] when nothing accepts at
-// addr, and with [ErrUnauthenticated] when either side refuses the
+// addr (wrapping the dial's error: errors.Is(err, syscall.ECONNREFUSED)
+// tells that nothing listens there), and with [ErrUnauthenticated] when either side refuses the
 // other (a certificate not trusted, another cookie, TLS on one side
 // only).
 func (n *Node) Probe(ctx context.Context, addr string) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
