@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -56,13 +55,17 @@ type (
 // every connection this node drops, and a writer that failed to connect
 // reports its address lost seconds later, whatever connection serves it
 // by then. So a loss is checked with a probe ([Node.Probe], for at most
-// one heartbeat interval): a refused connection (nothing listens: the
-// process ended) takes the peer down at once; an answer, or no answer
-// within the interval (a partition, or a frozen process: the heartbeat
-// timeout decides), changes nothing.
+// one heartbeat interval): a connection refused or reset (the process
+// ended) or a handshake refused (another node listens there) takes the
+// peer down at once; an answer, or no answer within the interval (a
+// partition, or a frozen process: the heartbeat timeout decides),
+// changes nothing.
 //
-// A seed that is down is greeted every five heartbeat intervals; other
-// members that go down are forgotten.
+// A member that is down is greeted every five heartbeat intervals for as
+// long as it is kept: a seed always, another member lost to the
+// heartbeat timeout (it may only be cut off, or frozen) until a probe of
+// its address is refused. Members that leave, are removed or whose
+// connection is refused are forgotten, seeds excepted.
 type peerState uint8
 
 const (
@@ -145,12 +148,16 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.tick()
 	case *lostMsg:
-		if p := a.members[m.addr]; p != nil && p.live() {
+		if p := a.members[m.addr]; p != nil && !p.candidate && (p.live() || !p.seed) {
 			a.probe(p)
 		}
 	case *probedMsg:
-		if p := a.members[m.addr]; p != nil && p.live() && p.epoch == m.epoch && m.err != nil {
+		switch p := a.members[m.addr]; {
+		case p == nil || m.err == nil:
+		case p.live() && p.epoch == m.epoch:
 			a.down(p, "connection lost: "+m.err.Error())
+		case p.state == peerDown && !p.seed && !p.candidate:
+			a.forget(p) // lost to the heartbeat timeout, and now refuses
 		}
 	case *peerMsg:
 		switch p := a.members[m.addr]; {
@@ -602,8 +609,9 @@ func (a *clusterActor) probe(p *member) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.interval)
 		defer cancel()
 		err := c.node.Probe(ctx, addr)
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			err = nil // it answered, or not in time: the heartbeat timeout decides
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+			err = nil // no answer in time: the heartbeat timeout decides
 		}
 		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err})
 	}()
@@ -686,7 +694,7 @@ func (a *clusterActor) tick() {
 		silent := now.Sub(p.lastHeard)
 		switch {
 		case p.live() && silent > c.cfg.timeout:
-			a.down(p, "heartbeat timeout")
+			a.drop(p, "heartbeat timeout") // kept and greeted: it may be cut off only
 			a.dropConnections(p)
 		case p.state == peerUp && silent > 2*c.cfg.interval && 2*c.cfg.interval < c.cfg.timeout:
 			p.state = peerSuspect
@@ -700,10 +708,12 @@ func (a *clusterActor) tick() {
 			if p.syncing && now.Sub(p.syncSince) > c.cfg.timeout {
 				a.sync(p) // the request or its answer was lost
 			}
-		case p.seed && now.Sub(p.lastHello) >= 5*c.cfg.interval:
+		case p.candidate:
+			if now.Sub(p.candidateSince) > c.cfg.timeout {
+				a.forget(p) // never answered itself
+			}
+		case now.Sub(p.lastHello) >= 5*c.cfg.interval: // down
 			a.hello(p)
-		case p.candidate && now.Sub(p.candidateSince) > c.cfg.timeout:
-			a.forget(p) // never answered itself
 		}
 	}
 	a.flush() // changes kept back by a failed kick, or by the test hook
