@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,9 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/client"
 	"github.com/etcp-go/etcp/registry"
+	"github.com/etcp-go/etcp/server"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/test/testkit/testcerts"
+	"github.com/etcp-go/etcp/transport"
 )
 
 // The partition scenario's parameters. The heartbeat is short so that
@@ -83,6 +88,8 @@ func memberChild() *child {
 		cancel func()
 		pids   []*actor.PID
 	)
+	var srv *server.Server
+	calls := newCallLoops(sys)
 	counts := &lostCounts{n: make(map[string]int)}
 	var evMu sync.Mutex
 	events := make(map[registry.Reason]int)
@@ -120,8 +127,30 @@ func memberChild() *child {
 		if err != nil {
 			return "error " + err.Error()
 		}
+		// A server whose connections register their names in the
+		// cluster (the device handler's "login NAME").
+		registry.SetDefault(sys, reg)
+		srv, err = server.Start(sys, func() behaviours.Handler { return &device{label: ip} }, nil,
+			net.JoinHostPort(ip, "0"), server.WithName("srv"), actors.WithSocket(transport.WithFramer(transport.Line())))
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return "ok " + srv.Addr().String()
+	}
+	// calls NAME...: call each name, from now on, one call after the
+	// other per name; phase P: count the calls that follow under P;
+	// callstats: the counts, "phase:name:ok:failed" each.
+	c.commands["calls"] = func(a []string) string {
+		for _, name := range a {
+			calls.start(name)
+		}
 		return "ok"
 	}
+	c.commands["phase"] = func(a []string) string {
+		calls.setPhase(a[0])
+		return "ok"
+	}
+	c.commands["callstats"] = func([]string) string { return "ok " + calls.stats() }
 	c.commands["reg"] = func(a []string) string {
 		for _, name := range a {
 			l := &loser{name: name, counts: counts}
@@ -176,6 +205,12 @@ func memberChild() *child {
 			node.Stats().EndpointsLost)
 	}
 	c.close = func() {
+		calls.stop()
+		if srv != nil {
+			ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = srv.Stop(ctx, nil)
+			stop()
+		}
 		if cancel != nil {
 			cancel()
 		}
@@ -191,6 +226,96 @@ func memberChild() *child {
 		sys.Shutdown()
 	}
 	return c
+}
+
+// callLoops call names by their cluster registration, one goroutine per
+// name, and count the outcomes by phase.
+type callLoops struct {
+	sys   *actor.ActorSystem
+	wg    sync.WaitGroup
+	done  chan struct{}
+	mu    sync.Mutex
+	phase string
+	count map[string][2]int // "phase:name" -> ok, failed
+}
+
+// callTimeout bounds one call: a call to a connection across the cut
+// waits for it.
+const callTimeout = time.Second
+
+func newCallLoops(sys *actor.ActorSystem) *callLoops {
+	return &callLoops{sys: sys, done: make(chan struct{}), phase: "start", count: make(map[string][2]int)}
+}
+
+func (l *callLoops) start(name string) {
+	l.wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			l.mu.Lock()
+			phase := l.phase
+			l.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			_, err := client.Call(ctx, l.sys.Root, client.Name(name), "ping")
+			cancel()
+			l.mu.Lock()
+			n := l.count[phase+":"+name]
+			if err == nil {
+				n[0]++
+			} else {
+				n[1]++
+			}
+			l.count[phase+":"+name] = n
+			l.mu.Unlock()
+			select {
+			case <-l.done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+}
+
+func (l *callLoops) setPhase(p string) {
+	l.mu.Lock()
+	l.phase = p
+	l.mu.Unlock()
+}
+
+func (l *callLoops) stats() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k, n := range l.count {
+		out = append(out, fmt.Sprintf("%s:%d:%d", k, n[0], n[1]))
+	}
+	return strings.Join(slices.Sorted(slices.Values(out)), " ")
+}
+
+func (l *callLoops) stop() {
+	close(l.done)
+	l.wg.Wait()
+}
+
+// callCounts parses a member's callstats reply: phase -> name -> ok, failed.
+func callCounts(t *testing.T, reply string) map[string]map[string][2]int {
+	t.Helper()
+	f := strings.Fields(reply)
+	require.True(t, len(f) > 0 && f[0] == "ok", reply)
+	out := make(map[string]map[string][2]int)
+	for _, e := range f[1:] {
+		p := strings.Split(e, ":")
+		require.Len(t, p, 4, e)
+		ok, err := strconv.Atoi(p[2])
+		require.NoError(t, err)
+		failed, err := strconv.Atoi(p[3])
+		require.NoError(t, err)
+		if out[p[0]] == nil {
+			out[p[0]] = make(map[string][2]int)
+		}
+		out[p[0]][p[1]] = [2]int{ok, failed}
+	}
+	return out
 }
 
 // bridged makes a namespace holding a bridge and n namespaces, each
@@ -277,9 +402,11 @@ func TestPartitionHeals(t *testing.T) {
 	t.Cleanup(func() { _ = ip("-n", br, "link", "set", "p3", "up") })
 	// Every member names the other two: each greets the others while
 	// they are down.
-	require.Equal(t, "ok", a.do("join %s %s", addrB, addrC))
-	require.Equal(t, "ok", b.do("join %s %s", addrA, addrC))
-	require.Equal(t, "ok", c.do("join %s %s", addrA, addrB))
+	srvs := []string{
+		fields(t, a.do("join %s %s", addrB, addrC), "ok", 1)[0],
+		fields(t, b.do("join %s %s", addrA, addrC), "ok", 1)[0],
+		fields(t, c.do("join %s %s", addrA, addrB), "ok", 1)[0],
+	}
 	allUp := "ok " + addrB + "," + addrC + " | ok " + addrA + "," + addrC + " | ok " + addrA + "," + addrB
 	up := func() string { return a.do("up") + " | " + b.do("up") + " | " + c.do("up") }
 	eventually(t, "every member sees the other two up", up, allUp)
@@ -314,11 +441,36 @@ func TestPartitionHeals(t *testing.T) {
 	eventually(t, "every member knows every member's names", func() string { return owners(base) }, want(baseOwners...))
 	step("30 names known everywhere")
 
+	// Live connections: a device in each member's namespace connects to
+	// its server and logs in as dev-1, dev-2, dev-3 (cluster names); every
+	// member calls the three by name, one call after the other, from now
+	// to the end.
+	devs := names("dev", 3)
+	for k := range members {
+		d := startChild(t, nss[k], "device")
+		require.Equal(t, "welcome", fields(t, d.do("dial %s", srvs[k]), "ok", 2)[1])
+		require.Equal(t, "ok ok "+devs[k], d.do("say login %s", devs[k]))
+		t.Cleanup(func() { d.quit() })
+	}
+	eventually(t, "every member knows the devices' names", func() string { return owners(devs) }, want(addrA, addrB, addrC))
+	phase := func(p string) {
+		for _, m := range members {
+			require.Equal(t, "ok", m.do("phase %s", p))
+		}
+	}
+	phase("before")
+	for _, m := range members {
+		require.Equal(t, "ok", m.do("calls %s", strings.Join(devs, " ")))
+	}
+	base = append(base, devs...)
+	baseOwners = append(baseOwners, addrA, addrB, addrC)
+
 	// 2. A cut shorter than the heartbeat timeout loses nothing: no
 	// member goes down, no name is dropped, and names registered on
 	// both sides during the cut are known everywhere after it.
 	events := func() string { return a.do("events") + " | " + b.do("events") + " | " + c.do("events") }
 	require.Equal(t, "ok 0 0 | ok 0 0 | ok 0 0", events())
+	phase("short")
 	cut(true)
 	require.Equal(t, "ok", a.do("reg short-a"))
 	require.Equal(t, "ok", c.do("reg short-c"))
@@ -341,7 +493,9 @@ func TestPartitionHeals(t *testing.T) {
 	// same names are registered on both sides: x-* first on A then on C
 	// (C's is newer and wins), y-* first on C then on A (A's wins); and
 	// names of each side's own.
+	phase("between")
 	cutAt := time.Now()
+	phase("cut")
 	cut(true)
 	eventually(t, "each side takes the other for lost", func() string {
 		return a.do("up") + " | " + b.do("up") + " | " + c.do("up")
@@ -357,6 +511,7 @@ func TestPartitionHeals(t *testing.T) {
 	time.Sleep(time.Until(cutAt.Add(longCut))) // the scenario: how long the cut lasts
 	cut(false)
 	healed := time.Now()
+	phase("healing")
 	step(fmt.Sprintf("healed a cut of %v", longCut))
 
 	// Every member converges: the base names, each side's own, x-* on
@@ -372,6 +527,7 @@ func TestPartitionHeals(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling children over pipes: no event to await
 	}
 	converged := time.Since(healed)
+	phase("after")
 	step(fmt.Sprintf("converged %v after the heal (bound %v)", converged.Round(time.Millisecond), bound))
 	eventually(t, "every member sees the other two up again", up, allUp)
 
@@ -390,6 +546,25 @@ func TestPartitionHeals(t *testing.T) {
 	assert.Equal(t, want(allOwners...), owners(all), "the owners hold")
 	for _, p := range members {
 		t.Logf("%s: %s; events (node-down conflict) %s", p.name, p.do("stats"), p.do("events"))
+	}
+
+	// The calls by name: none failed before the cuts, none after the
+	// convergence, and during either cut none between members on the
+	// same side; those across it are counted and reported.
+	for k, m := range members {
+		cs := callCounts(t, m.do("callstats"))
+		t.Logf("%s calls by name, ok/failed: %v", m.name, cs)
+		for _, d := range devs {
+			for _, p := range []string{"before", "between", "after"} {
+				assert.Zero(t, cs[p][d][1], "%s: calls to %s failed in phase %s", m.name, d, p)
+			}
+			assert.Positive(t, cs["after"][d][0], "%s: calls to %s after the convergence", m.name, d)
+			if sameSide := (k == 2) == (d == devs[2]); sameSide {
+				for _, p := range []string{"short", "cut"} {
+					assert.Zero(t, cs[p][d][1], "%s: calls to %s, on its side of the cut, failed in phase %s", m.name, d, p)
+				}
+			}
+		}
 	}
 	t.Logf("partition: heal to convergence %v (bound %v = two retries of %v)", converged, bound, partRetry)
 
