@@ -173,7 +173,11 @@
 // bridge in network namespaces, 400 ms heartbeats, 3 s timeout) asserts
 // convergence within ten heartbeat intervals (two greeting retries) of
 // the heal of a 30 s cut, and measured 0.9-1.3 s on a loaded 2-core
-// machine; before, names came back 29-30 s after the heal. A node of the
+// machine; before, names came back 29-30 s after the heal. Closing a
+// peer's connections makes protoactor report its endpoint lost, as a
+// broken connection does: watchers of that peer's actors get
+// Terminated (AddressTerminated), and other registries on this node
+// probe the peer (and keep its names if it answers). A node of the
 // user's own remote ([AttachNode]) dials with the user's options: its
 // recovery is bounded by TCP's backoff, not by the heartbeat.
 //

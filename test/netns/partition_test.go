@@ -487,6 +487,9 @@ func TestPartitionHeals(t *testing.T) {
 		s := p.do("stats")
 		t.Logf("%s after the short cut: %s", p.name, s)
 		assert.Contains(t, s, "ok lost=0 ", "%s took no member for lost", p.name)
+		// The cut outlasted two heartbeat intervals: every member
+		// redialled (a peer across the cut), and heard it again.
+		assert.NotContains(t, s, " redials=0 ", "%s redialled no silent peer", p.name)
 	}
 
 	// 3. The long cut. Once each side has taken the other for lost, the
