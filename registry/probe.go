@@ -16,10 +16,10 @@ var ErrUnreachable = errors.New("etcp: node unreachable")
 // that is down, or that refuses this node's certificate or cookie, is
 // reported at once rather than after protoactor's connection retries
 // (2 s each). It fails with [ErrUnreachable] when nothing accepts at
-// addr (wrapping the dial's error: errors.Is(err, syscall.ECONNREFUSED)
-// tells that nothing listens there), and with [ErrUnauthenticated] when either side refuses the
+// addr, and with [ErrUnauthenticated] when either side refuses the
 // other (a certificate not trusted, another cookie, TLS on one side
-// only).
+// only). Both wrap the cause: syscall.ECONNREFUSED when nothing listens
+// at addr, a net.Error whose Timeout is true when ctx ended first.
 func (n *Node) Probe(ctx context.Context, addr string) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
