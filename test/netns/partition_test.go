@@ -358,12 +358,16 @@ func names(prefix string, n int) []string {
 }
 
 // TestPartitionHeals: three members in three namespaces on a bridge; one
-// is cut off twice. A cut shorter than the heartbeat timeout loses
+// is cut off twice, while each carries a live connection registered
+// under a cluster name and every member calls the three by name. A cut
+// shorter than the heartbeat timeout minus one interval (1.5 s) loses
 // nothing. During a 30 s cut the same names are registered on both
 // sides; after the heal every member converges on one owner per name by
 // the conflict rule (the newer registration) within two greeting
 // retries (ten heartbeat intervals) of the heal, each loser is told
-// once, and no name that was not in conflict is lost.
+// once, and no name that was not in conflict is lost. Calls between
+// members on the same side never fail; those across the cut are
+// counted and logged.
 func TestPartitionHeals(t *testing.T) {
 	requireNetns(t)
 	if testkit.EventLoop() {
