@@ -131,7 +131,7 @@
 // A node's names are dropped on every other node when:
 //   - its process ends: protoactor reports the lost endpoint
 //     (EndpointTerminatedEvent), a probe of its address is refused, and
-//     the names go at once; measured 2-20 ms after kill -9 on loopback,
+//     the names go at once; measured 2-25 ms after kill -9 on loopback,
 //     under load. (A lost connection alone is not enough: protoactor
 //     reports one for every connection dropped below, and late ones for
 //     connections that failed; a probe that is answered, or not within a
