@@ -172,8 +172,9 @@
 // partition test (test/netns, TestPartitionHeals: three nodes on a
 // bridge in network namespaces, 400 ms heartbeats, 3 s timeout) asserts
 // convergence within ten heartbeat intervals (two greeting retries) of
-// the heal of a 30 s cut, and measured 0.75-1.25 s (15 runs, a busy loop holding one core) on a loaded 2-core
-// machine; before, names came back 29-30 s after the heal. Closing a
+// the heal of a 30 s cut, and measured 0.75-1.25 s (15 runs, with a
+// busy loop holding one core of a loaded 2-core machine); before, names
+// came back 29-30 s after the heal. Closing a
 // peer's connections makes protoactor report its endpoint lost, as a
 // broken connection does: watchers of that peer's actors get
 // Terminated (AddressTerminated), and other registries on this node
