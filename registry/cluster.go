@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,8 +113,9 @@ type Cluster struct {
 	closed      atomic.Bool
 	cancelWatch func()
 	stats       clusterCounters
-	greet       chan greeting // Hellos to candidates, sent by greeter
-	greeted     chan struct{} // closed when greeter returns
+	probes      sync.WaitGroup // probes of peers whose connection was lost
+	greet       chan greeting  // Hellos to candidates, sent by greeter
+	greeted     chan struct{}  // closed when greeter returns
 }
 
 // greeting is a Hello to a candidate.
@@ -129,6 +131,7 @@ type clusterCounters struct {
 	received        atomic.Uint64
 	conflicts       atomic.Uint64
 	lost            atomic.Uint64
+	redials         atomic.Uint64
 	refusedSender   atomic.Uint64
 	refusedProtocol atomic.Uint64
 	candidates      atomic.Int64 // a gauge
@@ -202,6 +205,7 @@ func NewCluster(node *Node, peers []string, opts ...ClusterOption) (*Cluster, er
 		return nil, fmt.Errorf("%w: scope %q: %v", ErrInvalid, cfg.scope, err)
 	}
 	c.pid = pid
+	node.lowerRedialPeriod(cfg.interval)
 	c.greeted = make(chan struct{})
 	go c.greeter()
 	c.cancelWatch = node.onEndpointLost(func(addr string) { c.sys.Root.Send(c.pid, &lostMsg{addr}) })
@@ -300,6 +304,10 @@ type ClusterStats struct {
 	Received                                                    uint64 // messages received from peers, refused ones included
 	Conflicts                                                   uint64 // name conflicts settled here
 	NodesLost                                                   uint64 // times a peer was taken for lost or left
+	// Redials counts the times a peer fell silent for two heartbeat
+	// intervals and this node dropped its connections to it, to dial
+	// again (its names are kept; see "Partitions" in the package doc).
+	Redials uint64
 
 	// RefusedSender counts messages refused because they did not come
 	// from the node they speak for: no sender, or a sender whose address
@@ -334,6 +342,7 @@ func (c *Cluster) Stats() ClusterStats {
 		Hellos: s[kindHello].Load(), Heartbeats: s[kindHeartbeat].Load(), SyncRequests: s[kindSyncRequest].Load(),
 		Snapshots: s[kindSnapshot].Load(), Deltas: s[kindDelta].Load(), Leaves: s[kindLeave].Load(),
 		Received: c.stats.received.Load(), Conflicts: c.stats.conflicts.Load(), NodesLost: c.stats.lost.Load(),
+		Redials:       c.stats.redials.Load(),
 		RefusedSender: c.stats.refusedSender.Load(), RefusedProtocol: c.stats.refusedProtocol.Load(),
 		Candidates: uint64(max(c.stats.candidates.Load(), 0)),
 	}
@@ -400,6 +409,7 @@ func (c *Cluster) Close() error {
 	_, _ = c.sys.Root.RequestFuture(c.pid, &closeMsg{}, 5*time.Second).Result()
 	c.cancelWatch()
 	_ = c.sys.Root.StopFuture(c.pid).Wait()
+	c.probes.Wait()
 	close(c.greet)
 	<-c.greeted
 	c.s.closeSubscribers()

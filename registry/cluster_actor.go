@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -17,9 +19,14 @@ import (
 
 // Local messages of the registry actor.
 type (
-	flushMsg   struct{}
-	tickMsg    struct{}
-	lostMsg    struct{ addr string }
+	flushMsg  struct{}
+	tickMsg   struct{}
+	lostMsg   struct{ addr string }
+	probedMsg struct {
+		addr  string
+		epoch uint64
+		err   error // nil: it answered, or not in time
+	}
 	closeMsg   struct{}
 	membersMsg struct{}
 	peerMsg    struct {
@@ -28,12 +35,55 @@ type (
 	}
 )
 
+// peerState is a member's liveness as the registry actor sees it. Only
+// the actor reads and changes it. The transitions:
+//
+//	down    -> up       heard from: a Hello, or a message of an
+//	                    incarnation it knows (its names are then synced)
+//	up      -> suspect  silent for two heartbeat intervals (when that is
+//	                    shorter than the timeout): the connections this
+//	                    node dialled to it are dropped, and the next
+//	                    heartbeat dials again; its names stay
+//	suspect -> up       heard from
+//	up      -> down     silent for the heartbeat timeout (its
+//	suspect -> down     connections are dropped too), its connection
+//	                    lost and a probe of its address refused, it
+//	                    left, it was removed, or it restarted (then
+//	                    straight back up): its names are dropped
+//
+// A lost connection alone proves nothing: protoactor reports one for
+// every connection this node drops, and a writer that failed to connect
+// reports its address lost seconds later, whatever connection serves it
+// by then. So a loss is checked with a probe ([Node.Probe], for at most
+// one heartbeat interval): a connection refused or reset (the process
+// ended) or a handshake refused (another node listens there) takes the
+// peer down at once; an answer, or no answer within the interval (a
+// partition, or a frozen process: the heartbeat timeout decides),
+// changes nothing.
+//
+// A member that is down is greeted every five heartbeat intervals for as
+// long as it is kept: a seed always, another member lost to the
+// heartbeat timeout (it may only be cut off, or frozen) until a probe of
+// its address is refused. Members that leave, are removed or whose
+// connection is refused are forgotten, seeds excepted.
+type peerState uint8
+
+const (
+	peerDown peerState = iota
+	peerUp
+	peerSuspect
+)
+
+var peerStateNames = [...]string{peerDown: "down", peerUp: "up", peerSuspect: "suspect"}
+
+func (s peerState) String() string { return peerStateNames[s] }
+
 // member is a peer as the registry actor keeps it.
 type member struct {
 	addr      string
 	pid       *actor.PID // built for this node's actor system
 	seed      bool
-	up        bool
+	state     peerState
 	epoch     uint64
 	lastHeard time.Time
 	lastHello time.Time
@@ -98,8 +148,16 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.tick()
 	case *lostMsg:
-		if p := a.members[m.addr]; p != nil && p.up {
-			a.down(p, "connection lost")
+		if p := a.members[m.addr]; p != nil && !p.candidate && (p.live() || !p.seed) {
+			a.probe(p)
+		}
+	case *probedMsg:
+		switch p := a.members[m.addr]; {
+		case p == nil || m.err == nil:
+		case p.live() && p.epoch == m.epoch:
+			a.down(p, "connection lost: "+m.err.Error())
+		case p.state == peerDown && !p.seed && !p.candidate:
+			a.forget(p) // lost to the heartbeat timeout, and now refuses
 		}
 	case *peerMsg:
 		switch p := a.members[m.addr]; {
@@ -108,7 +166,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			p = a.member(m.addr)
 			a.promote(p)
 			p.seed = true
-			if !p.up {
+			if p.state == peerDown {
 				a.hello(p)
 			}
 		case !m.add:
@@ -116,7 +174,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			if p != nil {
 				epoch = p.epoch
 				p.seed = false
-				if p.up {
+				if p.live() {
 					a.down(p, "removed")
 				} else {
 					a.forget(p)
@@ -133,14 +191,14 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			if p.candidate {
 				continue
 			}
-			out = append(out, Member{Address: p.addr, Up: p.up, Seed: p.seed, LastHeard: p.lastHeard})
+			out = append(out, Member{Address: p.addr, Up: p.live(), Seed: p.seed, LastHeard: p.lastHeard})
 		}
 		slices.SortFunc(out, func(x, y Member) int { return strings.Compare(x.Address, y.Address) })
 		ctx.Respond(out)
 	case *closeMsg:
 		a.flush()
 		for _, p := range a.members {
-			if p.up {
+			if p.live() {
 				a.send(p, kindLeave, &registrypb.Leave{Node: c.self, Epoch: c.epoch})
 			}
 		}
@@ -210,7 +268,7 @@ func (a *clusterActor) fromPeer(sender *actor.PID, msg proto.Message) {
 		a.onHeartbeat(m)
 	case *registrypb.SyncRequest:
 		a.known(m.Node, m.Epoch) // brings an unknown sender up first
-		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
+		if p := a.members[m.Node]; p != nil && p.live() && p.epoch == m.Epoch {
 			a.snapshot(p)
 		}
 	case *registrypb.Snapshot:
@@ -218,7 +276,7 @@ func (a *clusterActor) fromPeer(sender *actor.PID, msg proto.Message) {
 	case *registrypb.Delta:
 		a.onDelta(m)
 	case *registrypb.Leave:
-		if p := a.members[m.Node]; p != nil && p.up && p.epoch == m.Epoch {
+		if p := a.members[m.Node]; p != nil && p.live() && p.epoch == m.Epoch {
 			a.down(p, "left")
 		}
 	}
@@ -305,7 +363,7 @@ func (a *clusterActor) hello(p *member) {
 func (a *clusterActor) helloMsg() *registrypb.Hello {
 	h := &registrypb.Hello{Protocol: protocolVersion, Node: a.c.self, Epoch: a.c.epoch}
 	for _, q := range a.members {
-		if q.up {
+		if q.live() {
 			h.Members = append(h.Members, q.addr)
 		}
 	}
@@ -320,8 +378,8 @@ func (a *clusterActor) arm() {
 // known returns the member at addr if it is up in incarnation epoch;
 // otherwise it treats the message as a Hello from it and returns nil.
 func (a *clusterActor) known(addr string, epoch uint64) *member {
-	if p := a.members[addr]; p != nil && p.up && p.epoch == epoch {
-		p.lastHeard = time.Now()
+	if p := a.members[addr]; p != nil && p.live() && p.epoch == epoch {
+		a.heard(p)
 		return p
 	}
 	if e, bad := a.badProtocol[addr]; bad && e == epoch {
@@ -347,12 +405,12 @@ func (a *clusterActor) onHello(addr string, epoch uint64, members []string) {
 	}
 	p := a.member(addr)
 	a.promote(p) // it answered itself
-	p.lastHeard = time.Now()
-	if !p.up || p.epoch != epoch {
-		if p.up { // restarted: its old incarnation's names are gone
+	a.heard(p)
+	if p.state == peerDown || p.epoch != epoch {
+		if p.live() { // restarted: its old incarnation's names are gone
 			a.drop(p, "restarted")
 		}
-		p.up, p.epoch, p.applied = true, epoch, 0
+		p.state, p.epoch, p.applied = peerUp, epoch, 0
 		c.log.Debug("etcp/registry: peer up", slog.String("node", c.self), slog.String("peer", addr))
 		a.sync(p)
 		a.hello(p)
@@ -415,10 +473,11 @@ func (a *clusterActor) onHeartbeat(m *registrypb.Heartbeat) {
 
 func (a *clusterActor) onSnapshot(m *registrypb.Snapshot) {
 	p := a.members[m.Node]
-	if p == nil || !p.up || p.epoch != m.Epoch {
+	if p == nil || !p.live() || p.epoch != m.Epoch {
 		return
 	}
-	p.lastHeard, p.syncSince = time.Now(), time.Now()
+	a.heard(p)
+	p.syncSince = p.lastHeard
 	if m.Part == 0 || p.snap == nil {
 		p.syncing = true
 		p.snap = make(map[string]struct{}, len(m.Entries))
@@ -465,7 +524,7 @@ func (a *clusterActor) onDelta(m *registrypb.Delta) {
 				// that one is still known, fetch it again: its node may
 				// hold it still (this node may have settled the conflict
 				// otherwise than the two nodes involved did).
-				if q := a.members[beat]; q != nil && q.up && !q.syncing {
+				if q := a.members[beat]; q != nil && q.live() && !q.syncing {
 					if _, ok := q.beaten[name]; ok {
 						a.sync(q)
 					}
@@ -494,7 +553,7 @@ func (a *clusterActor) register(p *member, pe *registrypb.Entry, now int64, lost
 		delete(p.beaten, pe.Name)
 	}
 	if beaten != nil {
-		if q := a.members[beaten.x.node]; q != nil && q.up {
+		if q := a.members[beaten.x.node]; q != nil && q.live() {
 			if q.beaten == nil {
 				q.beaten = make(map[string]heardAt)
 			}
@@ -520,6 +579,44 @@ func (a *clusterActor) told(lost []lostConflict) {
 	a.flush()
 }
 
+// live reports whether a member is up or suspect: its names are kept,
+// and it is sent heartbeats and changes.
+func (p *member) live() bool { return p.state != peerDown }
+
+// heard records that p spoke: a suspect is up again.
+func (a *clusterActor) heard(p *member) {
+	p.lastHeard = time.Now()
+	if p.state == peerSuspect {
+		p.state = peerUp
+		a.c.log.Debug("etcp/registry: peer heard again", slog.String("node", a.c.self), slog.String("peer", p.addr))
+	}
+}
+
+// dropConnections closes the connections this node dialled to p, so that
+// the next message dials again rather than wait behind a stream TCP is
+// still retransmitting on. Protoactor then reports the connection lost:
+// the probe that follows finds the peer reachable, or not within the
+// interval.
+func (a *clusterActor) dropConnections(p *member) { a.c.node.dropPeer(p.addr) }
+
+// probe checks, from another goroutine, whether p still listens; the
+// answer comes back as a probedMsg.
+func (a *clusterActor) probe(p *member) {
+	c, self, addr, epoch := a.c, a.self, p.addr, p.epoch
+	c.probes.Add(1)
+	go func() {
+		defer c.probes.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.interval)
+		defer cancel()
+		err := c.node.Probe(ctx, addr)
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+			err = nil // no answer in time: the heartbeat timeout decides
+		}
+		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err})
+	}()
+}
+
 // down drops a peer's names, and forgets it unless it is a seed.
 func (a *clusterActor) down(p *member, why string) {
 	a.drop(p, why)
@@ -535,7 +632,7 @@ func (a *clusterActor) drop(p *member, why string) {
 	c.stats.lost.Add(1)
 	c.log.Info("etcp/registry: peer down, its names dropped", slog.String("node", c.self),
 		slog.String("peer", p.addr), slog.String("why", why), slog.Int("names", n))
-	p.up, p.syncing, p.snap, p.applied, p.beaten = false, false, nil, 0, nil
+	p.state, p.syncing, p.snap, p.applied, p.beaten = peerDown, false, nil, 0, nil
 }
 
 // flush sends this node's pending changes to every member that is up.
@@ -559,7 +656,7 @@ func (a *clusterActor) flush() {
 			}
 		}
 		for _, p := range a.members {
-			if p.up {
+			if p.live() {
 				a.send(p, kindDelta, d)
 			}
 		}
@@ -594,18 +691,29 @@ func (a *clusterActor) tick() {
 	now := time.Now()
 	hb := &registrypb.Heartbeat{Node: c.self, Epoch: c.epoch, Seq: a.seq}
 	for _, p := range a.members {
+		silent := now.Sub(p.lastHeard)
 		switch {
-		case p.up && now.Sub(p.lastHeard) > c.cfg.timeout:
-			a.down(p, "heartbeat timeout")
-		case p.up:
+		case p.live() && silent > c.cfg.timeout:
+			a.drop(p, "heartbeat timeout") // kept and greeted: it may be cut off only
+			a.dropConnections(p)
+		case p.state == peerUp && silent > 2*c.cfg.interval && 2*c.cfg.interval < c.cfg.timeout:
+			p.state = peerSuspect
+			c.stats.redials.Add(1)
+			c.log.Debug("etcp/registry: peer silent, redialling", slog.String("node", c.self),
+				slog.String("peer", p.addr), slog.Duration("silent", silent))
+			a.dropConnections(p)
+			fallthrough
+		case p.live():
 			a.send(p, kindHeartbeat, hb)
 			if p.syncing && now.Sub(p.syncSince) > c.cfg.timeout {
 				a.sync(p) // the request or its answer was lost
 			}
-		case p.seed && now.Sub(p.lastHello) >= 5*c.cfg.interval:
+		case p.candidate:
+			if now.Sub(p.candidateSince) > c.cfg.timeout {
+				a.forget(p) // never answered itself
+			}
+		case now.Sub(p.lastHello) >= 5*c.cfg.interval: // down
 			a.hello(p)
-		case p.candidate && now.Sub(p.candidateSince) > c.cfg.timeout:
-			a.forget(p) // never answered itself
 		}
 	}
 	a.flush() // changes kept back by a failed kick, or by the test hook

@@ -52,7 +52,7 @@ func newTestCluster(t testing.TB, log *slog.Logger) (*Cluster, *clusterActor) {
 		{Name: "peer-name", PidId: "p", Owner: "srv", Peer: "10.0.0.1:5", RegisteredUnixNano: time.Now().UnixNano(), Version: 1},
 	}})
 	require.Equal(t, uint64(0), c.Stats().Refused())
-	require.True(t, a.members[fuzzPeer].up)
+	require.True(t, a.members[fuzzPeer].live())
 	return c, a
 }
 
@@ -143,9 +143,9 @@ func checkCluster(t *testing.T, c *Cluster, a *clusterActor, notAfter int64) {
 		require.Equal(t, addr, p.addr)
 		if p.candidate {
 			cands++
-			require.False(t, p.up, "a candidate is up")
+			require.False(t, p.live(), "a candidate is up")
 		}
-		if p.up {
+		if p.live() {
 			require.Equal(t, fuzzPeer, addr, "up without a message from itself")
 		}
 	}
@@ -297,5 +297,5 @@ func TestClusterRefusedLogOncePerSender(t *testing.T) {
 	for _, from := range []string{"from=" + fuzzPeer, "from=127.0.0.1:4", `from="(no sender)"`} {
 		assert.Contains(t, buf.String(), from)
 	}
-	assert.True(t, a.members[fuzzPeer].up, "the peer's old-protocol Hello of its own epoch took it down")
+	assert.True(t, a.members[fuzzPeer].live(), "the peer's old-protocol Hello of its own epoch took it down")
 }

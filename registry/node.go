@@ -58,6 +58,8 @@ type Node struct {
 	watchers map[int]func(address string)
 	nextW    int
 	warnedAt map[string]time.Time // refuse: the last refusal logged per node
+
+	dialled dialled // connections dialled to peers (redial.go)
 }
 
 // NodeOption configures [StartNode].
@@ -103,9 +105,11 @@ func WithServerOptions(opts ...grpc.ServerOption) NodeOption {
 	return func(c *nodeConfig) { c.serverOpts = append(c.serverOpts, opts...) }
 }
 
-// WithDialOptions replaces the gRPC dial options the node uses to reach
-// its peers (protoactor's default: insecure). A TLS setup passes its
-// transport credentials here.
+// WithDialOptions adds gRPC dial options the node uses to reach its
+// peers, after its own. A TLS setup passes its transport credentials
+// here. A dialer given here (grpc.WithContextDialer) replaces the node's
+// own, and with it the bounded redialling the cluster registry relies on
+// to recover from a partition (see "Partitions" in the package doc).
 func WithDialOptions(opts ...grpc.DialOption) NodeOption {
 	return func(c *nodeConfig) { c.dialOpts = append(c.dialOpts, opts...) }
 }
@@ -232,6 +236,8 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		host = "[" + host + "]" // remote joins host and port with a bare colon
 	}
 	n := &Node{sys: sys, owned: true, log: c.logger, roles: c.roles}
+	n.dialled.done = make(chan struct{})
+	c.dialOpts = append(n.dialOptions(), c.dialOpts...)
 	n.cap.Store(uint32(RoleAll))
 	if n.log == nil {
 		n.log = sys.Logger()
@@ -473,6 +479,9 @@ func (n *Node) Shutdown() {
 		n.closed = true
 		n.mu.Unlock()
 		n.sys.EventStream.Unsubscribe(n.sub)
+		if n.owned {
+			close(n.dialled.done) // dials still waiting for a peer give up
+		}
 		if n.owned || n.ext != nil {
 			// Let every stream's goroutine finish its message first
 			// (see guard.go).

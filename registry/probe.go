@@ -18,12 +18,13 @@ var ErrUnreachable = errors.New("etcp: node unreachable")
 // (2 s each). It fails with [ErrUnreachable] when nothing accepts at
 // addr, and with [ErrUnauthenticated] when either side refuses the
 // other (a certificate not trusted, another cookie, TLS on one side
-// only).
+// only). Both wrap the cause: syscall.ECONNREFUSED when nothing listens
+// at addr, a net.Error whose Timeout is true when ctx ended first.
 func (n *Node) Probe(ctx context.Context, addr string) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
@@ -39,7 +40,7 @@ func (n *Node) Probe(ctx context.Context, addr string) error {
 		}
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnauthenticated, addr, err)
+			return fmt.Errorf("%w: %s: %w", ErrUnauthenticated, addr, err)
 		}
 		conn = tc
 	case n.cookie != nil:
@@ -48,17 +49,17 @@ func (n *Node) Probe(ctx context.Context, addr string) error {
 			if errors.Is(err, ErrUnauthenticated) {
 				return fmt.Errorf("%w (%s)", err, addr)
 			}
-			return fmt.Errorf("%w: %s does not answer etcp's cookie handshake: does it require TLS? (%v)", ErrUnauthenticated, addr, err)
+			return fmt.Errorf("%w: %s does not answer etcp's cookie handshake: does it require TLS? (%w)", ErrUnauthenticated, addr, err)
 		}
 		conn = c
 	}
 	// A gRPC server sends its settings as soon as the connection is up;
 	// the client's preface first, which a TLS server rejects at once.
 	if _, err := conn.Write([]byte(http2Preface)); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
 	}
 	if _, err := conn.Read(make([]byte, 1)); err != nil {
-		return fmt.Errorf("%w: %s closed the connection: %v", ErrUnauthenticated, addr, err)
+		return fmt.Errorf("%w: %s closed the connection: %w", ErrUnauthenticated, addr, err)
 	}
 	return nil
 }

@@ -1,9 +1,10 @@
-// Package netns runs two etcp nodes with mutual TLS on non-loopback
-// addresses: each in a network namespace of its own, joined by a veth
-// pair with addresses of the benchmarking range 198.18.0.0/15, as
-// separate OS processes. It needs root and iproute2 (ip); it skips
-// without them. Nothing leaves the machine: the namespaces have no route
-// but their veth pair.
+// Package netns runs etcp nodes with mutual TLS on non-loopback
+// addresses, each a separate OS process in a network namespace of its
+// own, with addresses of the benchmarking range 198.18.0.0/15: two
+// joined by a veth pair, and three on a bridge, one of which is cut off
+// and joined again (partition_test.go). It needs root and iproute2
+// (ip); it skips without them. Nothing leaves the machine: the
+// namespaces have no route but their veth pairs.
 package netns
 
 import (
