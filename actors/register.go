@@ -28,7 +28,9 @@ func (c *conn) registerSelf() {
 	if err := c.g.reg.Register(c.g.selfName(c.self), c.self, c.meta()); err != nil {
 		c.Logger().Warn("etcp: registering the connection failed", "err", err)
 	}
-	if a := c.g.alias; a != "" && a != c.self.Id {
+	// The alias is the actor's own name, which is the registration name
+	// only in a Local registry (see SelfName): any other needs it too.
+	if a := c.g.alias; a != "" && a != c.g.selfName(c.self) {
 		if err := c.Register(a); err != nil {
 			c.Logger().Warn("etcp: registering the connection's name failed", "name", a, "err", err)
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/behaviours"
+	"github.com/etcp-go/etcp/registry"
 )
 
 var connSeq atomic.Uint64
@@ -19,7 +21,9 @@ var connSeq atomic.Uint64
 // by spawner: the actor system's Root, or an actor's own context to make
 // the connection that actor's child. Dial returns once Init has run: its
 // error says why the connect, the handshake or Init failed, and wraps
-// actors.ErrDeclined when Init declined.
+// actors.ErrDeclined when Init declined. A WithName whose registry keeps
+// nothing (registry.None) fails at once, with an error matching both
+// ErrInvalidOptions and registry.ErrNoRegistry.
 func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factory behaviours.Factory, arg any, opts ...Option) (*actor.PID, error) {
 	if spawner == nil || factory == nil {
 		return nil, fmt.Errorf("%w: nil spawner or handler factory", ErrInvalidOptions)
@@ -38,6 +42,12 @@ func Dial(ctx context.Context, spawner actor.SpawnerContext, addr string, factor
 		return nil, invalidOptions(err)
 	}
 	if o.Name != "" {
+		// A registry that keeps nothing (registry.None) would drop the
+		// name without a word: say so now, not at the first send by Name.
+		if _, err := g.Registry().Lookup(o.Name); errors.Is(err, registry.ErrNoRegistry) {
+			return nil, fmt.Errorf("%w: client.WithName(%q) needs a registry that keeps names: %w",
+				ErrInvalidOptions, o.Name, err)
+		}
 		g.SetAlias(o.Name) // found as client.Name(o.Name), in its registry's scope
 	}
 	so := g.Socket()

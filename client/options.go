@@ -26,9 +26,10 @@ func invalidOptions(err error) error {
 // validates them.
 type config struct {
 	// Name spawns the connection actor under this name, and registers the
-	// connection under it in its registry (local, or a cluster's) while it
-	// lives: client functions find it as Name(name). Default: a unique
-	// "conn-N", not registered under a name.
+	// connection under it in its registry (whichever: local, a cluster's
+	// or a user's) while it lives: client functions find it as
+	// Name(name). A registry that keeps nothing (registry.None) makes
+	// Dial fail. Default: a unique "conn-N", not registered under a name.
 	Name string
 	// ConnOptions are the connection's socket options (including the 3 s
 	// connect timeout), logger, tracer, idle hibernation and parking (set

@@ -311,6 +311,64 @@ func TestNamedClient(t *testing.T) {
 	assert.ErrorIs(t, err, registry.ErrNotFound)
 }
 
+// A named client connection is registered through the Registry
+// interface, whatever implements it: a cluster's or a user's registry
+// finds it under its name, on its own node, while it lives.
+func TestNamedClientInAnyRegistry(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		reg  func(t *testing.T, sys *actor.ActorSystem) registry.Registry
+	}{
+		{"cluster", func(t *testing.T, sys *actor.ActorSystem) registry.Registry {
+			n, err := registry.StartNode(sys, registry.WithNodeLogger(testkit.Discard))
+			require.NoError(t, err)
+			t.Cleanup(n.Shutdown)
+			c, err := registry.NewCluster(n, nil, registry.WithClusterLogger(testkit.Discard))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}},
+		{"user's", func(*testing.T, *actor.ActorSystem) registry.Registry {
+			return &mapRegistry{m: map[string]registry.Entry{}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := testkit.NewSystem(t)
+			reg := tc.reg(t, sys)
+			registry.SetDefault(sys, reg) // where client.Name looks names up
+			srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+			p := newProbe()
+			pid := testkit.Dial(t, sys, srv.Addr().String(), newSink, p, client.WithName("upstream-1"))
+			p.expect(t, "init")
+			e, err := reg.Lookup("upstream-1")
+			require.NoError(t, err, "registered under its name")
+			assert.Equal(t, pid.String(), e.PID.String())
+			require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, client.Name("upstream-1"), []byte("ping")))
+			assert.Equal(t, "ping", p.expect(t, "packet").val)
+
+			require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, nil))
+			require.Eventually(t, func() bool {
+				_, err := reg.Lookup("upstream-1")
+				return errors.Is(err, registry.ErrNotFound)
+			}, testkit.Wait, time.Millisecond, "the name goes with the connection")
+		})
+	}
+}
+
+// A name cannot be kept by a registry that keeps nothing: Dial says so
+// instead of dropping the name.
+func TestNamedClientWithoutRegistry(t *testing.T) {
+	sys := testkit.NewSystem(t)
+	srv := testkit.StartServer(t, sys, "", newEcho, newProbe())
+	p := newProbe()
+	_, err := testkit.TryDial(t, sys, srv.Addr().String(), newSink, p, client.WithName("upstream-1"),
+		actors.WithRegistry(registry.None()))
+	require.ErrorIs(t, err, registry.ErrNoRegistry)
+	require.ErrorIs(t, err, client.ErrInvalidOptions)
+	assert.Contains(t, err.Error(), `"upstream-1"`)
+	testkit.RequireEmpty(t, p.events) // no connection was started
+}
+
 // owner starts a server as its own child, as an application embedding
 // etcp would; stopping it stops the server.
 type owner struct {
