@@ -17,7 +17,7 @@ import (
 // Messages to and from other nodes. protoactor remote carries protobuf
 // only, so a Call, Cast, Event, Send or Stop for a connection on another
 // node travels as its etcp.conn.v1 form (internal/wirepb), and so does
-// the Reply. Payloads are protobuf messages; a Go string or []byte is
+// the Reply; a string or []byte for HandleInfo travels as an Info. Payloads are protobuf messages; a Go string or []byte is
 // carried as a StringValue or BytesValue and arrives as a string or
 // []byte again, so a handler written for local callers serves remote
 // ones unchanged.
@@ -36,7 +36,7 @@ func admitRemote(ctx actor.Context, msg any) error {
 	switch msg.(type) {
 	case *wirepb.Stop, *Stop:
 		need = registry.RoleControl
-	case *wirepb.Call, *wirepb.Cast, *wirepb.Event, *wirepb.Send, *wirepb.Reply:
+	case *wirepb.Call, *wirepb.Cast, *wirepb.Event, *wirepb.Info, *wirepb.Send, *wirepb.Reply:
 		if _, ok := registry.PeerOf(ctx); !ok {
 			return registry.Unproven(ctx)
 		}
@@ -73,6 +73,9 @@ func toWire(msg any) (proto.Message, error) {
 		return &wirepb.Stop{Reason: s}, nil
 	case proto.Message:
 		return m, nil // an Info message of the user's own
+	case string, []byte: // for HandleInfo, as Cast and Event carry them
+		a, err := pack(m)
+		return &wirepb.Info{Message: a}, err
 	}
 	return nil, fmt.Errorf("%w: %T", ErrNotWire, msg)
 }
@@ -90,6 +93,12 @@ func fromWire(msg any) (any, bool, error) {
 	case *wirepb.Event:
 		v, err := unpack(m.Event)
 		return &Event{Event: v}, true, err
+	case *wirepb.Info:
+		if m.Message == nil { // toWire never sends one: nothing to hand HandleInfo
+			return nil, true, errors.New("etcp: an Info from another node without a message")
+		}
+		v, err := unpack(m.Message)
+		return v, true, err
 	case *wirepb.Send:
 		return &Send{Data: m.Data}, true, nil
 	case *wirepb.Stop:

@@ -16,14 +16,14 @@ import (
 func FuzzWire(f *testing.F) {
 	s, _ := anypb.New(wrapperspb.String("hi"))
 	for _, m := range []proto.Message{&wirepb.Call{Request: s}, &wirepb.Cast{Message: s}, &wirepb.Event{Event: s},
-		&wirepb.Send{Data: []byte("x")}, &wirepb.Stop{Reason: "r"}, &wirepb.Reply{Value: s},
+		&wirepb.Info{Message: s}, &wirepb.Send{Data: []byte("x")}, &wirepb.Stop{Reason: "r"}, &wirepb.Reply{Value: s},
 		&wirepb.Reply{Code: "forbidden", Error: "etcp: forbidden: node x has read, needs send"}} {
 		b, _ := proto.Marshal(m)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, m := range []proto.Message{&wirepb.Call{}, &wirepb.Cast{}, &wirepb.Event{}, &wirepb.Send{}, &wirepb.Stop{},
-			&wirepb.Reply{}} {
+		for _, m := range []proto.Message{&wirepb.Call{}, &wirepb.Cast{}, &wirepb.Event{}, &wirepb.Info{}, &wirepb.Send{},
+			&wirepb.Stop{}, &wirepb.Reply{}} {
 			m = m.ProtoReflect().New().Interface()
 			if proto.Unmarshal(data, m) != nil {
 				continue

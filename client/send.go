@@ -110,7 +110,9 @@ func Event[T Target](s actor.SenderContext, to T, ev any) error {
 }
 
 // Info sends msg to the handler's HandleInfo (any message that is not a
-// call, cast or event goes there). The error is only a Name's lookup's.
+// call, cast or event goes there); to another node, a string or []byte
+// arrives as such, as for Cast and Event. The error is a Name's lookup's,
+// or actors.ErrNotWire for a payload that cannot reach another node.
 func Info[T Target](s actor.SenderContext, to T, msg any) error {
 	pid, err := resolve(s, to)
 	if err != nil {

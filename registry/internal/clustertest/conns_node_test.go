@@ -24,7 +24,7 @@ import (
 
 // device registers its connection under the name a "login NAME" line
 // gives, answers a call with "NAME:REQUEST", and writes "cast MSG" to
-// its peer for a cast.
+// its peer for a cast, "info TYPE MSG" for a string or []byte info.
 type device struct {
 	behaviours.Base
 	name string
@@ -47,6 +47,16 @@ func (d *device) HandleCall(_ behaviours.Conn, req any, _ behaviours.From) behav
 
 func (d *device) HandleCast(_ behaviours.Conn, msg any) behaviours.Result {
 	return behaviours.Send([]byte(fmt.Sprint("cast ", msg)))
+}
+
+func (d *device) HandleInfo(_ behaviours.Conn, msg any) behaviours.Result {
+	switch m := msg.(type) {
+	case string:
+		return behaviours.Send([]byte("info string " + m))
+	case []byte:
+		return behaviours.Send([]byte("info bytes " + string(m)))
+	}
+	return behaviours.Continue()
 }
 
 // connsServer is a node whose cluster registry is its actor system's
@@ -122,6 +132,17 @@ func connsServer() *nodetest.Server {
 			// cast NAME MSG: client.Cast by name.
 			"cast": func(a []string) string {
 				if err := client.Cast(sys.Root, client.Name(a[0]), a[1]); err != nil {
+					return "error " + err.Error()
+				}
+				return "ok"
+			},
+			// info NAME string|bytes MSG: client.Info by name, MSG as that type.
+			"info": func(a []string) string {
+				var msg any = a[2]
+				if a[1] == "bytes" {
+					msg = []byte(a[2])
+				}
+				if err := client.Info(sys.Root, client.Name(a[0]), msg); err != nil {
 					return "error " + err.Error()
 				}
 				return "ok"

@@ -14,7 +14,7 @@ import (
 )
 
 // A device's connection on node A, named after its login, is found by
-// that name on node B and called and cast from there (protoactor remote,
+// that name on node B and called, cast and sent infos from there (protoactor remote,
 // etcp.conn.v1 messages); its name goes everywhere when it ends.
 func TestCallByNameFromAnotherNode(t *testing.T) {
 	start := func(peers ...string) (p *nodetest.Proc, node, srv string) {
@@ -49,6 +49,12 @@ func TestCallByNameFromAnotherNode(t *testing.T) {
 	line, err = r.ReadString('\n')
 	require.NoError(t, err)
 	assert.Equal(t, "cast ping\n", line, "cast from node B reached the device")
+	for _, typ := range []string{"string", "bytes"} { // as Cast and Event carry them
+		require.Equal(t, "ok", b.Do("info device-42 "+typ+" pong"))
+		line, err = r.ReadString('\n')
+		require.NoError(t, err)
+		assert.Equal(t, "info "+typ+" pong\n", line, "an info from node B reached the device as a %s", typ)
+	}
 	assert.Contains(t, b.Do("call nobody x"), "not found")
 
 	require.NoError(t, dev.Close())
