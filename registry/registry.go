@@ -44,8 +44,10 @@ type Meta struct {
 	Local     netip.AddrPort // the connection's local address
 	Transport string         // the transport's name ("tcp", "tls"...)
 	Started   time.Time      // when the connection started (kept to the nanosecond, without location or monotonic reading)
-	// Tags are free key/value pairs for Select. The registry keeps the
-	// slice it is given: do not change it afterwards.
+	// Tags are free key/value pairs for Select. [Local] and [Cluster]
+	// keep a copy and hand out copies: changing the slice given to
+	// Register, or one that Lookup, Select or an event returned, changes
+	// nothing else.
 	Tags []Tag
 }
 

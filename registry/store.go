@@ -3,6 +3,7 @@ package registry
 import (
 	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,7 @@ func newEntry(name string, pid *actor.PID, m *Meta) *entry {
 		peer:      m.Peer,
 		local:     m.Local,
 		connID:    m.ConnID,
-		tags:      m.Tags,
+		tags:      slices.Clone(m.Tags), // the caller's slice stays the caller's
 	}
 	if !m.Started.IsZero() {
 		e.started = m.Started.UnixNano()
@@ -74,7 +75,7 @@ func (e *entry) export() Entry {
 			Peer:      e.peer,
 			Local:     e.local,
 			Transport: e.transport,
-			Tags:      e.tags,
+			Tags:      slices.Clone(e.tags), // changing a result must not change the registry
 		},
 	}
 	if e.started != 0 {
