@@ -149,9 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sysOpts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With("lib", "protoactor")
-	})}
+	var sysOpts []actor.ConfigOption
 	var metrics *metricsServer
 	if *metricsAddr != "" {
 		if metrics, err = startMetrics(*metricsAddr); err != nil {
@@ -160,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer func() { _ = metrics.stop() }()
 		sysOpts = append(sysOpts, actor.WithMetricProviders(metrics.provider))
 	}
-	sys := actor.NewActorSystem(sysOpts...)
+	sys := actors.NewSystem(logger, sysOpts...) // a peer leaving normally is no error (actors.SystemLogger)
 	defer sys.Shutdown()
 	node, err := startNode(sys, *manageAddr)
 	if err != nil {

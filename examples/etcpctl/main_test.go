@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -100,10 +101,14 @@ type managed struct {
 	ended      chan string
 }
 
-func startManaged(t *testing.T) *managed {
+func startManaged(t *testing.T) *managed { t.Helper(); return startManagedLogging(t, nil) }
+
+// startManagedLogging is startManaged with the actor system logging to
+// logger.
+func startManagedLogging(t *testing.T, logger *slog.Logger) *managed {
 	t.Helper()
 	m := &managed{ended: make(chan string, 64)}
-	sys := actors.NewSystem(nil, actor.WithDeadLetterThrottleInterval(time.Millisecond))
+	sys := actors.NewSystem(logger, actor.WithDeadLetterThrottleInterval(time.Millisecond))
 	var err error
 	m.node, err = registry.StartNode(sys)
 	require.NoError(t, err)
