@@ -57,7 +57,9 @@ func (h normalLeaves) WithAttrs(as []slog.Attr) slog.Handler {
 	return normalLeaves{h.Handler.WithAttrs(as)}
 }
 
-func (h normalLeaves) WithGroup(name string) slog.Handler { return normalLeaves{h.Handler.WithGroup(name)} }
+func (h normalLeaves) WithGroup(name string) slog.Handler {
+	return normalLeaves{h.Handler.WithGroup(name)}
+}
 
 // normalEnd reports whether the record's error says the stream ended
 // normally: this side closed its connection (codes.Canceled: "the client
