@@ -94,6 +94,10 @@ func WithListen(hostport string) NodeOption { return func(c *nodeConfig) { c.lis
 // WithAdvertisedAddress sets the host:port peers use to reach this node,
 // when it is not the address listened on (behind NAT, or listening on
 // 0.0.0.0). Replies travel over a connection the peer dials to it.
+// Without it, a node listening on every address (0.0.0.0, :: or no
+// host) advertises the machine's first non-loopback unicast address
+// (IPv4 first; only IPv4 for 0.0.0.0), or loopback when it has none,
+// with the port it listens on.
 func WithAdvertisedAddress(hostport string) NodeOption {
 	return func(c *nodeConfig) { c.advertise = hostport }
 }
@@ -159,7 +163,9 @@ func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.
 
 // StartNode starts protoactor remote on sys, safely:
 //   - it listens on [DefaultListen] unless told otherwise, and reads back
-//     the bound address ([Node.Address]); it refuses ([ErrInsecure]) to
+//     the bound address ([Node.Address]; listening on every address, it
+//     advertises one of the machine's, see [WithAdvertisedAddress]);
+//     it refuses ([ErrInsecure]) to
 //     listen or advertise beyond loopback without [WithMutualTLS];
 //   - every other node must prove who it is before it is heard: with
 //     mutual TLS its certificate names it, without, it proves that it
@@ -232,6 +238,17 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 		}
 		_ = l.Close()
 	}
+	if c.advertise == "" && wildcard(host) {
+		// remote would name the node after its socket, "[::]:port",
+		// which no peer can dial: advertise an address of this machine.
+		if port == 0 {
+			if port, err = freePort(c.listen); err != nil {
+				return nil, err
+			}
+			c.listen = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		c.advertise = net.JoinHostPort(advertisedHost(host), strconv.Itoa(port))
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // remote joins host and port with a bare colon
 	}
@@ -288,6 +305,54 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	n.subscribe()
 	guarded.set(sys, n)
 	return n, nil
+}
+
+// wildcard reports whether host means every address of the machine
+// ("", 0.0.0.0, ::).
+func wildcard(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return host == "" || err == nil && a.IsUnspecified()
+}
+
+// freePort is a port the system picks for listen (host:0).
+func freePort(listen string) (int, error) {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return 0, fmt.Errorf("etcp/registry: listening on %s: %w", listen, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// advertisedHost is the host a node listening on every address (host is
+// "", 0.0.0.0 or ::) advertises when not told ([WithAdvertisedAddress]):
+// the first non-loopback unicast address of the machine's interfaces, in
+// their order (IPv4 only for 0.0.0.0; an IPv4 one before any IPv6 one
+// otherwise), or loopback (127.0.0.1, or ::1 for ::) when there is none.
+func advertisedHost(host string) string {
+	var v4, v6 string
+	if as, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range as {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.IsLoopback() || !ipn.IP.IsGlobalUnicast() {
+				continue
+			}
+			if ipn.IP.To4() != nil && v4 == "" {
+				v4 = ipn.IP.String()
+			} else if ipn.IP.To4() == nil && v6 == "" {
+				v6 = ipn.IP.String()
+			}
+		}
+	}
+	switch {
+	case v4 != "":
+		return v4
+	case host != "0.0.0.0" && v6 != "":
+		return v6
+	case host == "::":
+		return "::1"
+	}
+	return "127.0.0.1"
 }
 
 // Loopback reports whether hostport's host (or hostport, a bare host) is

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,41 @@ func TestMutualTLS(t *testing.T) {
 	assert.Error(t, probe(n.Address(), &tls.Config{RootCAs: ca.Pool}), "no client certificate")
 	assert.Error(t, probe(n.Address(), stranger.Client(ca)), "a certificate of another CA")
 	assert.Error(t, probe(n.Address(), stranger.Client(other)), "a node it cannot verify")
+}
+
+// A node listening on every address advertises one its peers can dial
+// (not "[::]:port", what its socket reports): the machine's first
+// non-loopback address, or loopback, with the port it listens on.
+func TestWildcardListenAdvertises(t *testing.T) {
+	if alone(t) {
+		return
+	}
+	ca, err := testcerts.NewCA("etcp test CA")
+	require.NoError(t, err)
+	var ips []net.IP
+	as, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range as {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ips = append(ips, ipn.IP)
+		}
+	}
+	leaf, err := ca.IssueFor("node", ips...) // valid for every address of the machine
+	require.NoError(t, err)
+
+	n, err := registry.StartNode(newSystem(), registry.WithListen("0.0.0.0:0"),
+		registry.WithMutualTLS(leaf.Server(ca), leaf.Client(ca)))
+	require.NoError(t, err)
+	defer n.Shutdown()
+	host, port, err := net.SplitHostPort(n.Address())
+	require.NoError(t, err)
+	ip := net.ParseIP(host)
+	require.NotNil(t, ip, n.Address())
+	assert.False(t, ip.IsUnspecified(), "advertised %s", n.Address())
+	assert.NotNil(t, ip.To4(), "an IPv4 address for 0.0.0.0: %s", n.Address())
+	nonLoopback := slices.ContainsFunc(ips, func(a net.IP) bool { return a.To4() != nil && a.IsGlobalUnicast() })
+	assert.Equal(t, nonLoopback, !ip.IsLoopback(), "loopback only if the machine has no other address: %s", n.Address())
+	assert.True(t, slices.ContainsFunc(ips, ip.Equal), "an address of this machine: %s", n.Address())
+	assert.Equal(t, net.JoinHostPort("0.0.0.0", port), n.Listen())
+	require.NoError(t, probe(n.Address(), leaf.Client(ca)), "peers reach the node at its address")
 }
