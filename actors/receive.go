@@ -84,8 +84,9 @@ func (c *conn) Receive(ctx actor.Context) {
 	case *GetState:
 		c.ack(c.stateSnapshot())
 	case *SetTrace:
-		c.tracer = m.Tracer
+		c.tracer = nil // the switch's own reply is no event of the connection's
 		c.ack(nil)
+		c.tracer = m.Tracer
 	case *Info:
 		c.ack(c.info())
 	case *Hibernate:

@@ -358,7 +358,13 @@ func cmdCall(ctx context.Context, x *cli, args []string) error {
 	defer cancel()
 	reply, err := x.c.Call(rctx, r, payload(pos[1], *asBytes))
 	if err != nil {
-		return err
+		// The call's result, where its value would be; the exit says it failed.
+		if x.json {
+			_ = x.printJSON(map[string]string{"error": err.Error()})
+		} else {
+			fmt.Fprintf(x.stdout, "error: %v\n", err)
+		}
+		return fmt.Errorf("%w: call %s: %w", errShown, r, err)
 	}
 	if x.json {
 		return x.printJSON(reply)
@@ -490,10 +496,12 @@ func cmdDrain(ctx context.Context, x *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	last := -1 // connections left at the last report: print changes only
 	final, err := x.c.Drain(ctx, pos[0], *grace, func(p manage.DrainProgress) {
-		if p.Done {
+		if p.Done || p.Active == last {
 			return
 		}
+		last = p.Active
 		if x.json {
 			_ = x.printJSON(p)
 			return

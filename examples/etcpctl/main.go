@@ -62,6 +62,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errShown):
+		os.Exit(1)
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, "etcpctl:", err)
 		os.Exit(2)
@@ -73,6 +75,10 @@ func main() {
 
 // errUsage marks a usage error.
 var errUsage = errors.New("usage")
+
+// errShown marks an error the command has printed as its result (a failed
+// call's): exit status 1, nothing more on stderr.
+var errShown = errors.New("shown")
 
 func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)

@@ -64,7 +64,8 @@ func TestMain(m *testing.M) {
 }
 
 // line is the managed servers' handler: it greets with "hello", echoes
-// lines, answers calls with the request's type and value, and records
+// lines, answers calls with the request's type and value (an error for
+// "fail"), and records
 // Terminate's reason.
 type line struct {
 	behaviours.Base
@@ -82,6 +83,9 @@ func (h *line) HandlePacket(_ behaviours.Conn, p []byte) behaviours.Result {
 }
 
 func (h *line) HandleCall(_ behaviours.Conn, req any, _ behaviours.From) behaviours.Result {
+	if req == "fail" {
+		return behaviours.Reply(errors.New("no such thing"))
+	}
 	return behaviours.Reply(fmt.Sprintf("%T:%s", req, req))
 }
 
@@ -348,19 +352,25 @@ func TestCommands(t *testing.T) {
 	assert.Contains(t, ctl(t, node, "call", target, "ping"), "string:ping (string)")
 	assert.Contains(t, ctl(t, node, "call", "-bytes", target, "ping"), "[]uint8:ping (string)")
 	assert.Contains(t, ctl(t, node, "cast", target, "note"), "cast to "+target)
+	// A failed call's error is its result, on stdout, and the exit says so.
+	failed := start(t, "-node", node, "call", target, "fail")
+	assert.Equal(t, 1, failed.wait(t))
+	assert.Equal(t, "error: no such thing\n", failed.stdout.String())
+	assert.Empty(t, failed.stderr.String())
 
 	assert.Contains(t, ctl(t, node, "hibernate", target), "hibernated")
 	require.Eventually(t, func() bool { return m.srv.Info().Conns.Passivated == 1 }, 10*time.Second, 5*time.Millisecond)
 	assert.Contains(t, ctl(t, node, "wake", "-conn", target), "woke")
 	assert.Zero(t, m.srv.Info().Conns.Passivated)
 
-	// trace streams until -n events.
-	tr := start(t, "-node", node, "trace", "-n", "2", target)
+	// trace streams until -n events: the connection's own, not the
+	// acknowledgement of tracing turned on.
+	tr := start(t, "-node", node, "trace", "-n", "1", target)
 	require.Eventually(t, func() bool { return strings.Contains(tr.stderr.String(), "tracing ") }, 10*time.Second, 5*time.Millisecond)
 	busy.say(t, "traced")
 	require.Zero(t, tr.wait(t), tr.stderr.String())
-	assert.Contains(t, tr.stdout.String(), `packet-in 6 bytes "traced"`)
-	assert.Contains(t, tr.stderr.String(), "ended: etcp/manage: stream ended: 2 events")
+	assert.Regexp(t, `^\S+ packet-in 6 bytes "traced"\n$`, tr.stdout.String())
+	assert.Contains(t, tr.stderr.String(), "ended: etcp/manage: stream ended: 1 events")
 	assert.Contains(t, ctl(t, node, "trace", "-on", target), "on")
 	busy.say(t, "kept")
 	assert.Contains(t, ctl(t, node, "inspect", target), `"kept"`)
@@ -386,7 +396,10 @@ func TestCommands(t *testing.T) {
 	_, err := sp.r.ReadString('\n')
 	assert.Error(t, err)
 
-	out = ctl(t, node, "drain", "-grace", "300ms", "srv")
+	// One connection stays open: its count is printed once, then the end.
+	out = ctl(t, node, "drain", "-grace", "1s", "srv")
+	assert.Equal(t, 1, strings.Count(out, "draining srv: 1 connections left"), out)
+	assert.Equal(t, 2, strings.Count(out, "\n"), out)
 	assert.Contains(t, out, "drained srv")
 	assert.Contains(t, out, "the grace passed")
 	<-m.srv.Done()
