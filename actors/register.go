@@ -23,8 +23,10 @@ import (
 func (g *group) selfName(pid *actor.PID) string { return hostapi.SelfName(g.reg, pid) }
 
 // registerSelf registers the connection under its own name (actor, as
-// Init accepted it).
-func (c *conn) registerSelf() {
+// Init accepted it), and under its group's alias: an alias it cannot
+// have (held by another connection, here or on another node) is the
+// start's error.
+func (c *conn) registerSelf() error {
 	if err := c.g.reg.Register(c.g.selfName(c.self), c.self, c.meta()); err != nil {
 		c.Logger().Warn("etcp: registering the connection failed", "err", err)
 	}
@@ -32,9 +34,10 @@ func (c *conn) registerSelf() {
 	// only in a Local registry (see SelfName): any other needs it too.
 	if a := c.g.alias; a != "" && a != c.g.selfName(c.self) {
 		if err := c.Register(a); err != nil {
-			c.Logger().Warn("etcp: registering the connection's name failed", "name", a, "err", err)
+			return fmt.Errorf("etcp: registering the connection as %q: %w", a, err)
 		}
 	}
+	return nil
 }
 
 // meta describes the connection for the registry.

@@ -31,7 +31,9 @@ func (c *conn) start() {
 	c.life = lifeUp
 	c.up()
 	c.frameArrived(time.Since(epoch)) // the idle timeout counts from the start
-	c.registerSelf()
+	if rerr := c.registerSelf(); rerr != nil && err == nil {
+		err = rerr // the name its owner asked for is taken: the start fails
+	}
 	if err != nil {
 		c.terminate(err)
 	} else {

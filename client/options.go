@@ -28,8 +28,10 @@ type config struct {
 	// Name spawns the connection actor under this name, and registers the
 	// connection under it in its registry (whichever: local, a cluster's
 	// or a user's) while it lives: client functions find it as
-	// Name(name). A registry that keeps nothing (registry.None) makes
-	// Dial fail. Default: a unique "conn-N", not registered under a name.
+	// Name(name). A name another PID holds there (on any node) makes
+	// Dial fail with an error matching registry.ErrNameTaken, and a
+	// registry that keeps nothing (registry.None) makes it fail at once.
+	// Default: a unique "conn-N", not registered under a name.
 	Name string
 	// ConnOptions are the connection's socket options (including the 3 s
 	// connect timeout), logger, tracer, idle hibernation and parking (set

@@ -346,6 +346,16 @@ func TestNamedClientInAnyRegistry(t *testing.T) {
 			require.NoError(t, client.SendSync(testkit.Ctx(t), sys.Root, client.Name("upstream-1"), []byte("ping")))
 			assert.Equal(t, "ping", p.expect(t, "packet").val)
 
+			// A name another PID holds is not taken over: Dial fails.
+			other := sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
+			defer sys.Root.Stop(other)
+			require.NoError(t, reg.Register("taken-1", other, registry.Meta{}))
+			_, err = testkit.TryDial(t, sys, srv.Addr().String(), newSink, newProbe(), client.WithName("taken-1"))
+			require.ErrorIs(t, err, registry.ErrNameTaken)
+			e, err = reg.Lookup("taken-1")
+			require.NoError(t, err)
+			assert.Equal(t, other.String(), e.PID.String(), "still the other's")
+
 			require.NoError(t, client.Stop(testkit.Ctx(t), sys.Root, pid, nil))
 			require.Eventually(t, func() bool {
 				_, err := reg.Lookup("upstream-1")
