@@ -17,10 +17,10 @@ import (
 // Messages to and from other nodes. protoactor remote carries protobuf
 // only, so a Call, Cast, Event, Send or Stop for a connection on another
 // node travels as its etcp.conn.v1 form (internal/wirepb), and so does
-// the Reply; a string or []byte for HandleInfo travels as an Info. Payloads are protobuf messages; a Go string or []byte is
-// carried as a StringValue or BytesValue and arrives as a string or
-// []byte again, so a handler written for local callers serves remote
-// ones unchanged.
+// the Reply; a string or []byte for HandleInfo travels as an Info.
+// Payloads are protobuf messages; a Go string or []byte is carried as a
+// StringValue or BytesValue and arrives as a string or []byte again, so
+// a handler written for local callers serves remote ones unchanged.
 
 // ErrNotWire: a message to a connection on another node has a payload
 // that cannot cross the wire (not a protobuf message, string or []byte).

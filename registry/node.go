@@ -164,9 +164,9 @@ func WithNodeLogger(l *slog.Logger) NodeOption { return func(c *nodeConfig) { c.
 // StartNode starts protoactor remote on sys, safely:
 //   - it listens on [DefaultListen] unless told otherwise, and reads back
 //     the bound address ([Node.Address]; listening on every address, it
-//     advertises one of the machine's, see [WithAdvertisedAddress]);
-//     it refuses ([ErrInsecure]) to
-//     listen or advertise beyond loopback without [WithMutualTLS];
+//     advertises one of the machine's, see [WithAdvertisedAddress]); it
+//     refuses ([ErrInsecure]) to listen or advertise beyond loopback
+//     without [WithMutualTLS];
 //   - every other node must prove who it is before it is heard: with
 //     mutual TLS its certificate names it, without, it proves that it
 //     knows the cookie ([WithCookie]) by a challenge and response in

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// records keeps every log record's level and message.
+// records keeps every log record.
 type records struct {
 	mu   sync.Mutex
 	recs []slog.Record

@@ -65,8 +65,7 @@ func TestMain(m *testing.M) {
 
 // line is the managed servers' handler: it greets with "hello", echoes
 // lines, answers calls with the request's type and value (an error for
-// "fail"), and records
-// Terminate's reason.
+// "fail"), and records Terminate's reason.
 type line struct {
 	behaviours.Base
 	lines int
