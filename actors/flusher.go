@@ -245,11 +245,11 @@ func (ob *outbox) addAcks(c *conn, acks []ack) {
 		ob.fireAcks(c)
 	case wsDirect: // the flusher finished meanwhile: everything is taken
 		for _, a := range acks {
-			replyAny(c.proc.sys, a.to, a.v)
+			replyAny(c.g.sys, a.to, a.v)
 		}
 	default:
 		for _, a := range acks {
-			replyAny(c.proc.sys, a.to, ob.failure())
+			replyAny(c.g.sys, a.to, ob.failure())
 		}
 	}
 }
@@ -259,7 +259,7 @@ func (ob *outbox) fireAcks(c *conn) {
 	taken := c.proc.counters.bytesOut.Load()
 	i := 0
 	for ; i < len(ob.acks) && ob.acks[i].pos <= taken; i++ {
-		replyAny(c.proc.sys, ob.acks[i].to, ob.acks[i].v)
+		replyAny(c.g.sys, ob.acks[i].to, ob.acks[i].v)
 	}
 	if i > 0 {
 		clear(ob.acks[:i])
@@ -270,7 +270,7 @@ func (ob *outbox) fireAcks(c *conn) {
 // answerAcks sends every waiting reply: its value, or err (mu held).
 func (ob *outbox) answerAcks(c *conn, err error) {
 	for _, a := range ob.acks {
-		replyAny(c.proc.sys, a.to, ackValue(a.v, err))
+		replyAny(c.g.sys, a.to, ackValue(a.v, err))
 	}
 	ob.acks = nil
 }

@@ -27,6 +27,7 @@ import (
 // group.Spawn turns a connected socket into a connection actor of the
 // group. Its methods are safe for concurrent use.
 type group struct {
+	sys           *actor.ActorSystem // its connections' (kept here, not in each process)
 	socket        transport.Options
 	factory       behaviours.Factory
 	arg           any
@@ -82,7 +83,7 @@ func newGroup(sys *actor.ActorSystem, owner string, o *ConnOptions, factory beha
 		p.OnError = func(err error) { logger.Error("etcp: an event loop's poller failed", "owner", owner, "err", err) }
 		loops = append(loops, p)
 	}
-	return &group{loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
+	return &group{sys: sys, loops: loops, socket: so, factory: factory, arg: arg, logger: logger, tracer: o.Tracer,
 		idleHibernate: o.IdleHibernate, parkAfter: park, idleTimeout: o.IdleTimeout, halfClose: o.HalfClose,
 		writeQueue: o.WriteQueue, mailboxLimit: o.MailboxLimit, reg: reg, owner: owner, metrics: newGroupMetrics(sys, owner)}, nil
 }

@@ -53,11 +53,14 @@ type process struct {
 	g          *group
 	mu         sync.Mutex              // taken to passivate and to wake
 	mb         atomic.Pointer[mailbox] // the live actor's; nil while asleep or ended
-	sys        *actor.ActorSystem
 	parent     *actor.PID
 	self       *actor.PID
 	sleep      *sleepRecord // set while asleep
 	id         uint64
+	// started is when Init accepted the connection (Unix nanoseconds, 0
+	// until then): a column of every walk (EachConnStats), so that ranking
+	// by age reads no registry entry.
+	started atomic.Int64
 
 	prev, next *process // the group's list links, guarded by the list
 }
@@ -130,7 +133,7 @@ func (p *process) admit(msg any) bool {
 	env, _ := msg.(*actor.MessageEnvelope)
 	if q.FailFast && env != nil && env.Sender != nil {
 		if wq := p.wq.Load(); wq != nil && wq.over.Load() {
-			replyAny(p.sys, env.Sender, ErrWriteBlocked)
+			replyAny(p.g.sys, env.Sender, ErrWriteBlocked)
 			return false
 		}
 	}
@@ -145,7 +148,7 @@ func (p *process) admit(msg any) bool {
 // with it.
 func (p *process) refuse(msg any, err error) {
 	if env, ok := msg.(*actor.MessageEnvelope); ok && env.Sender != nil {
-		replyAny(p.sys, env.Sender, err)
+		replyAny(p.g.sys, env.Sender, err)
 	}
 	p.post(&overflow{err: err}, true)
 }
@@ -178,7 +181,7 @@ func (p *process) postLimit(msg any, system bool, limit int) (full bool) {
 		case p.sleep == nil: // ended
 			p.mu.Unlock()
 			if !system {
-				rejectClosed(p.sys.Root, msg)
+				rejectClosed(p.g.sys.Root, msg)
 			}
 			return false
 		}
@@ -223,7 +226,7 @@ func (p *process) end() {
 // the mailbox until the registry entry is the connection's process.
 func (c *conn) spawn(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
 	p := c.proc
-	p.sys, p.parent = sys, parent.Self()
+	p.parent = parent.Self()
 	c.mb.hold()
 	pid, err := actor.DefaultSpawner(sys, id, props, parent)
 	if err != nil {
@@ -319,7 +322,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 	}
 	c.mb.hold()
 	props := actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithMailbox(c.mailbox))
-	pid, err := actor.DefaultSpawner(p.sys, p.self.Id+"$wake", props, spawnParent{pid: p.parent})
+	pid, err := actor.DefaultSpawner(p.g.sys, p.self.Id+"$wake", props, spawnParent{pid: p.parent})
 	if err != nil {
 		// Only a name taken by someone else gets here: the connection
 		// cannot come back, so it ends without its actor.
@@ -327,7 +330,7 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 		c.sock.Close()
 		p.lost(c, err)
 		if !system && msg != nil {
-			rejectClosed(p.sys.Root, msg)
+			rejectClosed(p.g.sys.Root, msg)
 		}
 		return nil, func() {
 			c.g.ended(p)
@@ -335,8 +338,8 @@ func (p *process) wake(msg any, system bool) (*mailbox, func()) {
 		}
 	}
 	p.awaken(true, r.halfClosed)
-	p.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
-	pid.Id = p.self.Id                // ...and take the connection's; the actor has not run yet
+	p.g.sys.ProcessRegistry.Remove(pid) // drop the temporary name...
+	pid.Id = p.self.Id                  // ...and take the connection's; the actor has not run yet
 	p.mb.Store(&c.mb)
 	if msg != nil {
 		c.mb.post(msg, system)
@@ -351,12 +354,12 @@ func (p *process) lost(c *conn, reason error) {
 	p.awaken(false, false)
 	g := c.g
 	g.hibernated.Add(-1)
-	p.sys.ProcessRegistry.Remove(p.self)
+	p.g.sys.ProcessRegistry.Remove(p.self)
 	c.unregisterAll()
 	if c.notify != nil {
-		p.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
+		p.g.sys.Root.Send(c.notify, &ConnDown{Info: ConnInfo{ID: p.id, PID: p.self}, Reason: reason})
 	}
-	if parent, ok := p.sys.ProcessRegistry.Get(p.parent); ok && p.parent != nil {
+	if parent, ok := p.g.sys.ProcessRegistry.Get(p.parent); ok && p.parent != nil {
 		parent.SendSystemMessage(p.parent, &actor.Terminated{Who: p.self})
 	}
 }

@@ -27,7 +27,9 @@ func (g *group) selfName(pid *actor.PID) string { return hostapi.SelfName(g.reg,
 // have (held by another connection, here or on another node) is the
 // start's error.
 func (c *conn) registerSelf() error {
-	if err := c.g.reg.Register(c.g.selfName(c.self), c.self, c.meta()); err != nil {
+	m := c.meta()
+	c.proc.started.Store(m.Started.UnixNano())
+	if err := c.g.reg.Register(c.g.selfName(c.self), c.self, m); err != nil {
 		c.Logger().Warn("etcp: registering the connection failed", "err", err)
 	}
 	// The alias is the actor's own name, which is the registration name

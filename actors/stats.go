@@ -2,6 +2,7 @@ package actors
 
 import (
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,20 @@ type ConnStats struct {
 	Queued int64
 	// Mailbox is the number of messages waiting in its mailbox.
 	Mailbox int
+
+	peer netip.AddrPort // see PeerAddr
+}
+
+// PeerAddr is the peer's TCP address (zero for other transports, and
+// when Peer was not read): Peer as a value, without the conversion.
+func (s *ConnStats) PeerAddr() netip.AddrPort {
+	if s.peer.IsValid() {
+		return s.peer
+	}
+	if a, ok := s.Peer.(*net.TCPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 // Age is how long the connection has been up.
@@ -73,10 +88,11 @@ func (g *group) ConnStats() []ConnStats {
 // with what [ConnStats] describes, read without waking any, until fn
 // returns false. The value is reused: fn must copy what it keeps. fn runs
 // with part of the group's list locked, so it must be quick and must not
-// call the group. Unless full, the fields read from the registry and the
-// mailbox (Started, Local, Peer, Transport, Mailbox) are left zero: a walk
-// that ranks 100,000 connections by traffic then costs a fraction of
-// group.ConnStats, and [ConnStatsOf] reads them for the few it keeps.
+// call the group. Unless full, the fields read from the registry (Local,
+// Peer, Transport) are left zero, while every other (the counters, state,
+// start, mailbox) is read from the connection: a walk that ranks 100,000
+// connections by any of those costs a fraction of group.ConnStats, and
+// [ConnStatsOf] reads the rest for the few it keeps.
 func (g *group) EachConnStats(full bool, fn func(*ConnStats) bool) {
 	var s ConnStats
 	more := true
@@ -102,6 +118,9 @@ func (p *process) readStats(s *ConnStats, full bool) {
 		BytesIn: p.counters.bytesIn.Load(), BytesOut: p.counters.bytesOut.Load(),
 		FramesIn: p.counters.framesIn.Load(), FramesOut: p.counters.framesOut.Load(),
 		LastFrame: epoch.Add(time.Duration(p.lastFrame.Load()))}
+	if ns := p.started.Load(); ns != 0 {
+		s.Started = time.Unix(0, ns)
+	}
 	if wq := p.wq.Load(); wq != nil {
 		s.Queued = wq.bytes.Load()
 	}
@@ -115,19 +134,19 @@ func (p *process) readStats(s *ConnStats, full bool) {
 	default:
 		s.State = "up"
 	}
-	if !full {
-		return
-	}
 	if mb := p.mb.Load(); mb != nil {
 		s.Mailbox = mb.UserMessageCount()
 	}
-	if p.self != nil {
-		if e, err := p.g.reg.Lookup(p.g.selfName(p.self)); err == nil {
-			s.Started, s.Transport = e.Started, e.Transport
-			s.Local, s.Peer = netAddr(e.Local), netAddr(e.Peer)
-		}
-	}
 	if s.Started.IsZero() {
 		s.Started = s.LastFrame
+	}
+	if !full {
+		return
+	}
+	if p.self != nil {
+		if e, err := p.g.reg.Lookup(p.g.selfName(p.self)); err == nil {
+			s.Transport, s.peer = e.Transport, e.Peer
+			s.Local, s.Peer = netAddr(e.Local), netAddr(e.Peer)
+		}
 	}
 }

@@ -36,9 +36,9 @@ func (e *Endpoint) collect(sel *selector) {
 		if !sel.wants(s.Name(), KindServer) {
 			continue
 		}
-		// The fields a lean walk leaves out are read afterwards for the
-		// connections kept (see refresh), unless the filter or the order
-		// needs them for all.
+		// The registry's fields a lean walk leaves out are read
+		// afterwards for the connections kept (see refresh), unless a
+		// filter by peer needs them for all.
 		s.EachConnStats(sel.full(), func(st *actors.ConnStats) bool {
 			sel.offer(st, KindServer)
 			return true

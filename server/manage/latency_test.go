@@ -50,8 +50,8 @@ func TestListLatency(t *testing.T) {
 	const rounds = 30
 	for _, q := range []manage.Query{
 		{Limit: 100},                           // by bytes: a lean walk
-		{Limit: 100, Sort: manage.SortAge},     // needs every start time: a full walk
-		{Limit: 100, PeerPrefix: "127.0.0.1:"}, // needs every peer: a full walk
+		{Limit: 100, Sort: manage.SortAge},     // the start: a column of every walk
+		{Limit: 100, PeerPrefix: "127.0.0.1:"}, // the peer: a column of every walk
 		{Limit: 100, Kind: manage.KindClient},  // the registry's client owners only
 	} {
 		times := make([]time.Duration, rounds)

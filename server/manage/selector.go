@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -141,18 +140,16 @@ func ranking(k SortKey) (func(a, b *item) bool, error) {
 	return nil, fmt.Errorf("%w: sort key %d", ErrInvalid, k)
 }
 
-// full reports whether the filter or the order needs the statistics a
-// lean walk leaves out (Server.EachConnStats): the peer, the start, the
-// mailbox.
-func (s *selector) full() bool {
-	return s.f.prefix != nil || s.f.cidr.IsValid() || s.key == SortAge || s.key == SortMailbox
-}
-
 // wants reports whether connections of this owner and kind can match
 // (to skip whole sources).
 func (s *selector) wants(owner string, kind Kind) bool {
 	return (s.f.kind == KindAny || s.f.kind == kind) && (s.f.owner == "" || owner == "" || s.f.owner == owner)
 }
+
+// full reports whether the filter needs what a lean walk leaves out
+// (Server.EachConnStats): the peer, from the registry. The start and the
+// mailbox are read in every walk.
+func (s *selector) full() bool { return s.f.prefix != nil || s.f.cidr.IsValid() }
 
 // match reports whether st passes the filter.
 func (s *selector) match(st *actors.ConnStats) bool {
@@ -168,16 +165,11 @@ func (s *selector) match(st *actors.ConnStats) bool {
 	if s.f.prefix == nil && !s.f.cidr.IsValid() {
 		return true
 	}
-	var ap netip.AddrPort
-	switch a := st.Peer.(type) {
-	case *net.TCPAddr:
-		ap = a.AddrPort()
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	case nil:
-		return false
-	default:
-		return s.f.prefix != nil && strings.HasPrefix(a.String(), string(s.f.prefix))
+	ap := st.PeerAddr()
+	if !ap.IsValid() { // not TCP: its address as text, when read
+		return st.Peer != nil && s.f.prefix != nil && strings.HasPrefix(st.Peer.String(), string(s.f.prefix))
 	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if s.f.cidr.IsValid() {
 		return s.f.cidr.Contains(ap.Addr())
 	}
