@@ -2,7 +2,6 @@ package actors
 
 import (
 	"net"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -44,20 +43,6 @@ type ConnStats struct {
 	Queued int64
 	// Mailbox is the number of messages waiting in its mailbox.
 	Mailbox int
-
-	peer netip.AddrPort // see PeerAddr
-}
-
-// PeerAddr is the peer's TCP address (zero for other transports, and
-// when Peer was not read): Peer as a value, without the conversion.
-func (s *ConnStats) PeerAddr() netip.AddrPort {
-	if s.peer.IsValid() {
-		return s.peer
-	}
-	if a, ok := s.Peer.(*net.TCPAddr); ok {
-		return a.AddrPort()
-	}
-	return netip.AddrPort{}
 }
 
 // Age is how long the connection has been up.
@@ -145,7 +130,7 @@ func (p *process) readStats(s *ConnStats, full bool) {
 	}
 	if p.self != nil {
 		if e, err := p.g.reg.Lookup(p.g.selfName(p.self)); err == nil {
-			s.Transport, s.peer = e.Transport, e.Peer
+			s.Transport = e.Transport
 			s.Local, s.Peer = netAddr(e.Local), netAddr(e.Peer)
 		}
 	}

@@ -110,7 +110,7 @@
 // while that read every registry entry, and now cost what a walk by bytes
 // does. BenchmarkWalk prices the walk and the selection per connection on
 // a real server (5,000 connections), by every column, scaled to 100,000:
-// 8 to 12 ms by bytes, age, idle, mailbox or state; 64 to 128 ms with a
+// 5 to 24 ms by bytes, age, idle, mailbox or state; 64 to 128 ms with a
 // peer filter, which still reads the registry (a busy 2-core machine).
 // The filter and top-N path itself, over 100,000 synthetic statistics,
 // with the reply built and marshalled (BenchmarkTop100Of100k): 1.7 to 2.6

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -165,11 +166,16 @@ func (s *selector) match(st *actors.ConnStats) bool {
 	if s.f.prefix == nil && !s.f.cidr.IsValid() {
 		return true
 	}
-	ap := st.PeerAddr()
-	if !ap.IsValid() { // not TCP: its address as text, when read
-		return st.Peer != nil && s.f.prefix != nil && strings.HasPrefix(st.Peer.String(), string(s.f.prefix))
+	var ap netip.AddrPort
+	switch a := st.Peer.(type) {
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case nil:
+		return false
+	default:
+		return s.f.prefix != nil && strings.HasPrefix(a.String(), string(s.f.prefix))
 	}
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if s.f.cidr.IsValid() {
 		return s.f.cidr.Contains(ap.Addr())
 	}
