@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etcp-go/etcp/actors"
+	"github.com/etcp-go/etcp/actors/host"
 	"github.com/etcp-go/etcp/registry"
 	"github.com/etcp-go/etcp/test/testkit"
 	"github.com/etcp-go/etcp/transport"
@@ -48,7 +49,7 @@ func TestEachConnStats(t *testing.T) {
 		assert.Equal(t, want.FramesOut, s.FramesOut)
 		assert.Equal(t, want.Peer.String(), s.Peer.String())
 		assert.Equal(t, want.Started, s.Started)
-		e, err := registry.Of(sys).Lookup(actors.SelfName(registry.Of(sys), s.PID))
+		e, err := registry.Of(sys).Lookup(host.SelfName(registry.Of(sys), s.PID))
 		require.NoError(t, err)
 		assert.Equal(t, e.Started, s.Started, "the start the registry has")
 		assert.Equal(t, "tcp", s.Transport)

@@ -74,7 +74,7 @@ type Group interface {
 	ConnStats() []actors.ConnStats
 	// EachConnStats calls fn with each live connection's counters until
 	// it returns false; unless full, the fields read from the registry
-	// and the mailbox are left zero.
+	// (Local, Peer, Transport) are left zero.
 	EachConnStats(full bool, fn func(*actors.ConnStats) bool)
 	// Uncount takes the connection pid of sys out of the group's count
 	// (ranch's remove_connection): done says it was counted until now,
