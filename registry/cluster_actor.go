@@ -23,9 +23,11 @@ type (
 	tickMsg   struct{}
 	lostMsg   struct{ addr string }
 	probedMsg struct {
-		addr  string
-		epoch uint64
-		err   error // nil: it answered, or not in time
+		addr     string
+		epoch    uint64
+		err      error // nil: it answered, or not in time
+		answered bool  // it answered
+		greet    bool  // the probe of a member that is down, greeted if it answered
 	}
 	closeMsg   struct{}
 	membersMsg struct{}
@@ -61,8 +63,8 @@ type (
 // partition, or a frozen process: the heartbeat timeout decides),
 // changes nothing.
 //
-// A member that is down is greeted every five heartbeat intervals for as
-// long as it is kept: a seed always, another member lost to the
+// A member that is down is probed every five heartbeat intervals, and
+// greeted when the probe finds it listening, for as long as it is kept: a seed always, another member lost to the
 // heartbeat timeout (it may only be cut off, or frozen) until a probe of
 // its address is refused. Members that leave, are removed or whose
 // connection is refused are forgotten, seeds excepted.
@@ -140,7 +142,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 		for _, s := range a.seeds {
 			p := a.member(s)
 			p.seed = true
-			a.hello(p)
+			a.greetWhenListening(p)
 		}
 		a.arm()
 	case flushMsg:
@@ -149,10 +151,12 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 		a.tick()
 	case *lostMsg:
 		if p := a.members[m.addr]; p != nil && !p.candidate && (p.live() || !p.seed) {
-			a.probe(p)
+			a.probe(p, false)
 		}
 	case *probedMsg:
 		switch p := a.members[m.addr]; {
+		case p != nil && m.greet && m.answered && p.state == peerDown:
+			a.hello(p)
 		case p == nil || m.err == nil:
 		case p.live() && p.epoch == m.epoch:
 			a.down(p, "connection lost: "+m.err.Error())
@@ -167,7 +171,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 			a.promote(p)
 			p.seed = true
 			if p.state == peerDown {
-				a.hello(p)
+				a.greetWhenListening(p)
 			}
 		case !m.add:
 			var epoch uint64
@@ -352,6 +356,15 @@ func validAddr(addr string) bool {
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	return err == nil && n > 0
+}
+
+// greetWhenListening greets p, a member that is down, once a probe
+// finds it listening: a greeting to an address nothing serves would hold
+// protoactor's writer for that address in its connect retries (five, two
+// seconds apart), and this node's shutdown behind it.
+func (a *clusterActor) greetWhenListening(p *member) {
+	p.lastHello = time.Now()
+	a.probe(p, true)
 }
 
 func (a *clusterActor) hello(p *member) {
@@ -600,8 +613,9 @@ func (a *clusterActor) heard(p *member) {
 func (a *clusterActor) dropConnections(p *member) { a.c.node.dropPeer(p.addr) }
 
 // probe checks, from another goroutine, whether p still listens; the
-// answer comes back as a probedMsg.
-func (a *clusterActor) probe(p *member) {
+// answer comes back as a probedMsg (marked greet when asked to greet p
+// if it answers).
+func (a *clusterActor) probe(p *member, greet bool) {
 	c, self, addr, epoch := a.c, a.self, p.addr, p.epoch
 	c.probes.Add(1)
 	go func() {
@@ -609,11 +623,12 @@ func (a *clusterActor) probe(p *member) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.interval)
 		defer cancel()
 		err := c.node.Probe(ctx, addr)
+		answered := err == nil
 		var ne net.Error
 		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			err = nil // no answer in time: the heartbeat timeout decides
 		}
-		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err})
+		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err, answered: answered, greet: greet})
 	}()
 }
 
@@ -713,7 +728,7 @@ func (a *clusterActor) tick() {
 				a.forget(p) // never answered itself
 			}
 		case now.Sub(p.lastHello) >= 5*c.cfg.interval: // down
-			a.hello(p)
+			a.greetWhenListening(p)
 		}
 	}
 	a.flush() // changes kept back by a failed kick, or by the test hook
