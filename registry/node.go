@@ -102,6 +102,16 @@ func WithAdvertisedAddress(hostport string) NodeOption {
 	return func(c *nodeConfig) { c.advertise = hostport }
 }
 
+// MaxBatchBytes is the largest message a node started by [StartNode]
+// takes from a proven peer (gRPC's default is 4 MiB). Protoactor remote
+// sends what waits for one peer as one batch of up to a thousand
+// messages, so a cluster registry's snapshot of 100,000 names (in parts
+// of a thousand) arrives as batches of tens of megabytes; below this
+// bound such a stream broke with ResourceExhausted and was retried
+// forever. Only a peer past the handshake (cookie or mutual TLS) can
+// send one.
+const MaxBatchBytes = 64 << 20
+
 // WithServerOptions adds gRPC server options (credentials, message size
 // caps, more interceptors) after the node's own recovering interceptors,
 // which always stay first.
@@ -154,7 +164,12 @@ func WithRoles(r Roles) NodeOption {
 
 // WithConnectRetries sets how many times protoactor tries to connect to a
 // peer before it gives up and reports the peer's address terminated
-// (default 5). Each failed try blocks that peer's outgoing queue for 2 s.
+// (default 1; protoactor's own is 5). Each failed try blocks that peer's
+// outgoing queue for 2 s, and the node's Shutdown waits for it: a node
+// whose message went to a peer that had just exited took ten seconds to
+// stop with five. One try is enough: the node's dialer keeps trying a
+// peer that does not answer for up to a minute within it, and the
+// cluster registry greets a lost peer again on its own.
 func WithConnectRetries(n int) NodeOption { return func(c *nodeConfig) { c.retries = n } }
 
 // WithNodeLogger sets where the node logs recovered panics (default: the
@@ -190,7 +205,7 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	if sys == nil {
 		return nil, fmt.Errorf("%w: nil actor system", ErrInvalid)
 	}
-	c := nodeConfig{listen: DefaultListen, retries: 5}
+	c := nodeConfig{listen: DefaultListen, retries: 1}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -262,6 +277,7 @@ func StartNode(sys *actor.ActorSystem, opts ...NodeOption) (*Node, error) {
 	server := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(n.recoverUnary, n.guardUnary),
 		grpc.ChainStreamInterceptor(n.recoverStream, n.guardStream),
+		grpc.MaxRecvMsgSize(MaxBatchBytes),
 	}, c.serverOpts...)
 	if c.tlsServer != nil {
 		server = append(server, grpc.Creds(credentials.NewTLS(c.tlsServer)))

@@ -149,9 +149,11 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 
 	// The nodes: the first, then the others joining it.
 	nodes := make([]*clusterNode, cfg.nodes)
-	defer func() {
-		// All at once, as a cluster is taken down: each exits on SIGTERM
-		// within the grace, whoever else is still up.
+	// All at once, as a cluster is taken down: each exits on SIGTERM
+	// within the grace, whoever else is still up. Deferred here for the
+	// early returns, and again below so that the nodes stop before this
+	// process's own node leaves (a server's stop runs once).
+	stopNodes := func() error {
 		errs := make(chan error, len(nodes))
 		for _, n := range nodes {
 			go func() {
@@ -162,10 +164,13 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 				errs <- nil
 			}()
 		}
+		var all error
 		for range nodes {
-			err = errors.Join(err, <-errs)
+			all = errors.Join(all, <-errs)
 		}
-	}()
+		return all
+	}
+	defer func() { err = errors.Join(err, stopNodes()) }()
 	for i := range nodes {
 		port, err := freePort()
 		if err != nil {
@@ -202,6 +207,7 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 	}
 	defer cl.Close()
 	registry.SetDefault(sys, cl)
+	defer func() { err = errors.Join(err, stopNodes()) }()
 	if err := await(ctx, "every node a member", func() bool {
 		ms, err := cl.Members()
 		return err == nil && len(ms) >= cfg.nodes
@@ -223,6 +229,11 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 		for _, h := range holders {
 			err = errors.Join(err, h.stop())
 		}
+		// The names go with the connections, while every node is up:
+		// the nodes then stop with nothing left to tell each other.
+		drain, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		err = errors.Join(err, await(drain, "the names gone", func() bool { return cl.Len() == 0 }))
 	}()
 	if err != nil {
 		return err
