@@ -407,8 +407,15 @@ func (c *nodeConfig) checkTLS() error {
 // the goroutine that noticed the loss; taking n.mu there also orders
 // them before Shutdown.
 func (n *Node) subscribe() {
-	n.sub = n.sys.EventStream.SubscribeWithPredicate(func(ev any) {
-		addr := ev.(*remote.EndpointTerminatedEvent).Address
+	// Subscribe and a type check, not SubscribeWithPredicate: protoactor
+	// sets the predicate after the subscription is published, a data
+	// race with an event published meanwhile.
+	n.sub = n.sys.EventStream.Subscribe(func(ev any) {
+		t, ok := ev.(*remote.EndpointTerminatedEvent)
+		if !ok {
+			return
+		}
+		addr := t.Address
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		if n.closed {
@@ -418,9 +425,6 @@ func (n *Node) subscribe() {
 		for _, fn := range n.watchers {
 			fn(addr)
 		}
-	}, func(ev any) bool {
-		_, ok := ev.(*remote.EndpointTerminatedEvent)
-		return ok
 	})
 }
 

@@ -90,11 +90,13 @@ func Follow(c *cluster.Cluster, reg *registry.Cluster) (*Follower, error) {
 	f := &Follower{c: c, reg: reg, self: reg.Address(), log: c.ActorSystem.Logger()}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.sub = c.ActorSystem.EventStream.SubscribeWithPredicate(func(ev any) {
-		f.apply(ev.(*cluster.ClusterTopology))
-	}, func(ev any) bool {
-		_, ok := ev.(*cluster.ClusterTopology)
-		return ok
+	// Subscribe and a type check, not SubscribeWithPredicate: protoactor
+	// sets the predicate after the subscription is published, a data
+	// race with an event published meanwhile.
+	f.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
+		if t, ok := ev.(*cluster.ClusterTopology); ok {
+			f.apply(t)
+		}
 	})
 	// MemberList.Members reads the member set without the list's lock
 	// (protoactor's accessor); a member joining at this moment is also

@@ -167,11 +167,13 @@ func Enable(node *registry.Node, opts ...Option) (*Endpoint, error) {
 		node.Limit(registry.RoleRead)
 	}
 	// Streams to a node that went away end: its subscriptions go.
-	e.lost = sys.EventStream.SubscribeWithPredicate(func(ev any) {
-		e.dropAddress(ev.(*remote.EndpointTerminatedEvent).Address)
-	}, func(ev any) bool {
-		_, ok := ev.(*remote.EndpointTerminatedEvent)
-		return ok
+	// (Subscribe and a type switch, not SubscribeWithPredicate: protoactor
+	// sets the predicate after the subscription is published, a data race
+	// with an event published meanwhile.)
+	e.lost = sys.EventStream.Subscribe(func(ev any) {
+		if t, ok := ev.(*remote.EndpointTerminatedEvent); ok {
+			e.dropAddress(t.Address)
+		}
 	})
 	return e, nil
 }
