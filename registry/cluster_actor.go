@@ -25,9 +25,8 @@ type (
 	probedMsg struct {
 		addr     string
 		epoch    uint64
-		err      error // nil: it answered, or not in time
-		answered bool  // it answered
-		greet    bool  // the probe of a member that is down, greeted if it answered
+		err   error // nil: it answered, or not in time
+		greet bool  // the probe of a member that is down, greeted unless refused
 	}
 	closeMsg   struct{}
 	membersMsg struct{}
@@ -64,7 +63,7 @@ type (
 // changes nothing.
 //
 // A member that is down is probed every five heartbeat intervals, and
-// greeted when the probe finds it listening, for as long as it is kept: a seed always, another member lost to the
+// greeted unless the probe is refused, for as long as it is kept: a seed always, another member lost to the
 // heartbeat timeout (it may only be cut off, or frozen) until a probe of
 // its address is refused. Members that leave, are removed or whose
 // connection is refused are forgotten, seeds excepted.
@@ -155,7 +154,7 @@ func (a *clusterActor) Receive(ctx actor.Context) {
 		}
 	case *probedMsg:
 		switch p := a.members[m.addr]; {
-		case p != nil && m.greet && m.answered && p.state == peerDown:
+		case p != nil && m.greet && m.err == nil && p.state == peerDown:
 			a.hello(p)
 		case p == nil || m.err == nil:
 		case p.live() && p.epoch == m.epoch:
@@ -358,10 +357,12 @@ func validAddr(addr string) bool {
 	return err == nil && n > 0
 }
 
-// greetWhenListening greets p, a member that is down, once a probe
-// finds it listening: a greeting to an address nothing serves would hold
-// protoactor's writer for that address in its connect retries (five, two
-// seconds apart), and this node's shutdown behind it.
+// greetWhenListening greets p, a member that is down, unless a probe is
+// refused (nothing serves its address, or no node does): a greeting
+// there would hold protoactor's writer for that address in its connect
+// retries, and this node's shutdown behind it. A probe with no answer in
+// time (a partition, a frozen process) still greets: the node's dialer
+// keeps trying, so the greeting arrives within an interval of the heal.
 func (a *clusterActor) greetWhenListening(p *member) {
 	p.lastHello = time.Now()
 	a.probe(p, true)
@@ -623,12 +624,11 @@ func (a *clusterActor) probe(p *member, greet bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.interval)
 		defer cancel()
 		err := c.node.Probe(ctx, addr)
-		answered := err == nil
 		var ne net.Error
 		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			err = nil // no answer in time: the heartbeat timeout decides
 		}
-		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err, answered: answered, greet: greet})
+		c.sys.Root.Send(self, &probedMsg{addr: addr, epoch: epoch, err: err, greet: greet})
 	}()
 }
 
