@@ -23,8 +23,8 @@ type (
 	tickMsg   struct{}
 	lostMsg   struct{ addr string }
 	probedMsg struct {
-		addr     string
-		epoch    uint64
+		addr  string
+		epoch uint64
 		err   error // nil: it answered, or not in time
 		greet bool  // the probe of a member that is down, greeted unless refused
 	}
