@@ -153,7 +153,13 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 	// within the grace, whoever else is still up. Deferred here for the
 	// early returns, and again below so that the nodes stop before this
 	// process's own node leaves (a server's stop runs once).
-	stopNodes := func() error {
+	var stopErr error
+	stopped := false
+	stopNodes := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		errs := make(chan error, len(nodes))
 		for _, n := range nodes {
 			go func() {
@@ -164,13 +170,14 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 				errs <- nil
 			}()
 		}
-		var all error
 		for range nodes {
-			all = errors.Join(all, <-errs)
+			stopErr = errors.Join(stopErr, <-errs)
 		}
-		return all
 	}
-	defer func() { err = errors.Join(err, stopNodes()) }()
+	defer func() {
+		stopNodes()
+		err = errors.Join(err, stopErr)
+	}()
 	for i := range nodes {
 		port, err := freePort()
 		if err != nil {
@@ -207,7 +214,7 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 	}
 	defer cl.Close()
 	registry.SetDefault(sys, cl)
-	defer func() { err = errors.Join(err, stopNodes()) }()
+	defer stopNodes()
 	if err := await(ctx, "every node a member", func() bool {
 		ms, err := cl.Members()
 		return err == nil && len(ms) >= cfg.nodes
