@@ -152,7 +152,7 @@ func runCluster(ctx context.Context, cfg *clusterConfig) (err error) {
 	// All at once, as a cluster is taken down: each exits on SIGTERM
 	// within the grace, whoever else is still up. Deferred here for the
 	// early returns, and again below so that the nodes stop before this
-	// process's own node leaves (a server's stop runs once).
+	// process's own node leaves (stopNodes stops them once).
 	var stopErr error
 	stopped := false
 	stopNodes := func() {
